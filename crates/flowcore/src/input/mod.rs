@@ -1,0 +1,310 @@
+//! What bytes arrive: capture files (pcap, pcapng), possibly gzip- or zstd-compressed,
+//! from a path or any reader (stdin). The format is detected from the content, never the name.
+//!
+//! A [`CaptureReader`] yields [`RawPacket`]s that borrow its buffer (no copy per packet).
+//! Damage after a valid file header ends the stream with a [`Damage`] (everything before it
+//! has been delivered); a file whose header is unusable fails to open with an [`InputError`].
+
+mod pcap;
+mod pcapng;
+mod stream;
+
+#[cfg(feature = "libpcap")]
+pub mod libpcap;
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+use stream::ByteStream;
+
+use crate::time::TimestampNs;
+
+/// Link-layer header types (LINKTYPE_* values of the pcap and pcapng formats).
+pub mod linktype {
+    /// BSD loopback: 4-byte address family in the capturing host's byte order.
+    pub const NULL: u16 = 0;
+    /// Ethernet II / 802.3.
+    pub const ETHERNET: u16 = 1;
+    /// Raw IP (IPv4 or IPv6, decided by the version nibble).
+    pub const RAW: u16 = 101;
+    /// OpenBSD loopback: 4-byte address family in network byte order.
+    pub const LOOP: u16 = 108;
+    /// Linux "cooked" capture, version 1.
+    pub const LINUX_SLL: u16 = 113;
+    /// Raw IPv4.
+    pub const IPV4: u16 = 228;
+    /// Raw IPv6.
+    pub const IPV6: u16 = 229;
+    /// Linux "cooked" capture, version 2.
+    pub const LINUX_SLL2: u16 = 276;
+    /// Raw IP as written by some older OpenBSD/BSD/OS tools (DLT_RAW's historical values).
+    pub const RAW_ALT_12: u16 = 12;
+    /// Raw IP, historical value 14.
+    pub const RAW_ALT_14: u16 = 14;
+}
+
+/// One captured packet, borrowed from the reader's buffer until the next call.
+#[derive(Debug, Clone, Copy)]
+pub struct RawPacket<'a> {
+    /// 1-based position of the packet in its file, as Wireshark numbers frames.
+    pub index: u64,
+    /// Byte offset of the packet's record (pcap record header or pcapng block) in the
+    /// (decompressed) file.
+    pub offset: u64,
+    /// Capture timestamp, UTC nanoseconds.
+    pub ts: TimestampNs,
+    /// Length of the packet on the wire (may exceed `data.len()` when snaplen cut it).
+    pub orig_len: u32,
+    /// LINKTYPE_* of the packet's interface.
+    pub link_type: u16,
+    /// pcapng interface id (0 for classic pcap).
+    pub interface: u32,
+    /// The captured bytes.
+    pub data: &'a [u8],
+}
+
+/// Damage found in a file after its header: where and what. Everything before it was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    /// Byte offset of the damaged structure in the (decompressed) stream.
+    pub offset: u64,
+    /// What was wrong.
+    pub what: String,
+}
+
+impl Damage {
+    pub(crate) fn new(offset: u64, what: impl Into<String>) -> Self {
+        Damage {
+            offset,
+            what: what.into(),
+        }
+    }
+
+    pub(crate) fn io(offset: u64, e: &io::Error) -> Self {
+        Damage::new(offset, format!("read error: {e}"))
+    }
+}
+
+impl fmt::Display for Damage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "at byte {}: {}", self.offset, self.what)
+    }
+}
+
+/// An input that cannot be used at all.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// The file could not be opened or read.
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        /// The input's name.
+        path: String,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// The content is not a capture this library reads.
+    #[error("{path}: at byte {offset}: {what}")]
+    Format {
+        /// The input's name.
+        path: String,
+        /// Where the problem is.
+        offset: u64,
+        /// What is wrong.
+        what: String,
+    },
+}
+
+/// Container format of a capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaptureFormat {
+    /// Classic libpcap.
+    Pcap,
+    /// pcapng.
+    Pcapng,
+}
+
+/// Compression wrapped around a capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// Plain file.
+    None,
+    /// gzip (one or more members).
+    Gzip,
+    /// Zstandard.
+    Zstd,
+}
+
+/// What the first bytes of a stream say it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detected {
+    /// A capture format.
+    Capture(CaptureFormat),
+    /// A compression wrapper (look again after decompressing).
+    Compressed(Compression),
+    /// Something else.
+    Unknown,
+}
+
+/// Classifies a stream by its first (up to 4) bytes.
+pub fn detect(magic: &[u8]) -> Detected {
+    match magic {
+        [0x1f, 0x8b, ..] => Detected::Compressed(Compression::Gzip),
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Detected::Compressed(Compression::Zstd),
+        [0x0a, 0x0d, 0x0d, 0x0a, ..] => Detected::Capture(CaptureFormat::Pcapng),
+        m if m.len() >= 4 && pcap::is_pcap_magic(&m[..4]) => Detected::Capture(CaptureFormat::Pcap),
+        _ => Detected::Unknown,
+    }
+}
+
+enum Inner {
+    Pcap(pcap::PcapReader),
+    Pcapng(pcapng::PcapngReader),
+}
+
+/// Streaming reader over one capture, pcap or pcapng, plain or compressed.
+pub struct CaptureReader {
+    inner: Inner,
+    name: String,
+    format: CaptureFormat,
+    compression: Compression,
+}
+
+impl fmt::Debug for CaptureReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CaptureReader")
+            .field("name", &self.name)
+            .field("format", &self.format)
+            .field("compression", &self.compression)
+            .finish()
+    }
+}
+
+/// Reads up to 4 bytes without losing them: returns them and a reader that replays them.
+fn sniff(mut r: Box<dyn Read + Send>) -> io::Result<(Vec<u8>, Box<dyn Read + Send>)> {
+    let mut magic = Vec::with_capacity(4);
+    (&mut r).take(4).read_to_end(&mut magic)?;
+    let replay: Box<dyn Read + Send> = Box::new(io::Cursor::new(magic.clone()).chain(r));
+    Ok((magic, replay))
+}
+
+impl CaptureReader {
+    /// Opens a capture file. The name `-` reads standard input.
+    pub fn open(path: &Path) -> Result<Self, InputError> {
+        let name = path.display().to_string();
+        if path.as_os_str() == "-" {
+            return Self::from_reader(name, Box::new(io::stdin()));
+        }
+        let file = File::open(path).map_err(|source| InputError::Io {
+            path: name.clone(),
+            source,
+        })?;
+        Self::from_reader(name, Box::new(file))
+    }
+
+    /// Reads a capture from any byte stream; `name` is used in messages.
+    pub fn from_reader(name: String, reader: Box<dyn Read + Send>) -> Result<Self, InputError> {
+        let io_err = |source| InputError::Io {
+            path: name.clone(),
+            source,
+        };
+        let (magic, mut reader) = sniff(reader).map_err(io_err)?;
+        let mut compression = Compression::None;
+        let mut detected = detect(&magic);
+        if let Detected::Compressed(c) = detected {
+            compression = c;
+            reader = match c {
+                Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(reader)),
+                Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(reader).map_err(io_err)?),
+                Compression::None => reader,
+            };
+            let (magic, r) = sniff(reader).map_err(|source| InputError::Format {
+                path: name.clone(),
+                offset: 0,
+                what: format!("cannot decompress ({c:?}): {source}"),
+            })?;
+            reader = r;
+            detected = detect(&magic);
+        }
+        let format = match detected {
+            Detected::Capture(f) => f,
+            _ => {
+                return Err(InputError::Format {
+                    path: name,
+                    offset: 0,
+                    what: if magic.is_empty() {
+                        "empty file: not a capture".to_string()
+                    } else {
+                        format!(
+                            "not a pcap or pcapng capture (first bytes {:02x?}; gzip and zstd are unwrapped)",
+                            magic
+                        )
+                    },
+                })
+            }
+        };
+        let stream = ByteStream::new(reader);
+        let fmt_err = |d: Damage| InputError::Format {
+            path: name.clone(),
+            offset: d.offset,
+            what: d.what,
+        };
+        let inner = match format {
+            CaptureFormat::Pcap => Inner::Pcap(pcap::PcapReader::new(stream).map_err(fmt_err)?),
+            CaptureFormat::Pcapng => Inner::Pcapng(pcapng::PcapngReader::new(stream).map_err(fmt_err)?),
+        };
+        Ok(CaptureReader {
+            inner,
+            name,
+            format,
+            compression,
+        })
+    }
+
+    /// The input's name (path, or `-`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The container format.
+    pub fn format(&self) -> CaptureFormat {
+        self.format
+    }
+
+    /// The compression it was wrapped in.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// Link type of a classic pcap file (pcapng has one per interface).
+    pub fn pcap_link_type(&self) -> Option<u16> {
+        match &self.inner {
+            Inner::Pcap(r) => Some(r.link_type()),
+            Inner::Pcapng(_) => None,
+        }
+    }
+
+    /// pcapng blocks skipped because they carry no packets (statistics, names, custom).
+    pub fn skipped_blocks(&self) -> u64 {
+        match &self.inner {
+            Inner::Pcap(_) => 0,
+            Inner::Pcapng(r) => r.skipped_blocks,
+        }
+    }
+
+    /// The next packet, `Ok(None)` at the end, or `Err(Damage)` once when the rest of the
+    /// file is unusable (the stream then ends).
+    #[inline]
+    pub fn next_packet(&mut self) -> Result<Option<RawPacket<'_>>, Damage> {
+        match &mut self.inner {
+            Inner::Pcap(r) => r.next_packet(),
+            Inner::Pcapng(r) => r.next_packet(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

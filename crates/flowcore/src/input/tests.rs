@@ -1,0 +1,220 @@
+use super::*;
+
+fn reader(bytes: Vec<u8>) -> Result<CaptureReader, InputError> {
+    CaptureReader::from_reader("test".into(), Box::new(io::Cursor::new(bytes)))
+}
+
+fn collect(r: &mut CaptureReader) -> (Vec<(u64, u64, i64, u32, u16, Vec<u8>)>, Option<Damage>) {
+    let mut out = Vec::new();
+    loop {
+        match r.next_packet() {
+            Ok(Some(p)) => out.push((p.index, p.offset, p.ts, p.orig_len, p.link_type, p.data.to_vec())),
+            Ok(None) => return (out, None),
+            Err(d) => return (out, Some(d)),
+        }
+    }
+}
+
+fn pcap_file(be: bool, nanos: bool, snaplen: u32, records: &[(u32, u32, &[u8], u32)]) -> Vec<u8> {
+    let w32 = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+    let w16 = |v: u16| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+    let mut f = Vec::new();
+    f.extend(w32(if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 }));
+    f.extend(w16(2));
+    f.extend(w16(4));
+    f.extend(w32(0));
+    f.extend(w32(0));
+    f.extend(w32(snaplen));
+    f.extend(w32(1));
+    for (s, frac, data, orig) in records {
+        f.extend(w32(*s));
+        f.extend(w32(*frac));
+        f.extend(w32(data.len() as u32));
+        f.extend(w32(*orig));
+        f.extend_from_slice(data);
+    }
+    f
+}
+
+#[test]
+fn pcap_byte_orders_and_resolutions() {
+    for be in [false, true] {
+        for nanos in [false, true] {
+            let f = pcap_file(be, nanos, 65535, &[(u32::MAX, 7, b"abc", 60), (1, 2, b"", 0)]);
+            let mut r = reader(f).unwrap();
+            assert_eq!(r.format(), CaptureFormat::Pcap);
+            let (pkts, dmg) = collect(&mut r);
+            assert!(dmg.is_none());
+            let unit = if nanos { 1 } else { 1000 };
+            assert_eq!(pkts[0], (1, 24, u32::MAX as i64 * 1_000_000_000 + 7 * unit, 60, 1, b"abc".to_vec()));
+            assert_eq!(pkts[1].1, 24 + 16 + 3);
+            assert_eq!(pkts.len(), 2);
+        }
+    }
+}
+
+#[test]
+fn pcap_truncation_and_garbage_are_damage_after_good_records() {
+    let mut f = pcap_file(false, false, 65535, &[(1, 0, b"abcd", 4), (2, 0, b"efgh", 4)]);
+    f.truncate(f.len() - 2);
+    let (pkts, dmg) = collect(&mut reader(f).unwrap());
+    assert_eq!(pkts.len(), 1);
+    let d = dmg.unwrap();
+    assert_eq!(d.offset, 24 + 20);
+    assert!(d.what.contains("file ends inside record 2"), "{}", d.what);
+
+    let mut f = pcap_file(false, false, 65535, &[(1, 0, b"abcd", 4)]);
+    f.extend(1u32.to_le_bytes());
+    f.extend(0u32.to_le_bytes());
+    f.extend(4_325_376u32.to_le_bytes());
+    f.extend(4_325_376u32.to_le_bytes());
+    let (pkts, dmg) = collect(&mut reader(f).unwrap());
+    assert_eq!(pkts.len(), 1);
+    assert!(dmg.unwrap().what.contains("more than the snapshot length"));
+}
+
+#[test]
+fn pcap_large_records_beyond_64k() {
+    let big = vec![0x45u8; 80_066];
+    let f = pcap_file(false, false, 262_144, &[(1, 0, &big, 80_066)]);
+    let (pkts, dmg) = collect(&mut reader(f).unwrap());
+    assert!(dmg.is_none());
+    assert_eq!(pkts[0].5.len(), 80_066);
+}
+
+#[test]
+fn bad_headers_are_errors() {
+    let mut f = pcap_file(false, false, 65535, &[]);
+    f[4] = 1;
+    let e = reader(f).unwrap_err().to_string();
+    assert!(e.contains("unsupported pcap version 1.4"), "{e}");
+    let e = reader(b"hello world".to_vec()).unwrap_err().to_string();
+    assert!(e.contains("not a pcap or pcapng"), "{e}");
+    assert!(reader(Vec::new()).unwrap_err().to_string().contains("empty"));
+    let e = reader(vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0]).unwrap_err().to_string();
+    assert!(e.contains("global header truncated"), "{e}");
+}
+
+/// A pcapng block with the given type and body, in the given byte order.
+fn block(be: bool, t: u32, body: &[u8]) -> Vec<u8> {
+    let w32 = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+    let padded = (body.len() + 3) & !3;
+    let len = 12 + padded as u32;
+    let mut b = Vec::new();
+    b.extend(w32(t));
+    b.extend(w32(len));
+    b.extend_from_slice(body);
+    b.resize(8 + padded, 0);
+    b.extend(w32(len));
+    b
+}
+
+fn shb(be: bool) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend(if be { 0x1A2B3C4Du32.to_be_bytes() } else { 0x1A2B3C4Du32.to_le_bytes() });
+    body.extend(if be { [0, 1, 0, 0] } else { [1, 0, 0, 0] });
+    body.extend([0xff; 8]);
+    block(be, 0x0A0D0D0A, &body)
+}
+
+fn idb(be: bool, link: u16, tsresol: Option<u8>) -> Vec<u8> {
+    let w16 = |v: u16| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+    let w32 = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+    let mut body = Vec::new();
+    body.extend(w16(link));
+    body.extend(w16(0));
+    body.extend(w32(0));
+    if let Some(r) = tsresol {
+        body.extend(w16(9));
+        body.extend(w16(1));
+        body.extend([r, 0, 0, 0]);
+        body.extend(w16(0));
+        body.extend(w16(0));
+    }
+    block(be, 1, &body)
+}
+
+fn epb(be: bool, if_id: u32, ts: u64, data: &[u8]) -> Vec<u8> {
+    let w32 = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+    let mut body = Vec::new();
+    body.extend(w32(if_id));
+    body.extend(w32((ts >> 32) as u32));
+    body.extend(w32(ts as u32));
+    body.extend(w32(data.len() as u32));
+    body.extend(w32(data.len() as u32 + 10));
+    body.extend_from_slice(data);
+    block(be, 6, &body)
+}
+
+#[test]
+fn pcapng_sections_byte_orders_resolutions_and_unknown_blocks() {
+    let mut f = shb(false);
+    f.extend(idb(false, 1, None)); // microseconds
+    f.extend(idb(false, 101, Some(0x80 | 10))); // 2^-10 s
+    f.extend(block(false, 0x0BAD, b"custom")); // unknown: skipped
+    f.extend(epb(false, 0, 1_500_000, b"a"));
+    f.extend(epb(false, 1, 2048, b"bb"));
+    f.extend(shb(true)); // new section, big endian, interfaces reset
+    f.extend(idb(true, 113, Some(9)));
+    f.extend(epb(true, 0, 5, b"ccc"));
+    let mut r = reader(f).unwrap();
+    assert_eq!(r.format(), CaptureFormat::Pcapng);
+    let (pkts, dmg) = collect(&mut r);
+    assert!(dmg.is_none(), "{dmg:?}");
+    assert_eq!(pkts.len(), 3);
+    assert_eq!((pkts[0].2, pkts[0].3, pkts[0].4), (1_500_000_000, 11, 1));
+    assert_eq!((pkts[1].2, pkts[1].4), (2_000_000_000, 101));
+    assert_eq!((pkts[2].2, pkts[2].4, pkts[2].5.clone()), (5, 113, b"ccc".to_vec()));
+    assert_eq!(r.skipped_blocks(), 1);
+}
+
+#[test]
+fn pcapng_damage() {
+    // unknown interface
+    let mut f = shb(false);
+    f.extend(idb(false, 1, None));
+    f.extend(epb(false, 0, 1, b"ok"));
+    f.extend(epb(false, 3, 1, b"x"));
+    let (pkts, dmg) = collect(&mut reader(f).unwrap());
+    assert_eq!(pkts.len(), 1);
+    assert!(dmg.unwrap().what.contains("interface 3"));
+    // cut inside a block
+    let mut f = shb(false);
+    f.extend(idb(false, 1, None));
+    f.extend(epb(false, 0, 1, b"ok"));
+    let good = f.len();
+    f.extend(epb(false, 0, 1, b"cut here"));
+    f.truncate(f.len() - 5);
+    let (pkts, dmg) = collect(&mut reader(f).unwrap());
+    assert_eq!(pkts.len(), 1);
+    let d = dmg.unwrap();
+    assert_eq!(d.offset, good as u64);
+    assert!(d.what.contains("file ends inside a block"));
+    // trailer mismatch
+    let mut f = shb(false);
+    let n = f.len();
+    f[n - 1] = 9;
+    assert!(reader(f).unwrap_err().to_string().contains("trailing length"));
+}
+
+#[test]
+fn compressed_inputs_are_unwrapped() {
+    use std::io::Write;
+    let plain = pcap_file(false, false, 65535, &[(1, 0, b"abcd", 4), (2, 0, b"efgh", 4)]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&plain).unwrap();
+    let gz = gz.finish().unwrap();
+    let zs = zstd::stream::encode_all(&plain[..], 1).unwrap();
+    for (bytes, c) in [(gz.clone(), Compression::Gzip), (zs, Compression::Zstd)] {
+        let mut r = reader(bytes).unwrap();
+        assert_eq!(r.compression(), c);
+        let (pkts, dmg) = collect(&mut r);
+        assert!(dmg.is_none());
+        assert_eq!(pkts.len(), 2);
+    }
+    // A gzip cut short: the complete records before the cut survive, then damage.
+    let cut = gz[..gz.len() - 12].to_vec();
+    let (pkts, dmg) = collect(&mut reader(cut).unwrap());
+    assert!(pkts.len() <= 2);
+    assert!(dmg.is_some() || pkts.len() == 2);
+}

@@ -104,7 +104,15 @@ pub enum InputError {
         /// The operating system's error.
         source: io::Error,
     },
-    /// The content is not a capture this library reads.
+    /// The content is not recognisably a capture (unknown magic or empty).
+    #[error("{path}: at byte 0: {what}")]
+    NotCapture {
+        /// The input's name.
+        path: String,
+        /// What was found.
+        what: String,
+    },
+    /// The content is a capture whose header is unusable.
     #[error("{path}: at byte {offset}: {what}")]
     Format {
         /// The input's name.
@@ -232,9 +240,8 @@ impl CaptureReader {
         let format = match detected {
             Detected::Capture(f) => f,
             _ => {
-                return Err(InputError::Format {
+                return Err(InputError::NotCapture {
                     path: name,
-                    offset: 0,
                     what: if magic.is_empty() {
                         "empty file: not a capture".to_string()
                     } else {
@@ -304,6 +311,65 @@ impl CaptureReader {
             Inner::Pcapng(r) => r.next_packet(),
         }
     }
+}
+
+/// One input to read: a file path or standard input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputSpec {
+    /// A file named on the command line (must be a capture).
+    File(std::path::PathBuf),
+    /// A file found by walking a directory (non-captures are skipped with a warning).
+    FoundInDir(std::path::PathBuf),
+    /// Standard input (`-`).
+    Stdin,
+}
+
+impl InputSpec {
+    /// The path (or `-`).
+    pub fn path(&self) -> &Path {
+        match self {
+            InputSpec::File(p) | InputSpec::FoundInDir(p) => p,
+            InputSpec::Stdin => Path::new("-"),
+        }
+    }
+}
+
+/// Expands command-line inputs: `-` is standard input, a directory is walked recursively
+/// with its files sorted by path (symbolic links to directories are not followed), and
+/// anything else is a file. Errors name the path that could not be listed.
+pub fn collect_inputs(args: &[std::path::PathBuf]) -> Result<Vec<InputSpec>, InputError> {
+    let mut out = Vec::new();
+    for a in args {
+        if a.as_os_str() == "-" {
+            out.push(InputSpec::Stdin);
+        } else if a.is_dir() {
+            let mut found = Vec::new();
+            walk(a, &mut found)?;
+            found.sort();
+            out.extend(found.into_iter().map(InputSpec::FoundInDir));
+        } else {
+            out.push(InputSpec::File(a.clone()));
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(), InputError> {
+    let err = |source| InputError::Io {
+        path: dir.display().to_string(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(err)? {
+        let entry = entry.map_err(err)?;
+        let ft = entry.file_type().map_err(err)?;
+        let p = entry.path();
+        if ft.is_dir() {
+            walk(&p, out)?;
+        } else if ft.is_file() || (ft.is_symlink() && p.is_file()) {
+            out.push(p);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

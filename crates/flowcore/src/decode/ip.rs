@@ -1,0 +1,223 @@
+//! IP (via etherparse's lax slicer, which keeps what it can of snaplen-cut packets),
+//! transport ports/flags, and tunnels.
+
+use std::net::IpAddr;
+
+use etherparse::{err, LaxIpSlice};
+
+use super::{link, proto, Fragment, PacketSummary, SkipReason, Tunnel, TunnelKind};
+
+/// How many tunnels deep the decoder follows.
+const MAX_TUNNEL_DEPTH: usize = 4;
+/// VXLAN's IANA port.
+const VXLAN_PORT: u16 = 4789;
+
+/// Link-layer facts gathered on the way down, plus the outermost tunnel.
+#[derive(Default)]
+pub(super) struct Ctx {
+    pub vlan: Option<u16>,
+    pub inner_vlan: Option<u16>,
+    pub src_mac: Option<[u8; 6]>,
+    pub dst_mac: Option<[u8; 6]>,
+    pub tunnel: Option<Tunnel>,
+}
+
+pub(super) fn decode_ip<'a>(data: &'a [u8], ctx: &mut Ctx, depth: usize) -> Result<PacketSummary, SkipReason> {
+    let (ip, _ext_err) = LaxIpSlice::from_slice(data).map_err(|e| match e {
+        err::ip::LaxHeaderSliceError::Len(_) => SkipReason::TruncatedIp,
+        err::ip::LaxHeaderSliceError::Content(_) => SkipReason::MalformedIp,
+    })?;
+    let (src, dst, frag): (IpAddr, IpAddr, Option<Fragment>) = match &ip {
+        LaxIpSlice::Ipv4(v4) => {
+            let h = v4.header();
+            let frag = h.is_fragmenting_payload().then(|| Fragment {
+                id: u32::from(h.identification()),
+                offset: h.fragments_offset().value(),
+                more: h.more_fragments(),
+            });
+            (h.source_addr().into(), h.destination_addr().into(), frag)
+        }
+        LaxIpSlice::Ipv6(v6) => {
+            let h = v6.header();
+            let mut frag = None;
+            for ext in v6.extensions().clone() {
+                if let etherparse::Ipv6ExtensionSlice::Fragment(f) = ext {
+                    if f.is_fragmenting_payload() {
+                        frag = Some(Fragment {
+                            id: f.identification(),
+                            offset: f.fragment_offset().value(),
+                            more: f.more_fragments(),
+                        });
+                    }
+                }
+            }
+            (h.source_addr().into(), h.destination_addr().into(), frag)
+        }
+    };
+    let payload = ip.payload();
+    let p = payload.ip_number.0;
+    let mut s = PacketSummary {
+        ts: 0,
+        wire_len: 0,
+        index: 0,
+        offset: 0,
+        src,
+        dst,
+        proto: p,
+        src_port: 0,
+        dst_port: 0,
+        icmp_id: 0,
+        ports_known: true,
+        tcp_flags: 0,
+        vlan: ctx.vlan,
+        inner_vlan: ctx.inner_vlan,
+        src_mac: ctx.src_mac,
+        dst_mac: ctx.dst_mac,
+        tunnel: ctx.tunnel,
+        frag,
+    };
+    if frag.is_some_and(|f| f.offset != 0) {
+        // Ports live in the first fragment; reassembly attributes this one later.
+        s.ports_known = !has_ports(p);
+        return Ok(s);
+    }
+    let t = payload.payload;
+    match p {
+        proto::TCP | proto::UDP => {
+            if t.len() < 4 {
+                return Err(SkipReason::TruncatedTransport);
+            }
+            s.src_port = u16::from_be_bytes([t[0], t[1]]);
+            s.dst_port = u16::from_be_bytes([t[2], t[3]]);
+            if p == proto::TCP {
+                if t.len() < 14 {
+                    return Err(SkipReason::TruncatedTransport);
+                }
+                s.tcp_flags = t[13];
+            } else if s.dst_port == VXLAN_PORT && frag.is_none() && depth < MAX_TUNNEL_DEPTH {
+                // VXLAN: 8-byte header with the I flag, then an Ethernet frame.
+                if t.len() >= 8 + 8 && t[8] & 0x08 != 0 {
+                    let vni = u32::from_be_bytes([0, t[12], t[13], t[14]]);
+                    if let Some(inner) = tunnel(ctx, TunnelKind::Vxlan, src, dst, Some(vni), depth, |c| {
+                        link::ethernet(&t[16..], c)
+                    }) {
+                        return Ok(inner);
+                    }
+                }
+            }
+        }
+        proto::ICMP | proto::ICMPV6 => {
+            if t.len() < 2 {
+                return Err(SkipReason::TruncatedTransport);
+            }
+            s.src_port = u16::from(t[0]);
+            s.dst_port = u16::from(t[1]);
+            if crate::flow::icmp_counterpart(p, t[0]).is_some() && t.len() >= 6 {
+                s.icmp_id = u16::from_be_bytes([t[4], t[5]]);
+            }
+        }
+        proto::GRE if frag.is_none() && depth < MAX_TUNNEL_DEPTH => {
+            if let Some((ptype, key, inner_off)) = gre_header(t) {
+                let inner = &t[inner_off..];
+                let r = tunnel(ctx, TunnelKind::Gre, src, dst, key, depth, |c| match ptype {
+                    0x0800 | 0x86dd => Ok(inner),
+                    0x6558 => link::ethernet(inner, c),
+                    0x880b => ppp(inner),
+                    _ => Err(SkipReason::NotIp),
+                });
+                if let Some(inner) = r {
+                    return Ok(inner);
+                }
+            }
+        }
+        proto::IPIP | proto::IPV6_IN_IP if frag.is_none() && depth < MAX_TUNNEL_DEPTH => {
+            if let Some(inner) = tunnel(ctx, TunnelKind::Ipip, src, dst, None, depth, |_| Ok(t)) {
+                return Ok(inner);
+            }
+        }
+        _ => {}
+    }
+    Ok(s)
+}
+
+fn has_ports(p: u8) -> bool {
+    matches!(p, proto::TCP | proto::UDP | proto::ICMP | proto::ICMPV6)
+}
+
+/// Decodes the inner packet of a tunnel. `None` if the inner packet is not decodable IP,
+/// in which case the outer packet stands as the flow (nothing is lost).
+fn tunnel<'a>(
+    ctx: &mut Ctx,
+    kind: TunnelKind,
+    src: IpAddr,
+    dst: IpAddr,
+    id: Option<u32>,
+    depth: usize,
+    strip: impl FnOnce(&mut Ctx) -> Result<&'a [u8], SkipReason>,
+) -> Option<PacketSummary> {
+    let mut inner_ctx = Ctx {
+        tunnel: ctx.tunnel.or(Some(Tunnel { kind, src, dst, id })),
+        vlan: ctx.vlan,
+        inner_vlan: ctx.inner_vlan,
+        src_mac: ctx.src_mac,
+        dst_mac: ctx.dst_mac,
+    };
+    let ip = strip(&mut inner_ctx).ok()?;
+    decode_ip(ip, &mut inner_ctx, depth + 1).ok()
+}
+
+/// GRE header (RFC 2784/2890 version 0, and version 1 "enhanced GRE" of PPTP).
+/// Returns (protocol type, key, header length).
+fn gre_header(t: &[u8]) -> Option<(u16, Option<u32>, usize)> {
+    if t.len() < 4 {
+        return None;
+    }
+    let flags = t[0];
+    let version = t[1] & 0x07;
+    let ptype = u16::from_be_bytes([t[2], t[3]]);
+    let (c, k, s) = (flags & 0x80 != 0, flags & 0x20 != 0, flags & 0x10 != 0);
+    let mut off = 4;
+    let mut key = None;
+    match version {
+        0 => {
+            if c {
+                off += 4;
+            }
+            if k {
+                key = Some(u32::from_be_bytes(t.get(off..off + 4)?.try_into().ok()?));
+                off += 4;
+            }
+            if s {
+                off += 4;
+            }
+        }
+        1 => {
+            // Enhanced GRE: key present (payload length + call id), optional seq and ack.
+            off += 4;
+            if s {
+                off += 4;
+            }
+            if t[1] & 0x80 != 0 {
+                off += 4;
+            }
+        }
+        _ => return None,
+    }
+    (off <= t.len()).then_some((ptype, key, off))
+}
+
+/// PPP frame inside enhanced GRE: optional address/control (ff 03), then the protocol.
+fn ppp(mut d: &[u8]) -> Result<&[u8], SkipReason> {
+    if d.starts_with(&[0xff, 0x03]) {
+        d = &d[2..];
+    }
+    let (proto, hdr) = match d.first() {
+        Some(b) if b & 1 == 1 => (u16::from(*b), 1), // compressed protocol field
+        Some(_) if d.len() >= 2 => (u16::from_be_bytes([d[0], d[1]]), 2),
+        _ => return Err(SkipReason::TruncatedLink),
+    };
+    match proto {
+        0x0021 | 0x0057 => Ok(&d[hdr..]),
+        _ => Err(SkipReason::NotIp),
+    }
+}

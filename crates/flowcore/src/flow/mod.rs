@@ -1,0 +1,182 @@
+//! Packet summaries → bidirectional flow records: the key, the table with its timeouts,
+//! the initiator decision, TCP connection state and Community ID.
+
+mod community_id;
+mod table;
+mod tcp;
+
+use std::net::IpAddr;
+
+pub use community_id::{community_id_v1, icmp_counterpart};
+pub use table::{FlowConfig, FlowTable, FlowTableStats, Timeouts};
+pub use tcp::ConnState;
+
+use crate::decode::Tunnel;
+use crate::time::TimestampNs;
+
+/// TCP flag bits.
+pub mod tcp_flags {
+    /// FIN.
+    pub const FIN: u8 = 0x01;
+    /// SYN.
+    pub const SYN: u8 = 0x02;
+    /// RST.
+    pub const RST: u8 = 0x04;
+    /// PSH.
+    pub const PSH: u8 = 0x08;
+    /// ACK.
+    pub const ACK: u8 = 0x10;
+    /// URG.
+    pub const URG: u8 = 0x20;
+    /// ECE.
+    pub const ECE: u8 = 0x40;
+    /// CWR.
+    pub const CWR: u8 = 0x80;
+
+    /// Flags as letters in the order C E U A P R S F, `.` for unset (nfdump style).
+    pub fn to_letters(f: u8) -> String {
+        const L: [(u8, char); 8] = [
+            (CWR, 'C'),
+            (ECE, 'E'),
+            (URG, 'U'),
+            (ACK, 'A'),
+            (PSH, 'P'),
+            (RST, 'R'),
+            (SYN, 'S'),
+            (FIN, 'F'),
+        ];
+        L.iter().map(|&(b, c)| if f & b != 0 { c } else { '.' }).collect()
+    }
+}
+
+/// Counters of one direction of a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DirStats {
+    /// Packets.
+    pub packets: u64,
+    /// Bytes on the wire (frame lengths).
+    pub bytes: u64,
+    /// OR of the TCP flags seen.
+    pub tcp_flags: u8,
+    /// Time of the first packet (meaningless when `packets` is 0).
+    pub first_ts: TimestampNs,
+    /// Time of the last packet.
+    pub last_ts: TimestampNs,
+}
+
+impl DirStats {
+    #[inline]
+    pub(crate) fn add(&mut self, ts: TimestampNs, len: u32, flags: u8) {
+        if self.packets == 0 {
+            self.first_ts = ts;
+            self.last_ts = ts;
+        } else {
+            self.first_ts = self.first_ts.min(ts);
+            self.last_ts = self.last_ts.max(ts);
+        }
+        self.packets += 1;
+        self.bytes += u64::from(len);
+        self.tcp_flags |= flags;
+    }
+}
+
+/// Why a flow record was emitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// No packet for the idle timeout.
+    Idle,
+    /// The active timeout cut a long flow; a record with `continued` follows if it goes on.
+    Active,
+    /// TCP FIN from both sides or a RST, then the close linger passed.
+    TcpClose,
+    /// A new SYN reused the 5-tuple of a closed connection.
+    NewConnection,
+    /// The flow table was full; the flow closest to expiry was emitted early.
+    Capacity,
+    /// The input ended.
+    EndOfInput,
+}
+
+impl EndReason {
+    /// Stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Idle => "idle",
+            EndReason::Active => "active",
+            EndReason::TcpClose => "tcp_close",
+            EndReason::NewConnection => "new_connection",
+            EndReason::Capacity => "capacity",
+            EndReason::EndOfInput => "end_of_input",
+        }
+    }
+}
+
+/// A bidirectional flow, oriented from its initiator (`src`) to its responder (`dst`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowRecord {
+    /// Initiator address.
+    pub src_ip: IpAddr,
+    /// Responder address.
+    pub dst_ip: IpAddr,
+    /// Initiator port; for ICMP the initiator's message type.
+    pub src_port: u16,
+    /// Responder port; for ICMP the counterpart type (echo-like) or the code (one-way).
+    pub dst_port: u16,
+    /// IP protocol number.
+    pub proto: u8,
+    /// ICMP echo-style identifier, part of the key for ICMP request/reply types.
+    pub icmp_id: Option<u16>,
+    /// Outer VLAN id of the first packet (part of the key only with `vlan_in_key`).
+    pub vlan: Option<u16>,
+    /// Inner (QinQ) VLAN id of the first packet.
+    pub inner_vlan: Option<u16>,
+    /// First packet time, either direction.
+    pub first_ts: TimestampNs,
+    /// Last packet time, either direction.
+    pub last_ts: TimestampNs,
+    /// Initiator → responder counters.
+    pub fwd: DirStats,
+    /// Responder → initiator counters.
+    pub rev: DirStats,
+    /// Zeek-style connection state.
+    pub state: ConnState,
+    /// The first packet seen was not sent by the initiator (SYN-ACK first, reply to a
+    /// well-known port, ICMP reply, or a later SYN from the other side).
+    pub flipped: bool,
+    /// This record continues one cut by the active timeout.
+    pub continued: bool,
+    /// Why the record was emitted.
+    pub end_reason: EndReason,
+    /// Community ID v1 (seed 0).
+    pub community_id: String,
+    /// Outermost tunnel of the first packet, if encapsulated.
+    pub tunnel: Option<Tunnel>,
+    /// MAC address the initiator's packets came from.
+    pub src_mac: Option<[u8; 6]>,
+    /// MAC address the responder's packets came from.
+    pub dst_mac: Option<[u8; 6]>,
+    /// False when the ports are unknown (IP fragments whose first fragment was never seen).
+    pub ports_known: bool,
+    /// Index of the input (in the caller's list of inputs) of the first packet.
+    pub input: u32,
+    /// 1-based packet number of the first packet in its input.
+    pub first_packet_index: u64,
+    /// Byte offset of the first packet's record in its input.
+    pub first_packet_offset: u64,
+}
+
+impl FlowRecord {
+    /// Total packets, both directions.
+    pub fn packets(&self) -> u64 {
+        self.fwd.packets + self.rev.packets
+    }
+
+    /// Total bytes, both directions.
+    pub fn bytes(&self) -> u64 {
+        self.fwd.bytes + self.rev.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,515 @@
+//! The flow table: bidirectional keying, initiator decision, timeouts on the capture clock,
+//! bounded size. Expired flows stream out through a callback; memory is O(active flows).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::net::IpAddr;
+
+use hashbrown::HashMap;
+
+use super::community_id::{community_id_v1, icmp_counterpart};
+use super::tcp_flags::{ACK, FIN, RST, SYN};
+use super::{ConnState, DirStats, EndReason, FlowRecord};
+use crate::decode::{proto, FragConfig, PacketSummary, Tunnel};
+use crate::time::{TimestampNs, NS_PER_SEC};
+
+/// Flow timeouts on the capture clock, in nanoseconds; 0 disables a timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Idle timeout of TCP flows. Default 300 s (Zeek's TCP inactivity timeout).
+    pub tcp_idle: TimestampNs,
+    /// Idle timeout of UDP flows. Default 60 s.
+    pub udp_idle: TimestampNs,
+    /// Idle timeout of ICMP/ICMPv6 flows. Default 60 s.
+    pub icmp_idle: TimestampNs,
+    /// Idle timeout of other protocols. Default 60 s.
+    pub other_idle: TimestampNs,
+    /// Active timeout: a flow longer than this is emitted and continued in a new record.
+    /// Default 1800 s (what exporters use).
+    pub active: TimestampNs,
+    /// After FIN from both sides or a RST, the flow is emitted this long after the last
+    /// packet (late ACKs and retransmissions still count). Default 5 s.
+    pub tcp_close_linger: TimestampNs,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            tcp_idle: 300 * NS_PER_SEC,
+            udp_idle: 60 * NS_PER_SEC,
+            icmp_idle: 60 * NS_PER_SEC,
+            other_idle: 60 * NS_PER_SEC,
+            active: 1800 * NS_PER_SEC,
+            tcp_close_linger: 5 * NS_PER_SEC,
+        }
+    }
+}
+
+impl Timeouts {
+    /// All timeouts disabled: every flow lives until the end of its input.
+    pub fn disabled() -> Self {
+        Timeouts {
+            tcp_idle: 0,
+            udp_idle: 0,
+            icmp_idle: 0,
+            other_idle: 0,
+            active: 0,
+            tcp_close_linger: 0,
+        }
+    }
+
+    /// The idle timeout that applies to `ip_proto`.
+    pub fn idle_for(&self, ip_proto: u8) -> TimestampNs {
+        match ip_proto {
+            proto::TCP => self.tcp_idle,
+            proto::UDP => self.udp_idle,
+            proto::ICMP | proto::ICMPV6 => self.icmp_idle,
+            _ => self.other_idle,
+        }
+    }
+}
+
+/// Configuration of flow assembly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowConfig {
+    /// Timeouts.
+    pub timeouts: Timeouts,
+    /// Put the VLAN ids into the flow key (when segments reuse address space).
+    pub vlan_in_key: bool,
+    /// Most flows held at once; beyond it the flow closest to expiry is emitted early.
+    /// Default 4 194 304.
+    pub max_flows: usize,
+    /// Fragment tracking bounds.
+    pub frag: FragConfig,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            timeouts: Timeouts::default(),
+            vlan_in_key: false,
+            max_flows: 1 << 22,
+            frag: FragConfig::default(),
+        }
+    }
+}
+
+/// Counters of a flow table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FlowTableStats {
+    /// Packets added.
+    pub packets: u64,
+    /// Records emitted.
+    pub records: u64,
+    /// Records whose initiator is not the sender of their first packet.
+    pub flipped: u64,
+    /// Records emitted by idle timeout.
+    pub idle: u64,
+    /// Records emitted by active timeout.
+    pub active: u64,
+    /// Records emitted after a TCP close.
+    pub tcp_close: u64,
+    /// Records emitted because a new SYN reused a closed connection's 5-tuple.
+    pub new_connection: u64,
+    /// Records emitted early because the table was full.
+    pub capacity: u64,
+    /// Records emitted at the end of the input.
+    pub end_of_input: u64,
+    /// Most flows held at once.
+    pub peak_flows: u64,
+}
+
+const NO_VLAN: u16 = u16::MAX;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    lo: IpAddr,
+    hi: IpAddr,
+    lo_port: u16,
+    hi_port: u16,
+    proto: u8,
+    icmp_id: u16,
+    vlan: u16,
+    inner_vlan: u16,
+}
+
+struct Flow {
+    key: Key,
+    seq: u64,
+    /// The initiator is the `lo` side of the key.
+    orig_lo: bool,
+    flipped: bool,
+    syn_seen: bool,
+    continued: bool,
+    /// [lo → hi, hi → lo].
+    dirs: [DirStats; 2],
+    last_ts: TimestampNs,
+    closed_at: Option<TimestampNs>,
+    first_index: u64,
+    first_offset: u64,
+    vlan: Option<u16>,
+    inner_vlan: Option<u16>,
+    macs: [Option<[u8; 6]>; 2],
+    tunnel: Option<Tunnel>,
+    ports_known: bool,
+}
+
+impl Flow {
+    fn is_empty(&self) -> bool {
+        self.dirs[0].packets == 0 && self.dirs[1].packets == 0
+    }
+
+    fn seg_first_ts(&self) -> TimestampNs {
+        match (self.dirs[0].packets, self.dirs[1].packets) {
+            (0, _) => self.dirs[1].first_ts,
+            (_, 0) => self.dirs[0].first_ts,
+            _ => self.dirs[0].first_ts.min(self.dirs[1].first_ts),
+        }
+    }
+
+    /// When this flow expires, and why.
+    fn deadline(&self, t: &Timeouts) -> (TimestampNs, EndReason) {
+        let mut best = (TimestampNs::MAX, EndReason::Idle);
+        let idle = t.idle_for(self.key.proto);
+        if idle > 0 {
+            best = (self.last_ts.saturating_add(idle), EndReason::Idle);
+        }
+        if t.active > 0 && !self.is_empty() {
+            let d = self.seg_first_ts().saturating_add(t.active);
+            if d < best.0 {
+                best = (d, EndReason::Active);
+            }
+        }
+        if let Some(c) = self.closed_at {
+            if t.tcp_close_linger > 0 {
+                let d = c.max(self.last_ts).saturating_add(t.tcp_close_linger);
+                if d < best.0 {
+                    best = (d, EndReason::TcpClose);
+                }
+            }
+        }
+        best
+    }
+}
+
+/// Assembles packet summaries of one input into bidirectional flows.
+pub struct FlowTable {
+    cfg: FlowConfig,
+    input: u32,
+    map: HashMap<Key, u32>,
+    slots: Vec<Option<Flow>>,
+    free: Vec<u32>,
+    /// (deadline, flow seq, slot); entries are checked against the slot when popped.
+    heap: BinaryHeap<Reverse<(TimestampNs, u64, u32)>>,
+    next_seq: u64,
+    now: TimestampNs,
+    stats: FlowTableStats,
+}
+
+impl FlowTable {
+    /// An empty table for the input numbered `input`.
+    pub fn new(cfg: FlowConfig, input: u32) -> Self {
+        FlowTable {
+            cfg,
+            input,
+            map: HashMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            heap: BinaryHeap::new(),
+            next_seq: 0,
+            now: TimestampNs::MIN,
+            stats: FlowTableStats::default(),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> FlowTableStats {
+        self.stats
+    }
+
+    /// Flows currently held.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether no flow is held.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Moves the capture clock to `ts` (it never goes back) and emits what expired.
+    pub fn advance(&mut self, ts: TimestampNs, out: &mut impl FnMut(FlowRecord)) {
+        if ts > self.now {
+            self.now = ts;
+            self.expire(out);
+        }
+    }
+
+    /// Adds one packet (the clock should have been advanced to its time).
+    pub fn push(&mut self, p: &PacketSummary, out: &mut impl FnMut(FlowRecord)) {
+        self.stats.packets += 1;
+        let (key, dir) = self.key_of(p);
+        let pure_syn = p.proto == proto::TCP && p.tcp_flags & (SYN | ACK) == SYN;
+        let slot = match self.map.get(&key) {
+            Some(&slot) => {
+                let reuse = pure_syn && self.flow(slot).closed_at.is_some();
+                if reuse {
+                    self.remove(slot, EndReason::NewConnection, out);
+                    self.create(key, dir, p, out)
+                } else {
+                    slot
+                }
+            }
+            None => self.create(key, dir, p, out),
+        };
+        let closed_before = self.flow(slot).closed_at.is_some();
+        let f = self.slots[slot as usize].as_mut().expect("live slot");
+        if f.is_empty() || (p.index < f.first_index) {
+            f.first_index = p.index;
+            f.first_offset = p.offset;
+        }
+        f.dirs[dir].add(p.ts, p.wire_len, p.tcp_flags);
+        f.last_ts = f.last_ts.max(p.ts);
+        if f.macs[dir].is_none() {
+            f.macs[dir] = p.src_mac;
+        }
+        f.ports_known &= p.ports_known;
+        if p.proto == proto::TCP {
+            if pure_syn && !f.syn_seen {
+                // The first SYN decides who initiated.
+                f.syn_seen = true;
+                let sender_lo = dir == 0;
+                if sender_lo != f.orig_lo {
+                    f.orig_lo = sender_lo;
+                    f.flipped = !f.flipped;
+                }
+            }
+            let fin_both = f.dirs[0].tcp_flags & FIN != 0 && f.dirs[1].tcp_flags & FIN != 0;
+            if f.closed_at.is_none() && (p.tcp_flags & RST != 0 || fin_both) {
+                f.closed_at = Some(p.ts);
+            }
+        }
+        if !closed_before && f.closed_at.is_some() {
+            // Closing brings the deadline forward: queue it (the old entry goes stale).
+            let (d, _) = f.deadline(&self.cfg.timeouts);
+            let seq = f.seq;
+            self.heap.push(Reverse((d, seq, slot)));
+        }
+    }
+
+    /// Emits every remaining flow in order of creation (end of input).
+    pub fn flush(&mut self, out: &mut impl FnMut(FlowRecord)) {
+        let mut live: Vec<(u64, u32)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|f| (f.seq, i as u32)))
+            .collect();
+        live.sort_unstable();
+        for (_, slot) in live {
+            self.remove(slot, EndReason::EndOfInput, out);
+        }
+        self.heap.clear();
+    }
+
+    fn flow(&self, slot: u32) -> &Flow {
+        self.slots[slot as usize].as_ref().expect("live slot")
+    }
+
+    fn key_of(&self, p: &PacketSummary) -> (Key, usize) {
+        let (sp, dp) = match p.proto {
+            proto::ICMP | proto::ICMPV6 => match icmp_counterpart(p.proto, p.src_port as u8) {
+                Some(c) => (p.src_port, u16::from(c)),
+                None => (p.src_port, p.dst_port),
+            },
+            _ => (p.src_port, p.dst_port),
+        };
+        let icmp_id = if matches!(p.proto, proto::ICMP | proto::ICMPV6) {
+            p.icmp_id
+        } else {
+            0
+        };
+        let (vlan, inner_vlan) = if self.cfg.vlan_in_key {
+            (p.vlan.unwrap_or(NO_VLAN), p.inner_vlan.unwrap_or(NO_VLAN))
+        } else {
+            (NO_VLAN, NO_VLAN)
+        };
+        let forward = (p.src, sp) <= (p.dst, dp);
+        let (lo, lo_port, hi, hi_port) = if forward {
+            (p.src, sp, p.dst, dp)
+        } else {
+            (p.dst, dp, p.src, sp)
+        };
+        (
+            Key {
+                lo,
+                hi,
+                lo_port,
+                hi_port,
+                proto: p.proto,
+                icmp_id,
+                vlan,
+                inner_vlan,
+            },
+            usize::from(!forward),
+        )
+    }
+
+    fn create(&mut self, key: Key, dir: usize, p: &PacketSummary, out: &mut impl FnMut(FlowRecord)) -> u32 {
+        if self.map.len() >= self.cfg.max_flows.max(1) {
+            self.evict_for_capacity(out);
+        }
+        // Is the sender of this first packet the initiator?
+        let mut syn_seen = false;
+        let sender_is_orig = match p.proto {
+            proto::TCP if p.tcp_flags & (SYN | ACK) == SYN | ACK => false,
+            proto::TCP if p.tcp_flags & SYN != 0 => {
+                syn_seen = true;
+                true
+            }
+            proto::TCP | proto::UDP => !(p.ports_known && p.src_port < 1024 && p.dst_port >= 1024),
+            proto::ICMP => !matches!(p.src_port, 0 | 14 | 16 | 18),
+            proto::ICMPV6 => !matches!(p.src_port, 129 | 140 | 145),
+            _ => true,
+        };
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let flow = Flow {
+            key,
+            seq,
+            orig_lo: (dir == 0) == sender_is_orig,
+            flipped: !sender_is_orig,
+            syn_seen,
+            continued: false,
+            dirs: [DirStats::default(); 2],
+            last_ts: p.ts,
+            closed_at: None,
+            first_index: p.index,
+            first_offset: p.offset,
+            vlan: p.vlan,
+            inner_vlan: p.inner_vlan,
+            macs: [None; 2],
+            tunnel: p.tunnel,
+            ports_known: true,
+        };
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = Some(flow);
+                s
+            }
+            None => {
+                self.slots.push(Some(flow));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.map.insert(key, slot);
+        self.stats.peak_flows = self.stats.peak_flows.max(self.map.len() as u64);
+        let (d, _) = self.flow(slot).deadline(&self.cfg.timeouts);
+        self.heap.push(Reverse((d, seq, slot)));
+        slot
+    }
+
+    fn expire(&mut self, out: &mut impl FnMut(FlowRecord)) {
+        while let Some(&Reverse((d, seq, slot))) = self.heap.peek() {
+            if d >= self.now {
+                return;
+            }
+            self.heap.pop();
+            let Some(f) = self.slots[slot as usize].as_mut() else {
+                continue;
+            };
+            if f.seq != seq {
+                continue;
+            }
+            let (actual, reason) = f.deadline(&self.cfg.timeouts);
+            if actual > d {
+                self.heap.push(Reverse((actual, seq, slot)));
+                continue;
+            }
+            if reason == EndReason::Active {
+                // Emit what we have and keep the flow for its continuation.
+                let rec = self.record(slot, reason);
+                out(rec);
+                let f = self.slots[slot as usize].as_mut().expect("live slot");
+                f.dirs = [DirStats::default(); 2];
+                f.continued = true;
+                let (nd, _) = f.deadline(&self.cfg.timeouts);
+                self.heap.push(Reverse((nd, seq, slot)));
+            } else {
+                self.remove(slot, reason, out);
+            }
+        }
+    }
+
+    fn evict_for_capacity(&mut self, out: &mut impl FnMut(FlowRecord)) {
+        while let Some(Reverse((_, seq, slot))) = self.heap.pop() {
+            if self.slots[slot as usize].as_ref().is_some_and(|f| f.seq == seq) {
+                self.remove(slot, EndReason::Capacity, out);
+                return;
+            }
+        }
+    }
+
+    fn remove(&mut self, slot: u32, reason: EndReason, out: &mut impl FnMut(FlowRecord)) {
+        if !self.flow(slot).is_empty() {
+            let rec = self.record(slot, reason);
+            out(rec);
+        }
+        if let Some(f) = self.slots[slot as usize].take() {
+            self.map.remove(&f.key);
+            self.free.push(slot);
+        }
+    }
+
+    fn record(&mut self, slot: u32, reason: EndReason) -> FlowRecord {
+        let f = self.slots[slot as usize].as_ref().expect("live slot");
+        let k = &f.key;
+        let (o, r) = if f.orig_lo { (0, 1) } else { (1, 0) };
+        let (src_ip, src_port, dst_ip, dst_port) = if f.orig_lo {
+            (k.lo, k.lo_port, k.hi, k.hi_port)
+        } else {
+            (k.hi, k.hi_port, k.lo, k.lo_port)
+        };
+        let (fwd, rev) = (f.dirs[o], f.dirs[r]);
+        let icmp = matches!(k.proto, proto::ICMP | proto::ICMPV6);
+        let icmp_id = (icmp && icmp_counterpart(k.proto, src_port as u8).is_some()).then_some(k.icmp_id);
+        let rec = FlowRecord {
+            src_ip,
+            dst_ip,
+            src_port,
+            dst_port,
+            proto: k.proto,
+            icmp_id,
+            vlan: f.vlan,
+            inner_vlan: f.inner_vlan,
+            first_ts: f.seg_first_ts(),
+            last_ts: fwd.last_ts.max(rev.last_ts),
+            fwd,
+            rev,
+            state: ConnState::derive(k.proto, fwd.tcp_flags, rev.tcp_flags, fwd.packets, rev.packets),
+            flipped: f.flipped,
+            continued: f.continued,
+            end_reason: reason,
+            community_id: community_id_v1(0, src_ip, dst_ip, k.proto, src_port, dst_port),
+            tunnel: f.tunnel,
+            src_mac: f.macs[o],
+            dst_mac: f.macs[r],
+            ports_known: f.ports_known,
+            input: self.input,
+            first_packet_index: f.first_index,
+            first_packet_offset: f.first_offset,
+        };
+        let s = &mut self.stats;
+        s.records += 1;
+        s.flipped += u64::from(rec.flipped);
+        match reason {
+            EndReason::Idle => s.idle += 1,
+            EndReason::Active => s.active += 1,
+            EndReason::TcpClose => s.tcp_close += 1,
+            EndReason::NewConnection => s.new_connection += 1,
+            EndReason::Capacity => s.capacity += 1,
+            EndReason::EndOfInput => s.end_of_input += 1,
+        }
+        rec
+    }
+}

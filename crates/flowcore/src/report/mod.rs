@@ -1,0 +1,468 @@
+//! Writers for flow records: `table` for people, `json`, `ndjson` and `csv` for tools.
+//! The field names and order are the documented schema (docs/flows-schema.md) and do not
+//! change silently.
+
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+use crate::decode::{proto, SkipReason};
+use crate::flow::{tcp_flags, FlowRecord};
+use crate::pipeline::InputSummary;
+use crate::time::push_rfc3339;
+
+/// Output formats of flow records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowFormat {
+    /// Aligned text columns, sorted by first packet.
+    Table,
+    /// One JSON document: schema id, per-input accounting and the flows (sorted).
+    Json,
+    /// One JSON object per flow per line, streamed as flows finish.
+    Ndjson,
+    /// RFC 4180 CSV with a header row, streamed as flows finish.
+    Csv,
+}
+
+/// Identifier of the flow schema written by the JSON and CSV formats.
+pub const FLOW_SCHEMA: &str = "flowcore.flow/1";
+
+/// Column names of the CSV format, in order (the NDJSON object has the same fields, with
+/// `tunnel` as a nested object instead of the four `tunnel_*` columns).
+pub const CSV_COLUMNS: [&str; 31] = [
+    "src_ip",
+    "dst_ip",
+    "src_port",
+    "dst_port",
+    "proto",
+    "icmp_id",
+    "vlan",
+    "inner_vlan",
+    "first_ts",
+    "last_ts",
+    "fwd_packets",
+    "fwd_bytes",
+    "rev_packets",
+    "rev_bytes",
+    "tcp_flags",
+    "fwd_tcp_flags",
+    "rev_tcp_flags",
+    "state",
+    "flipped",
+    "continued",
+    "end_reason",
+    "community_id",
+    "tunnel_type",
+    "tunnel_src_ip",
+    "tunnel_dst_ip",
+    "tunnel_id",
+    "src_mac",
+    "dst_mac",
+    "ports_known",
+    "file",
+    "first_packet_index",
+];
+
+/// Writes flow records in one format. Streaming formats write each record at once;
+/// `table` and `json` keep records until [`FlowWriter::finish`] and sort them by
+/// (input, first packet index) so the output never depends on eviction order.
+pub struct FlowWriter<W: Write> {
+    format: FlowFormat,
+    out: W,
+    inputs: Vec<String>,
+    held: Vec<FlowRecord>,
+    line: String,
+    header_done: bool,
+}
+
+impl<W: Write> FlowWriter<W> {
+    /// A writer to `out`.
+    pub fn new(format: FlowFormat, out: W) -> Self {
+        FlowWriter {
+            format,
+            out,
+            inputs: Vec::new(),
+            held: Vec::new(),
+            line: String::with_capacity(512),
+            header_done: false,
+        }
+    }
+
+    /// Registers the name of the next input; records refer to inputs by their number.
+    pub fn add_input(&mut self, name: &str) -> u32 {
+        self.inputs.push(name.to_string());
+        (self.inputs.len() - 1) as u32
+    }
+
+    /// Writes (or, for sorted formats, keeps) one record.
+    pub fn write(&mut self, rec: &FlowRecord) -> io::Result<()> {
+        match self.format {
+            FlowFormat::Ndjson => {
+                self.line.clear();
+                flow_json(rec, file_name(&self.inputs, rec.input), &mut self.line);
+                self.line.push('\n');
+                self.out.write_all(self.line.as_bytes())
+            }
+            FlowFormat::Csv => {
+                if !self.header_done {
+                    self.header_done = true;
+                    let mut h = CSV_COLUMNS.join(",");
+                    h.push_str(",first_packet_offset\n");
+                    self.out.write_all(h.as_bytes())?;
+                }
+                self.line.clear();
+                flow_csv(rec, file_name(&self.inputs, rec.input), &mut self.line);
+                self.out.write_all(self.line.as_bytes())
+            }
+            FlowFormat::Table | FlowFormat::Json => {
+                self.held.push(rec.clone());
+                Ok(())
+            }
+        }
+    }
+
+
+    /// Writes what was held and the accounting (json), then flushes.
+    pub fn finish(mut self, summaries: &[InputSummary], errors: &[String]) -> io::Result<W> {
+        self.held
+            .sort_by_key(|r| (r.input, r.first_packet_index, r.first_ts, r.src_port, r.dst_port));
+        match self.format {
+            FlowFormat::Csv if !self.header_done => {
+                let mut h = CSV_COLUMNS.join(",");
+                h.push_str(",first_packet_offset\n");
+                self.out.write_all(h.as_bytes())?;
+            }
+            FlowFormat::Json => {
+                let mut s = String::new();
+                s.push_str("{\"schema\":\"");
+                s.push_str(FLOW_SCHEMA);
+                s.push_str("\",\"inputs\":[");
+                for (i, sum) in summaries.iter().enumerate() {
+                    if i > 0 {
+                        s.push(',');
+                    }
+                    summary_json(sum, &mut s);
+                }
+                s.push_str("],\"errors\":[");
+                for (i, e) in errors.iter().enumerate() {
+                    if i > 0 {
+                        s.push(',');
+                    }
+                    json_str(&mut s, e);
+                }
+                s.push_str("],\"flows\":[");
+                self.out.write_all(s.as_bytes())?;
+                for (i, r) in self.held.iter().enumerate() {
+                    self.line.clear();
+                    if i > 0 {
+                        self.line.push(',');
+                    }
+                    self.line.push('\n');
+                    flow_json(r, file_name(&self.inputs, r.input), &mut self.line);
+                    self.out.write_all(self.line.as_bytes())?;
+                }
+                self.out.write_all(b"\n]}\n")?;
+            }
+            FlowFormat::Table => {
+                let t = table(&self.held);
+                self.out.write_all(t.as_bytes())?;
+            }
+            _ => {}
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+fn file_name(inputs: &[String], input: u32) -> &str {
+    inputs.get(input as usize).map_or("", String::as_str)
+}
+
+/// Short protocol name for people (`tcp`, `udp`, `icmp`, `icmp6`, `gre`, or the number).
+pub fn proto_name(p: u8) -> String {
+    match p {
+        proto::TCP => "tcp".into(),
+        proto::UDP => "udp".into(),
+        proto::ICMP => "icmp".into(),
+        proto::ICMPV6 => "icmp6".into(),
+        proto::GRE => "gre".into(),
+        50 => "esp".into(),
+        132 => "sctp".into(),
+        n => n.to_string(),
+    }
+}
+
+fn json_str(out: &mut String, s: &str) {
+    // serde_json escapes exactly as JSON requires; a String write cannot fail.
+    out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()));
+}
+
+fn mac_str(m: [u8; 6]) -> String {
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
+}
+
+/// Appends the NDJSON object of one flow (schema `flowcore.flow/1`).
+pub fn flow_json(r: &FlowRecord, file: &str, s: &mut String) {
+    use std::fmt::Write;
+    let opt = |v: Option<u16>| v.map_or("null".to_string(), |v| v.to_string());
+    let _ = write!(
+        s,
+        "{{\"src_ip\":\"{}\",\"dst_ip\":\"{}\",\"src_port\":{},\"dst_port\":{},\"proto\":{},\"icmp_id\":{},\"vlan\":{},\"inner_vlan\":{},\"first_ts\":\"",
+        r.src_ip,
+        r.dst_ip,
+        r.src_port,
+        r.dst_port,
+        r.proto,
+        opt(r.icmp_id),
+        opt(r.vlan),
+        opt(r.inner_vlan)
+    );
+    push_rfc3339(s, r.first_ts);
+    s.push_str("\",\"last_ts\":\"");
+    push_rfc3339(s, r.last_ts);
+    let _ = write!(
+        s,
+        "\",\"fwd_packets\":{},\"fwd_bytes\":{},\"rev_packets\":{},\"rev_bytes\":{},\"tcp_flags\":{},\"fwd_tcp_flags\":{},\"rev_tcp_flags\":{},\"state\":\"{}\",\"flipped\":{},\"continued\":{},\"end_reason\":\"{}\",\"community_id\":\"{}\",\"tunnel\":",
+        r.fwd.packets,
+        r.fwd.bytes,
+        r.rev.packets,
+        r.rev.bytes,
+        r.fwd.tcp_flags | r.rev.tcp_flags,
+        r.fwd.tcp_flags,
+        r.rev.tcp_flags,
+        r.state.as_str(),
+        r.flipped,
+        r.continued,
+        r.end_reason.as_str(),
+        r.community_id
+    );
+    match &r.tunnel {
+        None => s.push_str("null"),
+        Some(t) => {
+            let _ = write!(
+                s,
+                "{{\"type\":\"{}\",\"src_ip\":\"{}\",\"dst_ip\":\"{}\",\"id\":{}}}",
+                tunnel_kind(t.kind),
+                t.src,
+                t.dst,
+                t.id.map_or("null".to_string(), |v| v.to_string())
+            );
+        }
+    }
+    let mac = |m: Option<[u8; 6]>| m.map_or("null".to_string(), |m| format!("\"{}\"", mac_str(m)));
+    let _ = write!(
+        s,
+        ",\"src_mac\":{},\"dst_mac\":{},\"ports_known\":{},\"file\":",
+        mac(r.src_mac),
+        mac(r.dst_mac),
+        r.ports_known
+    );
+    json_str(s, file);
+    let _ = write!(
+        s,
+        ",\"first_packet_index\":{},\"first_packet_offset\":{}}}",
+        r.first_packet_index, r.first_packet_offset
+    );
+}
+
+fn tunnel_kind(k: crate::decode::TunnelKind) -> &'static str {
+    match k {
+        crate::decode::TunnelKind::Gre => "gre",
+        crate::decode::TunnelKind::Vxlan => "vxlan",
+        crate::decode::TunnelKind::Ipip => "ipip",
+    }
+}
+
+fn csv_field(out: &mut String, v: &str) {
+    if v.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&v.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(v);
+    }
+}
+
+/// Appends one CSV row (columns [`CSV_COLUMNS`] then `first_packet_offset`).
+pub fn flow_csv(r: &FlowRecord, file: &str, s: &mut String) {
+    use std::fmt::Write;
+    let opt = |v: Option<u16>| v.map_or(String::new(), |v| v.to_string());
+    let _ = write!(
+        s,
+        "{},{},{},{},{},{},{},{},",
+        r.src_ip,
+        r.dst_ip,
+        r.src_port,
+        r.dst_port,
+        r.proto,
+        opt(r.icmp_id),
+        opt(r.vlan),
+        opt(r.inner_vlan)
+    );
+    push_rfc3339(s, r.first_ts);
+    s.push(',');
+    push_rfc3339(s, r.last_ts);
+    let _ = write!(
+        s,
+        ",{},{},{},{},{},{},{},{},{},{},{},{},",
+        r.fwd.packets,
+        r.fwd.bytes,
+        r.rev.packets,
+        r.rev.bytes,
+        r.fwd.tcp_flags | r.rev.tcp_flags,
+        r.fwd.tcp_flags,
+        r.rev.tcp_flags,
+        r.state.as_str(),
+        r.flipped,
+        r.continued,
+        r.end_reason.as_str(),
+        r.community_id
+    );
+    match &r.tunnel {
+        None => s.push_str(",,,,"),
+        Some(t) => {
+            let _ = write!(
+                s,
+                "{},{},{},{},",
+                tunnel_kind(t.kind),
+                t.src,
+                t.dst,
+                t.id.map_or(String::new(), |v| v.to_string())
+            );
+        }
+    }
+    let mac = |m: Option<[u8; 6]>| m.map_or(String::new(), mac_str);
+    let _ = write!(s, "{},{},{},", mac(r.src_mac), mac(r.dst_mac), r.ports_known);
+    csv_field(s, file);
+    let _ = writeln!(s, ",{},{}", r.first_packet_index, r.first_packet_offset);
+}
+
+fn summary_json(sum: &InputSummary, s: &mut String) {
+    use std::fmt::Write;
+    s.push_str("{\"file\":");
+    json_str(s, &sum.name);
+    let _ = write!(
+        s,
+        ",\"format\":\"{}\",\"compression\":\"{}\",\"packets_read\":{},\"packets_decoded\":{},\"packets_skipped\":{{",
+        match sum.format {
+            crate::input::CaptureFormat::Pcap => "pcap",
+            crate::input::CaptureFormat::Pcapng => "pcapng",
+        },
+        match sum.compression {
+            crate::input::Compression::None => "none",
+            crate::input::Compression::Gzip => "gzip",
+            crate::input::Compression::Zstd => "zstd",
+        },
+        sum.packets_read,
+        sum.packets_decoded
+    );
+    for (i, r) in SkipReason::ALL.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "\"{}\":{}", r.as_str(), sum.skipped.get(r).copied().unwrap_or(0));
+    }
+    let ts = |t: Option<i64>| match t {
+        Some(t) => {
+            let mut x = String::from("\"");
+            push_rfc3339(&mut x, t);
+            x.push('"');
+            x
+        }
+        None => "null".into(),
+    };
+    let _ = write!(
+        s,
+        "}},\"bytes_read\":{},\"first_ts\":{},\"last_ts\":{},\"blocks_skipped\":{},\"fragments\":{},\"flows\":{},\"damage\":",
+        sum.bytes_read,
+        ts(sum.first_ts),
+        ts(sum.last_ts),
+        sum.blocks_skipped,
+        serde_json::to_string(&sum.fragments).unwrap_or_default(),
+        serde_json::to_string(&sum.flows).unwrap_or_default(),
+    );
+    match &sum.damage {
+        None => s.push_str("null"),
+        Some(d) => {
+            let _ = write!(s, "{{\"offset\":{},\"what\":", d.offset);
+            json_str(s, &d.what);
+            s.push('}');
+        }
+    }
+    s.push('}');
+}
+
+fn fmt_ip_port(ip: IpAddr, port: u16, p: u8) -> String {
+    match (ip, p) {
+        (_, proto::TCP | proto::UDP | 132) => match ip {
+            IpAddr::V4(_) => format!("{ip}:{port}"),
+            IpAddr::V6(_) => format!("[{ip}]:{port}"),
+        },
+        _ => ip.to_string(),
+    }
+}
+
+/// Renders records as an aligned text table.
+pub fn table(recs: &[FlowRecord]) -> String {
+    let header = [
+        "first_ts", "proto", "src", "dst", "pkts>", "pkts<", "bytes>", "bytes<", "state", "flags", "tunnel",
+    ];
+    let mut rows: Vec<[String; 11]> = Vec::with_capacity(recs.len());
+    for r in recs {
+        let mut first = String::new();
+        push_rfc3339(&mut first, r.first_ts);
+        let p = if matches!(r.proto, proto::ICMP | proto::ICMPV6) {
+            format!("{} {}/{}", proto_name(r.proto), r.src_port, r.dst_port)
+        } else {
+            proto_name(r.proto)
+        };
+        rows.push([
+            first,
+            p,
+            fmt_ip_port(r.src_ip, r.src_port, r.proto),
+            fmt_ip_port(r.dst_ip, r.dst_port, r.proto),
+            r.fwd.packets.to_string(),
+            r.rev.packets.to_string(),
+            r.fwd.bytes.to_string(),
+            r.rev.bytes.to_string(),
+            r.state.as_str().to_string(),
+            if r.proto == proto::TCP {
+                tcp_flags::to_letters(r.fwd.tcp_flags | r.rev.tcp_flags)
+            } else {
+                "-".into()
+            },
+            r.tunnel.map_or("-".into(), |t| format!("{}:{}>{}", tunnel_kind(t.kind), t.src, t.dst)),
+        ]);
+    }
+    let mut w = header.map(str::len);
+    for row in &rows {
+        for (i, c) in row.iter().enumerate() {
+            w[i] = w[i].max(c.len());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &[&str]| {
+        for (i, c) in cells.iter().enumerate() {
+            let right = (4..8).contains(&i);
+            if right {
+                out.push_str(&format!("{:>width$}", c, width = w[i]));
+            } else if i + 1 == cells.len() {
+                out.push_str(c);
+            } else {
+                out.push_str(&format!("{:<width$}", c, width = w[i]));
+            }
+            if i + 1 < cells.len() {
+                out.push_str("  ");
+            }
+        }
+        out.push('\n');
+    };
+    line(&header);
+    for row in &rows {
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        line(&cells);
+    }
+    out
+}

@@ -1,1 +1,311 @@
+//! End-to-end tests of the `flowcli` binary over the real third-party captures in
+//! `../shared/samples` (see its MANIFEST.md), checked against Wireshark's own tools:
+//! packet counts against `capinfos -c`, per-conversation packet and byte totals and
+//! Community IDs against `tshark`.
+//!
+//! The reference tools come from Debian (`apt-get install tshark wireshark-common`).
+//! When they are missing the comparisons are SKIPPED with a loud message; under CI
+//! (`CI` set) a missing tool is a failure, so a green CI always means they ran.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn samples() -> PathBuf {
+    repo_root().join("../shared/samples")
+}
+
+fn flowcli() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_flowcli"))
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null()).output().expect("run command")
+}
+
+/// Whether a reference tool is installed; loud skip locally, failure under CI.
+fn have(tool: &str) -> bool {
+    let ok = Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        if std::env::var_os("CI").is_some() {
+            panic!("{tool} is required under CI (apt-get install -y tshark wireshark-common)");
+        }
+        eprintln!("\n*** SKIPPED: {tool} is not installed; reference comparison not run. ***");
+        eprintln!("*** Install it with: apt-get install -y tshark wireshark-common ***\n");
+    }
+    ok
+}
+
+fn sample_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in ["pcap", "pcapng"] {
+        let d = samples().join(dir);
+        let rd = std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
+        for e in rd {
+            files.push(e.unwrap().path());
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 30, "expected the shared sample corpus, found {}", files.len());
+    files
+}
+
+fn flows_json(file: &Path) -> (Output, Option<Value>) {
+    let out = run(flowcli().args([
+        "flows",
+        "--format",
+        "json",
+        "--idle-timeout",
+        "0",
+        "--active-timeout",
+        "0",
+        "--tcp-close-linger",
+        "0",
+    ])
+    .arg(file));
+    let v = serde_json::from_slice(&out.stdout).ok();
+    (out, v)
+}
+
+/// `capinfos -c`: the packet count, or the count read before an error, and whether it failed.
+fn capinfos_count(file: &Path) -> (Option<u64>, bool) {
+    let out = run(Command::new("capinfos").args(["-c", "-M"]).arg(file));
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let failed = !out.status.success();
+    let num = |pat: &str| {
+        text.find(pat).and_then(|i| {
+            text[i + pat.len()..]
+                .trim_start()
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|n| n.parse().ok())
+        })
+    };
+    (num("Number of packets:").or_else(|| num("after reading")), failed)
+}
+
+/// Comparison key of a conversation: protocol and the sorted endpoint pair (ports for TCP
+/// and UDP), or just the address pair when the file carries IP fragments.
+type Key = (u8, String, String);
+
+fn key(fragmented: bool, proto: u8, a: (&str, u16), b: (&str, u16)) -> Key {
+    if fragmented {
+        let (x, y) = if a.0 <= b.0 { (a.0, b.0) } else { (b.0, a.0) };
+        return (0, x.to_string(), y.to_string());
+    }
+    let ports = matches!(proto, 6 | 17);
+    let ep = |e: (&str, u16)| if ports { format!("{}:{}", e.0, e.1) } else { e.0.to_string() };
+    let (x, y) = (ep(a), ep(b));
+    if x <= y {
+        (proto, x, y)
+    } else {
+        (proto, y, x)
+    }
+}
+
+/// Per-frame facts from tshark, innermost real IP layer (tunnels are looked through; the
+/// IP header quoted inside an ICMP error is not a layer of its own).
+struct TsharkFrames {
+    totals: BTreeMap<Key, (u64, u64)>,
+    non_ip: u64,
+    community_ids: BTreeSet<String>,
+    fragmented: bool,
+    tunnelled: bool,
+}
+
+fn tshark_frames(file: &Path) -> TsharkFrames {
+    let fields = [
+        "frame.len",
+        "frame.protocols",
+        "ip.src",
+        "ip.dst",
+        "ipv6.src",
+        "ipv6.dst",
+        "ip.proto",
+        "tcp.srcport",
+        "tcp.dstport",
+        "udp.srcport",
+        "udp.dstport",
+        "ip.flags.mf",
+        "ip.frag_offset",
+        "ipv6.fraghdr.ident",
+        "communityid",
+        "frame.encap_type",
+    ];
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-r").arg(file).args(["--enable-protocol", "communityid", "-T", "fields"]);
+    cmd.args(["-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=,"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = run(&mut cmd);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut rows = Vec::new();
+    let mut fragmented = false;
+    let mut tunnelled = false;
+    for line in text.lines() {
+        let c: Vec<&str> = line.split('\t').collect();
+        let get = |i: usize| c.get(i).copied().unwrap_or("");
+        if get(11).split(',').any(|v| v == "1" || v == "True")
+            || get(12).split(',').any(|v| !v.is_empty() && v != "0")
+            || !get(13).is_empty()
+        {
+            fragmented = true;
+        }
+        rows.push(c.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    }
+    let mut totals = BTreeMap::new();
+    let mut non_ip = 0;
+    let mut community_ids = BTreeSet::new();
+    for c in &rows {
+        let get = |i: usize| c.get(i).map(String::as_str).unwrap_or("");
+        if get(15).is_empty() {
+            continue; // a pcapng record that is not a packet (custom block): not counted by capinfos
+        }
+        let len: u64 = get(0).parse().unwrap();
+        // Walk the protocol chain to the innermost IP layer and its transport.
+        let (mut v4, mut v6, mut tcp, mut udp) = (0usize, 0usize, 0usize, 0usize);
+        let mut last_ip = None;
+        let mut transport: Option<(&str, usize)> = None;
+        let mut ips = 0;
+        for p in get(1).split(':') {
+            match p {
+                "ip" => {
+                    v4 += 1;
+                    ips += 1;
+                    last_ip = Some((4, v4));
+                    transport = None;
+                }
+                "ipv6" => {
+                    v6 += 1;
+                    ips += 1;
+                    last_ip = Some((6, v6));
+                    transport = None;
+                }
+                "tcp" => {
+                    tcp += 1;
+                    transport = Some(("tcp", tcp));
+                }
+                "udp" => {
+                    udp += 1;
+                    transport = Some(("udp", udp));
+                }
+                "icmp" | "icmpv6" => {
+                    transport = Some((p, 0));
+                    break;
+                }
+                "gre" if transport.is_none() => transport = Some(("gre", 0)),
+                _ => {}
+            }
+        }
+        if ips > 1 {
+            tunnelled = true;
+        }
+        let nth = |s: &str, n: usize| s.split(',').nth(n - 1).unwrap_or("").to_string();
+        let Some((fam, n)) = last_ip else {
+            non_ip += 1;
+            continue;
+        };
+        let (src, dst) = if fam == 4 { (nth(get(2), n), nth(get(3), n)) } else { (nth(get(4), n), nth(get(5), n)) };
+        if src.is_empty() {
+            non_ip += 1; // IP header cut off by the snaplen
+            continue;
+        }
+        let (proto, sp, dp): (u8, u16, u16) = match transport {
+            Some(("tcp", k)) => (6, nth(get(7), k).parse().unwrap_or(0), nth(get(8), k).parse().unwrap_or(0)),
+            Some(("udp", k)) => (17, nth(get(9), k).parse().unwrap_or(0), nth(get(10), k).parse().unwrap_or(0)),
+            Some(("icmp", _)) => (1, 0, 0),
+            Some(("icmpv6", _)) => (58, 0, 0),
+            Some(("gre", _)) => (47, 0, 0),
+            _ => (nth(get(6), v4.max(1)).parse().unwrap_or(0), 0, 0),
+        };
+        let k = key(fragmented, proto, (&src, sp), (&dst, dp));
+        let e = totals.entry(k).or_insert((0, 0));
+        e.0 += 1;
+        e.1 += len;
+        let cid = get(14);
+        if !cid.is_empty() {
+            community_ids.extend(cid.split(',').map(str::to_string));
+        }
+    }
+    TsharkFrames {
+        totals,
+        non_ip,
+        community_ids,
+        fragmented,
+        tunnelled,
+    }
+}
+
+#[test]
+fn every_sample_matches_capinfos_and_tshark() {
+    if !have("capinfos") || !have("tshark") {
+        return;
+    }
+    let mut report = Vec::new();
+    for file in sample_files() {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        let (out, json) = flows_json(&file);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        let (cap_count, cap_failed) = capinfos_count(&file);
+        if out.status.code() == Some(2) {
+            // Unusable header: capinfos must agree that nothing can be read.
+            assert!(cap_failed && cap_count.unwrap_or(0) == 0, "{name}: we refused, capinfos read {cap_count:?}");
+            assert!(stderr.contains(&name) && stderr.contains("at byte"), "{name}: error must name file and offset: {stderr}");
+            report.push(format!("{name}: rejected ({})", stderr.trim()));
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(0), "{name}: {stderr}");
+        let json = json.unwrap_or_else(|| panic!("{name}: output is not JSON"));
+        let input = &json["inputs"][0];
+        let read = input["packets_read"].as_u64().unwrap();
+        let decoded = input["packets_decoded"].as_u64().unwrap();
+        let skipped: u64 = input["packets_skipped"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+        assert_eq!(Some(read), cap_count, "{name}: packets read vs capinfos -c");
+        assert_eq!(read, decoded + skipped, "{name}: accounting does not reconcile");
+        assert_eq!(cap_failed, !input["damage"].is_null(), "{name}: damage reported iff capinfos fails");
+        if cap_failed {
+            assert!(stderr.contains("warning") && stderr.contains("at byte"), "{name}: {stderr}");
+        }
+        let flows = json["flows"].as_array().unwrap();
+        let in_flows: u64 = flows.iter().map(|f| f["fwd_packets"].as_u64().unwrap() + f["rev_packets"].as_u64().unwrap()).sum();
+        assert_eq!(in_flows, decoded, "{name}: every decoded packet is in exactly one flow");
+
+        let t = tshark_frames(&file);
+        assert_eq!(skipped, t.non_ip, "{name}: skipped packets vs tshark frames without an IP layer");
+        let mut ours: BTreeMap<Key, (u64, u64)> = BTreeMap::new();
+        let mut our_ids = BTreeSet::new();
+        for f in flows {
+            let s = |k: &str| f[k].as_str().unwrap().to_string();
+            let n = |k: &str| f[k].as_u64().unwrap();
+            let proto = n("proto") as u8;
+            let k = key(t.fragmented, proto, (&s("src_ip"), n("src_port") as u16), (&s("dst_ip"), n("dst_port") as u16));
+            let e = ours.entry(k).or_insert((0, 0));
+            e.0 += n("fwd_packets") + n("rev_packets");
+            e.1 += n("fwd_bytes") + n("rev_bytes");
+            our_ids.insert(s("community_id"));
+        }
+        assert_eq!(ours, t.totals, "{name}: per-conversation packets/bytes differ from tshark");
+        if !t.fragmented && !t.tunnelled {
+            assert_eq!(our_ids, t.community_ids, "{name}: Community IDs differ from tshark");
+        }
+        report.push(format!(
+            "{name}: {read} packets = capinfos; {} conversations = tshark{}",
+            ours.len(),
+            if cap_failed { "; damaged, warned" } else { "" }
+        ));
+    }
+    eprintln!("{}", report.join("\n"));
+}

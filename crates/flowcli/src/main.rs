@@ -136,7 +136,7 @@ fn main() -> ExitCode {
 
 fn run_flows(args: FlowsArgs) -> io::Result<u8> {
     let mut cfg = FlowConfig::default();
-    let mut bad = |m: String| {
+    let bad = |m: String| {
         eprintln!("flowcli: {m}");
         Ok(EXIT_INPUT)
     };

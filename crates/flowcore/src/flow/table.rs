@@ -264,7 +264,8 @@ impl FlowTable {
         };
         let closed_before = self.flow(slot).closed_at.is_some();
         let f = self.slots[slot as usize].as_mut().expect("live slot");
-        if f.is_empty() || (p.index < f.first_index) {
+        let was_empty = f.is_empty();
+        if was_empty || (p.index < f.first_index) {
             f.first_index = p.index;
             f.first_offset = p.offset;
         }
@@ -289,8 +290,9 @@ impl FlowTable {
                 f.closed_at = Some(p.ts);
             }
         }
-        if !closed_before && f.closed_at.is_some() {
-            // Closing brings the deadline forward: queue it (the old entry goes stale).
+        if was_empty || (!closed_before && f.closed_at.is_some()) {
+            // A new (or continued) flow gets its deadline; closing brings it forward.
+            // Deadlines otherwise only move later, which expiry re-checks lazily.
             let (d, _) = f.deadline(&self.cfg.timeouts);
             let seq = f.seq;
             self.heap.push(Reverse((d, seq, slot)));
@@ -404,8 +406,6 @@ impl FlowTable {
         };
         self.map.insert(key, slot);
         self.stats.peak_flows = self.stats.peak_flows.max(self.map.len() as u64);
-        let (d, _) = self.flow(slot).deadline(&self.cfg.timeouts);
-        self.heap.push(Reverse((d, seq, slot)));
         slot
     }
 
@@ -433,6 +433,7 @@ impl FlowTable {
                 let f = self.slots[slot as usize].as_mut().expect("live slot");
                 f.dirs = [DirStats::default(); 2];
                 f.continued = true;
+                f.closed_at = None;
                 let (nd, _) = f.deadline(&self.cfg.timeouts);
                 self.heap.push(Reverse((nd, seq, slot)));
             } else {

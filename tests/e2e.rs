@@ -14,7 +14,10 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn samples() -> PathBuf {
@@ -57,23 +60,28 @@ fn sample_files() -> Vec<PathBuf> {
         }
     }
     files.sort();
-    assert!(files.len() >= 30, "expected the shared sample corpus, found {}", files.len());
+    assert!(
+        files.len() >= 30,
+        "expected the shared sample corpus, found {}",
+        files.len()
+    );
     files
 }
 
 fn flows_json(file: &Path) -> (Output, Option<Value>) {
-    let out = run(flowcli().args([
-        "flows",
-        "--format",
-        "json",
-        "--idle-timeout",
-        "0",
-        "--active-timeout",
-        "0",
-        "--tcp-close-linger",
-        "0",
-    ])
-    .arg(file));
+    let out = run(flowcli()
+        .args([
+            "flows",
+            "--format",
+            "json",
+            "--idle-timeout",
+            "0",
+            "--active-timeout",
+            "0",
+            "--tcp-close-linger",
+            "0",
+        ])
+        .arg(file));
     let v = serde_json::from_slice(&out.stdout).ok();
     (out, v)
 }
@@ -81,7 +89,8 @@ fn flows_json(file: &Path) -> (Output, Option<Value>) {
 /// `capinfos -c`: the packet count, or the count read before an error, and whether it failed.
 fn capinfos_count(file: &Path) -> (Option<u64>, bool) {
     let out = run(Command::new("capinfos").args(["-c", "-M"]).arg(file));
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     let failed = !out.status.success();
     let num = |pat: &str| {
         text.find(pat).and_then(|i| {
@@ -92,7 +101,10 @@ fn capinfos_count(file: &Path) -> (Option<u64>, bool) {
                 .and_then(|n| n.parse().ok())
         })
     };
-    (num("Number of packets:").or_else(|| num("after reading")), failed)
+    (
+        num("Number of packets:").or_else(|| num("after reading")),
+        failed,
+    )
 }
 
 /// Comparison key of a conversation: protocol and the sorted endpoint pair (ports for TCP
@@ -105,7 +117,13 @@ fn key(fragmented: bool, proto: u8, a: (&str, u16), b: (&str, u16)) -> Key {
         return (0, x.to_string(), y.to_string());
     }
     let ports = matches!(proto, 6 | 17);
-    let ep = |e: (&str, u16)| if ports { format!("{}:{}", e.0, e.1) } else { e.0.to_string() };
+    let ep = |e: (&str, u16)| {
+        if ports {
+            format!("{}:{}", e.0, e.1)
+        } else {
+            e.0.to_string()
+        }
+    };
     let (x, y) = (ep(a), ep(b));
     if x <= y {
         (proto, x, y)
@@ -144,8 +162,17 @@ fn tshark_frames(file: &Path) -> TsharkFrames {
         "frame.encap_type",
     ];
     let mut cmd = Command::new("tshark");
-    cmd.arg("-r").arg(file).args(["--enable-protocol", "communityid", "-T", "fields"]);
-    cmd.args(["-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=,"]);
+    cmd.arg("-r")
+        .arg(file)
+        .args(["--enable-protocol", "communityid", "-T", "fields"]);
+    cmd.args([
+        "-E",
+        "separator=\t",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "aggregator=,",
+    ]);
     for f in fields {
         cmd.args(["-e", f]);
     }
@@ -217,14 +244,26 @@ fn tshark_frames(file: &Path) -> TsharkFrames {
             non_ip += 1;
             continue;
         };
-        let (src, dst) = if fam == 4 { (nth(get(2), n), nth(get(3), n)) } else { (nth(get(4), n), nth(get(5), n)) };
+        let (src, dst) = if fam == 4 {
+            (nth(get(2), n), nth(get(3), n))
+        } else {
+            (nth(get(4), n), nth(get(5), n))
+        };
         if src.is_empty() {
             non_ip += 1; // IP header cut off by the snaplen
             continue;
         }
         let (proto, sp, dp): (u8, u16, u16) = match transport {
-            Some(("tcp", k)) => (6, nth(get(7), k).parse().unwrap_or(0), nth(get(8), k).parse().unwrap_or(0)),
-            Some(("udp", k)) => (17, nth(get(9), k).parse().unwrap_or(0), nth(get(10), k).parse().unwrap_or(0)),
+            Some(("tcp", k)) => (
+                6,
+                nth(get(7), k).parse().unwrap_or(0),
+                nth(get(8), k).parse().unwrap_or(0),
+            ),
+            Some(("udp", k)) => (
+                17,
+                nth(get(9), k).parse().unwrap_or(0),
+                nth(get(10), k).parse().unwrap_or(0),
+            ),
             Some(("icmp", _)) => (1, 0, 0),
             Some(("icmpv6", _)) => (58, 0, 0),
             Some(("gre", _)) => (47, 0, 0),
@@ -262,8 +301,14 @@ fn every_sample_matches_capinfos_and_tshark() {
         let (cap_count, cap_failed) = capinfos_count(&file);
         if out.status.code() == Some(2) {
             // Unusable header: capinfos must agree that nothing can be read.
-            assert!(cap_failed && cap_count.unwrap_or(0) == 0, "{name}: we refused, capinfos read {cap_count:?}");
-            assert!(stderr.contains(&name) && stderr.contains("at byte"), "{name}: error must name file and offset: {stderr}");
+            assert!(
+                cap_failed && cap_count.unwrap_or(0) == 0,
+                "{name}: we refused, capinfos read {cap_count:?}"
+            );
+            assert!(
+                stderr.contains(&name) && stderr.contains("at byte"),
+                "{name}: error must name file and offset: {stderr}"
+            );
             report.push(format!("{name}: rejected ({})", stderr.trim()));
             continue;
         }
@@ -272,34 +317,70 @@ fn every_sample_matches_capinfos_and_tshark() {
         let input = &json["inputs"][0];
         let read = input["packets_read"].as_u64().unwrap();
         let decoded = input["packets_decoded"].as_u64().unwrap();
-        let skipped: u64 = input["packets_skipped"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+        let skipped: u64 = input["packets_skipped"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum();
         assert_eq!(Some(read), cap_count, "{name}: packets read vs capinfos -c");
-        assert_eq!(read, decoded + skipped, "{name}: accounting does not reconcile");
-        assert_eq!(cap_failed, !input["damage"].is_null(), "{name}: damage reported iff capinfos fails");
+        assert_eq!(
+            read,
+            decoded + skipped,
+            "{name}: accounting does not reconcile"
+        );
+        assert_eq!(
+            cap_failed,
+            !input["damage"].is_null(),
+            "{name}: damage reported iff capinfos fails"
+        );
         if cap_failed {
-            assert!(stderr.contains("warning") && stderr.contains("at byte"), "{name}: {stderr}");
+            assert!(
+                stderr.contains("warning") && stderr.contains("at byte"),
+                "{name}: {stderr}"
+            );
         }
         let flows = json["flows"].as_array().unwrap();
-        let in_flows: u64 = flows.iter().map(|f| f["fwd_packets"].as_u64().unwrap() + f["rev_packets"].as_u64().unwrap()).sum();
-        assert_eq!(in_flows, decoded, "{name}: every decoded packet is in exactly one flow");
+        let in_flows: u64 = flows
+            .iter()
+            .map(|f| f["fwd_packets"].as_u64().unwrap() + f["rev_packets"].as_u64().unwrap())
+            .sum();
+        assert_eq!(
+            in_flows, decoded,
+            "{name}: every decoded packet is in exactly one flow"
+        );
 
         let t = tshark_frames(&file);
-        assert_eq!(skipped, t.non_ip, "{name}: skipped packets vs tshark frames without an IP layer");
+        assert_eq!(
+            skipped, t.non_ip,
+            "{name}: skipped packets vs tshark frames without an IP layer"
+        );
         let mut ours: BTreeMap<Key, (u64, u64)> = BTreeMap::new();
         let mut our_ids = BTreeSet::new();
         for f in flows {
             let s = |k: &str| f[k].as_str().unwrap().to_string();
             let n = |k: &str| f[k].as_u64().unwrap();
             let proto = n("proto") as u8;
-            let k = key(t.fragmented, proto, (&s("src_ip"), n("src_port") as u16), (&s("dst_ip"), n("dst_port") as u16));
+            let k = key(
+                t.fragmented,
+                proto,
+                (&s("src_ip"), n("src_port") as u16),
+                (&s("dst_ip"), n("dst_port") as u16),
+            );
             let e = ours.entry(k).or_insert((0, 0));
             e.0 += n("fwd_packets") + n("rev_packets");
             e.1 += n("fwd_bytes") + n("rev_bytes");
             our_ids.insert(s("community_id"));
         }
-        assert_eq!(ours, t.totals, "{name}: per-conversation packets/bytes differ from tshark");
+        assert_eq!(
+            ours, t.totals,
+            "{name}: per-conversation packets/bytes differ from tshark"
+        );
         if !t.fragmented && !t.tunnelled {
-            assert_eq!(our_ids, t.community_ids, "{name}: Community IDs differ from tshark");
+            assert_eq!(
+                our_ids, t.community_ids,
+                "{name}: Community IDs differ from tshark"
+            );
         }
         report.push(format!(
             "{name}: {read} packets = capinfos; {} conversations = tshark{}",

@@ -90,7 +90,9 @@ struct FlowsArgs {
 
 fn secs(s: f64) -> Result<i64, String> {
     if !(s.is_finite() && s >= 0.0) {
-        return Err(format!("timeout must be a non-negative number of seconds, got {s}"));
+        return Err(format!(
+            "timeout must be a non-negative number of seconds, got {s}"
+        ));
     }
     Ok((s * NS_PER_SEC as f64).round() as i64)
 }
@@ -105,16 +107,24 @@ fn parse_idle(spec: &str, t: &mut Timeouts) -> Result<(), String> {
         return Ok(());
     }
     for part in spec.split(',') {
-        let (k, v) = part
-            .split_once('=')
-            .ok_or_else(|| format!("--idle-timeout: expected SECONDS or proto=SECONDS, got {part:?}"))?;
-        let v = secs(v.trim().parse::<f64>().map_err(|e| format!("--idle-timeout {part:?}: {e}"))?)?;
+        let (k, v) = part.split_once('=').ok_or_else(|| {
+            format!("--idle-timeout: expected SECONDS or proto=SECONDS, got {part:?}")
+        })?;
+        let v = secs(
+            v.trim()
+                .parse::<f64>()
+                .map_err(|e| format!("--idle-timeout {part:?}: {e}"))?,
+        )?;
         match k.trim() {
             "tcp" => t.tcp_idle = v,
             "udp" => t.udp_idle = v,
             "icmp" => t.icmp_idle = v,
             "other" => t.other_idle = v,
-            o => return Err(format!("--idle-timeout: unknown protocol {o:?} (tcp, udp, icmp, other)")),
+            o => {
+                return Err(format!(
+                    "--idle-timeout: unknown protocol {o:?} (tcp, udp, icmp, other)"
+                ))
+            }
         }
     }
     Ok(())
@@ -213,7 +223,11 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
         summaries.push(summary);
     }
     writer.finish(&summaries, &errors)?;
-    Ok(if errors.is_empty() { EXIT_OK } else { EXIT_INPUT })
+    Ok(if errors.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_INPUT
+    })
 }
 
 fn accounting_line(s: &InputSummary) -> String {
@@ -225,7 +239,11 @@ fn accounting_line(s: &InputSummary) -> String {
         s.packets_skipped()
     );
     if !s.skipped.is_empty() {
-        let reasons: Vec<String> = s.skipped.iter().map(|(r, n)| format!("{}={n}", r.as_str())).collect();
+        let reasons: Vec<String> = s
+            .skipped
+            .iter()
+            .map(|(r, n)| format!("{}={n}", r.as_str()))
+            .collect();
         line.push_str(&format!(" ({})", reasons.join(", ")));
     }
     line.push_str(&format!("; {} flows", s.flows.records));

@@ -36,7 +36,8 @@ impl Pcap {
 
     fn packet(&mut self, ts_ms: u64, frame: &[u8]) {
         let ns = ts_ms * 1_000_000;
-        self.buf.extend(((T0 + ns / 1_000_000_000) as u32).to_le_bytes());
+        self.buf
+            .extend(((T0 + ns / 1_000_000_000) as u32).to_le_bytes());
         self.buf.extend(((ns % 1_000_000_000) as u32).to_le_bytes());
         self.buf.extend((frame.len() as u32).to_le_bytes());
         self.buf.extend((frame.len() as u32).to_le_bytes());
@@ -130,14 +131,21 @@ fn tcp(src: &Host, dst: &Host, sp: u16, dp: u16, flags: u8, payload: &[u8]) -> V
 
 fn udp(src: &Host, dst: &Host, sp: u16, dp: u16, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    PacketBuilder::ip(ip_headers(src, dst)).udp(sp, dp).write(&mut out, payload).unwrap();
+    PacketBuilder::ip(ip_headers(src, dst))
+        .udp(sp, dp)
+        .write(&mut out, payload)
+        .unwrap();
     frame(src, dst, out)
 }
 
 fn icmp_echo(src: &Host, dst: &Host, reply: bool, id: u16, seq: u16) -> Vec<u8> {
     let mut out = Vec::new();
     let b = PacketBuilder::ip(ip_headers(src, dst));
-    let b = if reply { b.icmpv4_echo_reply(id, seq) } else { b.icmpv4_echo_request(id, seq) };
+    let b = if reply {
+        b.icmpv4_echo_reply(id, seq)
+    } else {
+        b.icmpv4_echo_request(id, seq)
+    };
     b.write(&mut out, &[0x61; 32]).unwrap();
     frame(src, dst, out)
 }
@@ -149,8 +157,14 @@ fn tcp_session(p: &mut Pcap, t: &mut u64, c: &Host, s: &Host, cp: u16, sp: u16, 
     p.packet(*t + 2, &tcp(c, s, cp, sp, ACK, &[]));
     for i in 0..exchanges {
         let base = *t + 10 + 20 * i as u64;
-        p.packet(base, &tcp(c, s, cp, sp, PSH | ACK, &vec![b'q'; 120 + 7 * i]));
-        p.packet(base + 5, &tcp(s, c, sp, cp, PSH | ACK, &vec![b'r'; 900 + 11 * i]));
+        p.packet(
+            base,
+            &tcp(c, s, cp, sp, PSH | ACK, &vec![b'q'; 120 + 7 * i]),
+        );
+        p.packet(
+            base + 5,
+            &tcp(s, c, sp, cp, PSH | ACK, &vec![b'r'; 900 + 11 * i]),
+        );
     }
     let end = *t + 20 + 20 * exchanges as u64;
     p.packet(end, &tcp(c, s, cp, sp, FIN | ACK, &[]));
@@ -159,15 +173,20 @@ fn tcp_session(p: &mut Pcap, t: &mut u64, c: &Host, s: &Host, cp: u16, sp: u16, 
     *t = end + 1000;
 }
 
-/// An IPv4 UDP datagram split into fragments of at most `mtu_payload` bytes (multiple of 8),
+/// A 4000-byte IPv4 UDP datagram split into 1480-byte fragments,
 /// sent last fragment first (out of order, as reassembly must cope with).
-fn udp_fragmented(p: &mut Pcap, t: u64, src: &Host, dst: &Host, sp: u16, dp: u16, len: usize, id: u16) {
+fn udp_fragmented(p: &mut Pcap, t: u64, src: &Host, dst: &Host, sp: u16, dp: u16) {
+    let (len, id) = (4000, 0x7a7a);
     let full = udp(src, dst, sp, dp, &vec![b's'; len]);
     let l2 = full.len() - (len + 8 + 20);
     let (hdr, _) = Ipv4Header::from_slice(&full[l2..]).unwrap();
     let payload = &full[l2 + 20..];
     let chunk = 1480;
-    let pieces: Vec<(usize, &[u8])> = payload.chunks(chunk).enumerate().map(|(i, c)| (i * chunk, c)).collect();
+    let pieces: Vec<(usize, &[u8])> = payload
+        .chunks(chunk)
+        .enumerate()
+        .map(|(i, c)| (i * chunk, c))
+        .collect();
     let n = pieces.len();
     let mut order: Vec<usize> = (0..n).collect();
     order.rotate_right(1); // last fragment first
@@ -223,19 +242,59 @@ fn main() {
     tcp_session(&mut p, &mut t, &lg_client, &net_vbrowser, 50123, 3389, 5);
     // Violation: the same port opened from the Internet side, refused.
     p.packet(t, &tcp(&net_vbrowser, &lg_client, 50999, 3389, SYN, &[]));
-    p.packet(t + 1, &tcp(&lg_client, &net_vbrowser, 3389, 50999, RST | ACK, &[]));
+    p.packet(
+        t + 1,
+        &tcp(&lg_client, &net_vbrowser, 3389, 50999, RST | ACK, &[]),
+    );
     t += 1000;
     // Declared exception: the address system to the intermediate server over LGWAN.
-    tcp_session(&mut p, &mut t, &mn_address_sys, &lgwan_wan_server, 41000, 443, 2);
+    tcp_session(
+        &mut p,
+        &mut t,
+        &mn_address_sys,
+        &lgwan_wan_server,
+        41000,
+        443,
+        2,
+    );
     // Violation (critical): a My Number terminal resolves names on the public Internet.
-    p.packet(t, &udp(&mn_client, &public_dns, 53001, 53, b"\x12\x34\x01\x00\x00\x01query"));
-    p.packet(t + 30, &udp(&public_dns, &mn_client, 53, 53001, b"\x12\x34\x81\x80\x00\x01answer.."));
+    p.packet(
+        t,
+        &udp(
+            &mn_client,
+            &public_dns,
+            53001,
+            53,
+            b"\x12\x34\x01\x00\x00\x01query",
+        ),
+    );
+    p.packet(
+        t + 30,
+        &udp(
+            &public_dns,
+            &mn_client,
+            53,
+            53001,
+            b"\x12\x34\x81\x80\x00\x01answer..",
+        ),
+    );
     t += 1000;
     // Legitimate: Internet segment through the security cloud proxy (6(3)ウ).
-    tcp_session(&mut p, &mut t, &net_client, &sec_cloud_proxy, 52000, 8080, 4);
+    tcp_session(
+        &mut p,
+        &mut t,
+        &net_client,
+        &sec_cloud_proxy,
+        52000,
+        8080,
+        4,
+    );
     // Violation: Internet segment straight to a public web server, unanswered SYNs.
     for k in 0..3 {
-        p.packet(t + 1000 * k, &tcp(&net_client, &public_web, 52100, 443, SYN, &[]));
+        p.packet(
+            t + 1000 * k,
+            &tcp(&net_client, &public_web, 52100, 443, SYN, &[]),
+        );
     }
     t += 5000;
     // Violation (critical): LGWAN terminal to a public address.
@@ -243,8 +302,14 @@ fn main() {
     // Normal: LGWAN terminal to an LGWAN-ASP service, and a ping to its gateway.
     tcp_session(&mut p, &mut t, &lg_client, &lgwan_asp, 50400, 443, 2);
     for s in 0..3 {
-        p.packet(t + 200 * s, &icmp_echo(&lg_client, &lg_gw, false, 0x4242, s as u16));
-        p.packet(t + 200 * s + 1, &icmp_echo(&lg_gw, &lg_client, true, 0x4242, s as u16));
+        p.packet(
+            t + 200 * s,
+            &icmp_echo(&lg_client, &lg_gw, false, 0x4242, s as u16),
+        );
+        p.packet(
+            t + 200 * s + 1,
+            &icmp_echo(&lg_gw, &lg_client, true, 0x4242, s as u16),
+        );
     }
     t += 1000;
     // Violation: IPv6 from the LGWAN segment to the Internet segment.
@@ -256,10 +321,13 @@ fn main() {
     p.packet(t + 10, &udp(&dual_b, &net_client, 5353, 5353, b"mdns"));
     t += 1000;
     // Violation: a large syslog datagram from the Internet segment into LGWAN, fragmented.
-    udp_fragmented(&mut p, t, &net_syslog, &lg_file, 41514, 514, 4000, 0x7a7a);
+    udp_fragmented(&mut p, t, &net_syslog, &lg_file, 41514, 514);
     t += 1000;
     // Reply first: a DNS answer whose query was not captured (the initiator is flipped).
-    p.packet(t, &udp(&lgwan_wan_server, &lg_client, 53, 61000, b"late answer"));
+    p.packet(
+        t,
+        &udp(&lgwan_wan_server, &lg_client, 53, 61000, b"late answer"),
+    );
 
     let path = std::path::Path::new(&dir).join("ome-city-sample.pcap");
     let mut f = std::fs::File::create(&path).unwrap();

@@ -121,7 +121,11 @@ impl FragTracker {
                 self.evict_oldest(out);
             }
             let fam = usize::from(pkt.src.is_ipv6());
-            let timeout = if fam == 1 { self.cfg.timeout_v6 } else { self.cfg.timeout_v4 };
+            let timeout = if fam == 1 {
+                self.cfg.timeout_v6
+            } else {
+                self.cfg.timeout_v4
+            };
             self.map.insert(
                 key,
                 Entry {
@@ -183,9 +187,12 @@ impl FragTracker {
 
     fn evict_oldest(&mut self, out: &mut impl FnMut(PacketSummary)) {
         let deadline = |q: &VecDeque<Key>, m: &HashMap<Key, Entry>| {
-            q.front().and_then(|k| m.get(k)).map_or(TimestampNs::MAX, |e| e.deadline)
+            q.front()
+                .and_then(|k| m.get(k))
+                .map_or(TimestampNs::MAX, |e| e.deadline)
         };
-        let fam = usize::from(deadline(&self.order[1], &self.map) < deadline(&self.order[0], &self.map));
+        let fam =
+            usize::from(deadline(&self.order[1], &self.map) < deadline(&self.order[0], &self.map));
         if let Some(k) = self.order[fam].pop_front() {
             self.stats.evicted_datagrams += 1;
             self.release(k, out);

@@ -22,7 +22,11 @@ pub(super) struct Ctx {
     pub tunnel: Option<Tunnel>,
 }
 
-pub(super) fn decode_ip<'a>(data: &'a [u8], ctx: &mut Ctx, depth: usize) -> Result<PacketSummary, SkipReason> {
+pub(super) fn decode_ip(
+    data: &[u8],
+    ctx: &mut Ctx,
+    depth: usize,
+) -> Result<PacketSummary, SkipReason> {
     let (ip, _ext_err) = LaxIpSlice::from_slice(data).map_err(|e| match e {
         err::ip::LaxHeaderSliceError::Len(_) => SkipReason::TruncatedIp,
         err::ip::LaxHeaderSliceError::Content(_) => SkipReason::MalformedIp,
@@ -98,9 +102,11 @@ pub(super) fn decode_ip<'a>(data: &'a [u8], ctx: &mut Ctx, depth: usize) -> Resu
                 // VXLAN: 8-byte header with the I flag, then an Ethernet frame.
                 if t.len() >= 8 + 8 && t[8] & 0x08 != 0 {
                     let vni = u32::from_be_bytes([0, t[12], t[13], t[14]]);
-                    if let Some(inner) = tunnel(ctx, TunnelKind::Vxlan, src, dst, Some(vni), depth, |c| {
-                        link::ethernet(&t[16..], c)
-                    }) {
+                    if let Some(inner) =
+                        tunnel(ctx, TunnelKind::Vxlan, src, dst, Some(vni), depth, |c| {
+                            link::ethernet(&t[16..], c)
+                        })
+                    {
                         return Ok(inner);
                     }
                 }
@@ -119,12 +125,20 @@ pub(super) fn decode_ip<'a>(data: &'a [u8], ctx: &mut Ctx, depth: usize) -> Resu
         proto::GRE if frag.is_none() && depth < MAX_TUNNEL_DEPTH => {
             if let Some((ptype, key, inner_off)) = gre_header(t) {
                 let inner = &t[inner_off..];
-                let r = tunnel(ctx, TunnelKind::Gre, src, dst, key, depth, |c| match ptype {
-                    0x0800 | 0x86dd => Ok(inner),
-                    0x6558 => link::ethernet(inner, c),
-                    0x880b => ppp(inner),
-                    _ => Err(SkipReason::NotIp),
-                });
+                let r = tunnel(
+                    ctx,
+                    TunnelKind::Gre,
+                    src,
+                    dst,
+                    key,
+                    depth,
+                    |c| match ptype {
+                        0x0800 | 0x86dd => Ok(inner),
+                        0x6558 => link::ethernet(inner, c),
+                        0x880b => ppp(inner),
+                        _ => Err(SkipReason::NotIp),
+                    },
+                );
                 if let Some(inner) = r {
                     return Ok(inner);
                 }

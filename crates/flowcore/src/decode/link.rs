@@ -16,9 +16,11 @@ pub(super) fn decode_link<'a>(
 ) -> Result<&'a [u8], SkipReason> {
     match link_type {
         linktype::ETHERNET => ethernet(data, ctx),
-        linktype::RAW | linktype::RAW_ALT_12 | linktype::RAW_ALT_14 | linktype::IPV4 | linktype::IPV6 => {
-            Ok(data)
-        }
+        linktype::RAW
+        | linktype::RAW_ALT_12
+        | linktype::RAW_ALT_14
+        | linktype::IPV4
+        | linktype::IPV6 => Ok(data),
         linktype::NULL | linktype::LOOP => {
             let h: [u8; 4] = data
                 .get(..4)

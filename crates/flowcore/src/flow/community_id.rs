@@ -48,7 +48,10 @@ pub fn community_id_v1(
     sport: u16,
     dport: u16,
 ) -> String {
-    let has_ports = matches!(ip_proto, proto::TCP | proto::UDP | proto::ICMP | proto::ICMPV6 | 132);
+    let has_ports = matches!(
+        ip_proto,
+        proto::TCP | proto::UDP | proto::ICMP | proto::ICMPV6 | 132
+    );
     let (mut sport, mut dport, mut one_way) = (sport, dport, false);
     if matches!(ip_proto, proto::ICMP | proto::ICMPV6) {
         match icmp_counterpart(ip_proto, sport as u8) {

@@ -45,7 +45,9 @@ pub mod tcp_flags {
             (SYN, 'S'),
             (FIN, 'F'),
         ];
-        L.iter().map(|&(b, c)| if f & b != 0 { c } else { '.' }).collect()
+        L.iter()
+            .map(|&(b, c)| if f & b != 0 { c } else { '.' })
+            .collect()
     }
 }
 

@@ -357,7 +357,13 @@ impl FlowTable {
         )
     }
 
-    fn create(&mut self, key: Key, dir: usize, p: &PacketSummary, out: &mut impl FnMut(FlowRecord)) -> u32 {
+    fn create(
+        &mut self,
+        key: Key,
+        dir: usize,
+        p: &PacketSummary,
+        out: &mut impl FnMut(FlowRecord),
+    ) -> u32 {
         if self.map.len() >= self.cfg.max_flows.max(1) {
             self.evict_for_capacity(out);
         }
@@ -444,7 +450,10 @@ impl FlowTable {
 
     fn evict_for_capacity(&mut self, out: &mut impl FnMut(FlowRecord)) {
         while let Some(Reverse((_, seq, slot))) = self.heap.pop() {
-            if self.slots[slot as usize].as_ref().is_some_and(|f| f.seq == seq) {
+            if self.slots[slot as usize]
+                .as_ref()
+                .is_some_and(|f| f.seq == seq)
+            {
                 self.remove(slot, EndReason::Capacity, out);
                 return;
             }
@@ -473,7 +482,8 @@ impl FlowTable {
         };
         let (fwd, rev) = (f.dirs[o], f.dirs[r]);
         let icmp = matches!(k.proto, proto::ICMP | proto::ICMPV6);
-        let icmp_id = (icmp && icmp_counterpart(k.proto, src_port as u8).is_some()).then_some(k.icmp_id);
+        let icmp_id =
+            (icmp && icmp_counterpart(k.proto, src_port as u8).is_some()).then_some(k.icmp_id);
         let rec = FlowRecord {
             src_ip,
             dst_ip,
@@ -487,7 +497,13 @@ impl FlowTable {
             last_ts: fwd.last_ts.max(rev.last_ts),
             fwd,
             rev,
-            state: ConnState::derive(k.proto, fwd.tcp_flags, rev.tcp_flags, fwd.packets, rev.packets),
+            state: ConnState::derive(
+                k.proto,
+                fwd.tcp_flags,
+                rev.tcp_flags,
+                fwd.packets,
+                rev.packets,
+            ),
             flipped: f.flipped,
             continued: f.continued,
             end_reason: reason,

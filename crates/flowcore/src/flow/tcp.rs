@@ -36,7 +36,13 @@ pub enum ConnState {
 
 impl ConnState {
     /// Computes the state from the OR of the flags each side sent and their packet counts.
-    pub fn derive(ip_proto: u8, orig_flags: u8, resp_flags: u8, orig_pkts: u64, resp_pkts: u64) -> Self {
+    pub fn derive(
+        ip_proto: u8,
+        orig_flags: u8,
+        resp_flags: u8,
+        orig_pkts: u64,
+        resp_pkts: u64,
+    ) -> Self {
         use ConnState::*;
         if ip_proto != proto::TCP {
             return match (orig_pkts > 0, resp_pkts > 0) {

@@ -58,7 +58,10 @@ fn handshake_close_is_sf_oriented_from_the_syn() {
     );
     assert_eq!(f.len(), 1);
     let r = &f[0];
-    assert_eq!((r.src_ip.to_string(), r.src_port, r.dst_port), (A.to_string(), 40000, 80));
+    assert_eq!(
+        (r.src_ip.to_string(), r.src_port, r.dst_port),
+        (A.to_string(), 40000, 80)
+    );
     assert_eq!((r.fwd.packets, r.rev.packets, r.fwd.bytes), (4, 2, 400));
     assert_eq!(r.state, ConnState::SF);
     assert!(!r.flipped);
@@ -70,23 +73,38 @@ fn handshake_close_is_sf_oriented_from_the_syn() {
 fn capture_starting_with_syn_ack_or_server_reply_is_flipped() {
     let f = run(
         FlowConfig::default(),
-        &[pkt(0.0, B, 80, A, 40000, 6, SYN | ACK), pkt(0.1, A, 40000, B, 80, 6, ACK)],
+        &[
+            pkt(0.0, B, 80, A, 40000, 6, SYN | ACK),
+            pkt(0.1, A, 40000, B, 80, 6, ACK),
+        ],
     );
-    assert_eq!((f[0].src_ip.to_string(), f[0].dst_port), (A.to_string(), 80));
+    assert_eq!(
+        (f[0].src_ip.to_string(), f[0].dst_port),
+        (A.to_string(), 80)
+    );
     assert!(f[0].flipped);
     assert_eq!(f[0].state, ConnState::OTH);
     // UDP reply from a well-known port: the client is the initiator.
     let f = run(FlowConfig::default(), &[pkt(0.0, B, 53, A, 50000, 17, 0)]);
-    assert_eq!((f[0].src_ip.to_string(), f[0].src_port, f[0].dst_port), (A.to_string(), 50000, 53));
+    assert_eq!(
+        (f[0].src_ip.to_string(), f[0].src_port, f[0].dst_port),
+        (A.to_string(), 50000, 53)
+    );
     assert!(f[0].flipped);
-    assert_eq!((f[0].fwd.packets, f[0].rev.packets, f[0].state), (0, 1, ConnState::SHR));
+    assert_eq!(
+        (f[0].fwd.packets, f[0].rev.packets, f[0].state),
+        (0, 1, ConnState::SHR)
+    );
 }
 
 #[test]
 fn first_syn_wins_over_a_midstream_start() {
     let f = run(
         FlowConfig::default(),
-        &[pkt(0.0, A, 5000, B, 6000, 6, ACK), pkt(0.1, B, 6000, A, 5000, 6, SYN)],
+        &[
+            pkt(0.0, A, 5000, B, 6000, 6, ACK),
+            pkt(0.1, B, 6000, A, 5000, 6, SYN),
+        ],
     );
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].src_ip.to_string(), B);
@@ -97,24 +115,38 @@ fn first_syn_wins_over_a_midstream_start() {
 fn rejected_and_unanswered_states() {
     let f = run(
         FlowConfig::default(),
-        &[pkt(0.0, A, 1, B, 2, 6, SYN), pkt(0.1, B, 2, A, 1, 6, RST | ACK)],
+        &[
+            pkt(0.0, A, 1, B, 2, 6, SYN),
+            pkt(0.1, B, 2, A, 1, 6, RST | ACK),
+        ],
     );
     assert_eq!(f[0].state, ConnState::REJ);
-    let f = run(FlowConfig::default(), &[pkt(0.0, A, 1, B, 2, 6, SYN), pkt(3.0, A, 1, B, 2, 6, SYN)]);
+    let f = run(
+        FlowConfig::default(),
+        &[pkt(0.0, A, 1, B, 2, 6, SYN), pkt(3.0, A, 1, B, 2, 6, SYN)],
+    );
     assert_eq!((f[0].state, f[0].fwd.packets), (ConnState::S0, 2));
 }
 
 #[test]
 fn idle_timeout_splits_and_zero_disables() {
-    let pkts = [pkt(0.0, A, 1000, B, 2000, 17, 0), pkt(61.0, A, 1000, B, 2000, 17, 0)];
+    let pkts = [
+        pkt(0.0, A, 1000, B, 2000, 17, 0),
+        pkt(61.0, A, 1000, B, 2000, 17, 0),
+    ];
     let f = run(FlowConfig::default(), &pkts);
     assert_eq!(f.len(), 2);
     assert_eq!(f[0].end_reason, EndReason::Idle);
-    let mut cfg = FlowConfig::default();
-    cfg.timeouts = Timeouts::disabled();
+    let cfg = FlowConfig {
+        timeouts: Timeouts::disabled(),
+        ..FlowConfig::default()
+    };
     assert_eq!(run(cfg, &pkts).len(), 1);
     // Exactly at the timeout the flow is still alive.
-    let f = run(FlowConfig::default(), &[pkts[0], pkt(60.0, A, 1000, B, 2000, 17, 0)]);
+    let f = run(
+        FlowConfig::default(),
+        &[pkts[0], pkt(60.0, A, 1000, B, 2000, 17, 0)],
+    );
     assert_eq!(f.len(), 1);
 }
 
@@ -122,7 +154,10 @@ fn idle_timeout_splits_and_zero_disables() {
 fn active_timeout_cuts_and_continues_with_the_same_initiator() {
     let mut cfg = FlowConfig::default();
     cfg.timeouts.active = 10 * NS_PER_SEC;
-    let mut pkts = vec![pkt(0.0, A, 40000, B, 80, 6, SYN), pkt(0.1, B, 80, A, 40000, 6, SYN | ACK)];
+    let mut pkts = vec![
+        pkt(0.0, A, 40000, B, 80, 6, SYN),
+        pkt(0.1, B, 80, A, 40000, 6, SYN | ACK),
+    ];
     for i in 1..=25 {
         pkts.push(pkt(i as f64, B, 80, A, 40000, 6, ACK));
     }
@@ -147,11 +182,18 @@ fn new_syn_after_close_starts_a_new_flow_and_linger_keeps_late_acks() {
         ],
     );
     assert_eq!(f.len(), 2);
-    assert_eq!((f[0].end_reason, f[0].state, f[0].packets()), (EndReason::NewConnection, ConnState::RSTO, 4));
+    assert_eq!(
+        (f[0].end_reason, f[0].state, f[0].packets()),
+        (EndReason::NewConnection, ConnState::RSTO, 4)
+    );
     assert_eq!(f[1].first_packet_index, 5);
     let f = run(
         FlowConfig::default(),
-        &[pkt(0.0, A, 1, B, 2, 6, SYN), pkt(0.1, B, 2, A, 1, 6, RST | ACK), pkt(9.0, A, 1, B, 2, 6, ACK)],
+        &[
+            pkt(0.0, A, 1, B, 2, 6, SYN),
+            pkt(0.1, B, 2, A, 1, 6, RST | ACK),
+            pkt(9.0, A, 1, B, 2, 6, ACK),
+        ],
     );
     assert_eq!(f[0].end_reason, EndReason::TcpClose);
     assert_eq!(f.len(), 2);
@@ -168,7 +210,10 @@ fn icmp_echo_pairs_by_id_and_errors_stay_apart() {
     let unreach = pkt(0.2, B, 3, A, 3, 1, 0);
     let f = run(FlowConfig::default(), &[req, rep, other, unreach]);
     assert_eq!(f.len(), 3);
-    assert_eq!((f[0].fwd.packets, f[0].rev.packets, f[0].icmp_id), (1, 1, Some(7)));
+    assert_eq!(
+        (f[0].fwd.packets, f[0].rev.packets, f[0].icmp_id),
+        (1, 1, Some(7))
+    );
     assert_eq!((f[0].src_port, f[0].dst_port), (8, 0));
     assert_eq!((f[2].src_port, f[2].dst_port, f[2].icmp_id), (3, 3, None));
     // A reply seen first is flipped to the requester.
@@ -199,7 +244,9 @@ fn capacity_bound_evicts_and_counts() {
         max_flows: 10,
         ..FlowConfig::default()
     };
-    let pkts: Vec<_> = (0..100).map(|i| pkt(i as f64 * 0.001, A, 1000 + i, B, 80, 6, SYN)).collect();
+    let pkts: Vec<_> = (0..100)
+        .map(|i| pkt(i as f64 * 0.001, A, 1000 + i, B, 80, 6, SYN))
+        .collect();
     let mut t = FlowTable::new(cfg, 0);
     let mut n = 0;
     for p in &pkts {

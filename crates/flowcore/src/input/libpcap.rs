@@ -21,13 +21,14 @@ pub struct LibpcapReader {
 impl LibpcapReader {
     /// Opens `path` with libpcap.
     pub fn open(path: &Path) -> Result<Self, InputError> {
-        let cap = pcap::Capture::from_file_with_precision(path, pcap::Precision::Nano).map_err(|e| {
-            InputError::Format {
-                path: path.display().to_string(),
-                offset: 0,
-                what: format!("libpcap: {e}"),
-            }
-        })?;
+        let cap =
+            pcap::Capture::from_file_with_precision(path, pcap::Precision::Nano).map_err(|e| {
+                InputError::Format {
+                    path: path.display().to_string(),
+                    offset: 0,
+                    what: format!("libpcap: {e}"),
+                }
+            })?;
         let link_type = cap.get_datalink().0 as u16;
         Ok(LibpcapReader {
             cap,
@@ -43,6 +44,7 @@ impl LibpcapReader {
             return Ok(None);
         }
         match self.cap.next_packet() {
+            #[allow(clippy::unnecessary_cast)] // timeval fields are i32 on 32-bit targets
             Ok(p) => {
                 self.index += 1;
                 // Some libpcap builds sign-extend classic pcap's unsigned 32-bit seconds
@@ -88,13 +90,25 @@ mod tests {
         for e in std::fs::read_dir(&dir).expect("shared samples") {
             let path = e.unwrap().path();
             let Ok(mut lib) = LibpcapReader::open(&path) else {
-                assert!(CaptureReader::open(&path).is_err(), "{}: libpcap refused, we accepted", path.display());
+                assert!(
+                    CaptureReader::open(&path).is_err(),
+                    "{}: libpcap refused, we accepted",
+                    path.display()
+                );
                 continue;
             };
             let mut ours = CaptureReader::open(&path).unwrap();
             loop {
-                let a = ours.next_packet().ok().flatten().map(|p| (p.index, p.ts, p.orig_len, p.data.to_vec()));
-                let b = lib.next_packet().ok().flatten().map(|p| (p.index, p.ts, p.orig_len, p.data.to_vec()));
+                let a = ours
+                    .next_packet()
+                    .ok()
+                    .flatten()
+                    .map(|p| (p.index, p.ts, p.orig_len, p.data.to_vec()));
+                let b = lib
+                    .next_packet()
+                    .ok()
+                    .flatten()
+                    .map(|p| (p.index, p.ts, p.orig_len, p.data.to_vec()));
                 assert_eq!(a, b, "{}", path.display());
                 if a.is_none() {
                     break;

@@ -226,7 +226,9 @@ impl CaptureReader {
             compression = c;
             reader = match c {
                 Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(reader)),
-                Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(reader).map_err(io_err)?),
+                Compression::Zstd => {
+                    Box::new(zstd::stream::read::Decoder::new(reader).map_err(io_err)?)
+                }
                 Compression::None => reader,
             };
             let (magic, r) = sniff(reader).map_err(|source| InputError::Format {
@@ -261,7 +263,9 @@ impl CaptureReader {
         };
         let inner = match format {
             CaptureFormat::Pcap => Inner::Pcap(pcap::PcapReader::new(stream).map_err(fmt_err)?),
-            CaptureFormat::Pcapng => Inner::Pcapng(pcapng::PcapngReader::new(stream).map_err(fmt_err)?),
+            CaptureFormat::Pcapng => {
+                Inner::Pcapng(pcapng::PcapngReader::new(stream).map_err(fmt_err)?)
+            }
         };
         Ok(CaptureReader {
             inner,

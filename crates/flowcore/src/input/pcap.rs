@@ -23,7 +23,10 @@ pub(crate) struct PcapReader {
 pub(crate) fn is_pcap_magic(m: &[u8]) -> bool {
     matches!(
         m,
-        [0xd4, 0xc3, 0xb2, 0xa1] | [0xa1, 0xb2, 0xc3, 0xd4] | [0x4d, 0x3c, 0xb2, 0xa1] | [0xa1, 0xb2, 0x3c, 0x4d]
+        [0xd4, 0xc3, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0xc3, 0xd4]
+            | [0x4d, 0x3c, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0x3c, 0x4d]
     )
 }
 
@@ -92,7 +95,10 @@ impl PcapReader {
             return Ok(None);
         }
         let offset = self.stream.offset();
-        let have = self.stream.fill(16).map_err(|e| self.fail(Damage::io(offset, &e)))?;
+        let have = self
+            .stream
+            .fill(16)
+            .map_err(|e| self.fail(Damage::io(offset, &e)))?;
         if have == 0 {
             self.done = true;
             return Ok(None);
@@ -120,7 +126,10 @@ impl PcapReader {
             )));
         }
         let need = 16 + caplen as usize;
-        let have = self.stream.fill(need).map_err(|e| self.fail(Damage::io(offset, &e)))?;
+        let have = self
+            .stream
+            .fill(need)
+            .map_err(|e| self.fail(Damage::io(offset, &e)))?;
         if have < need {
             return Err(self.fail(Damage::new(
                 offset,

@@ -88,7 +88,10 @@ impl PcapngReader {
                 r.read_shb(0, len)?;
                 Ok(r)
             }
-            _ => Err(Damage::new(0, "pcapng file does not start with a section header block")),
+            _ => Err(Damage::new(
+                0,
+                "pcapng file does not start with a section header block",
+            )),
         }
     }
 
@@ -136,7 +139,7 @@ impl PcapngReader {
         }
         let block_type = self.u32_at(b, 0);
         let len = self.u32_at(b, 4);
-        if len < 12 || len % 4 != 0 || len > MAX_BLOCK {
+        if len < 12 || !len.is_multiple_of(4) || len > MAX_BLOCK {
             return Err(Damage::new(
                 offset + 4,
                 format!("block of type 0x{block_type:08x} has an invalid total length {len}"),
@@ -175,7 +178,10 @@ impl PcapngReader {
     fn read_shb(&mut self, offset: u64, len: u32) -> Result<(), Damage> {
         self.load_block(offset, SHB, len)?;
         if len < 28 {
-            return Err(Damage::new(offset, format!("section header block too short ({len} bytes)")));
+            return Err(Damage::new(
+                offset,
+                format!("section header block too short ({len} bytes)"),
+            ));
         }
         let b = self.stream.available();
         let major = self.u16_at(b, 12);
@@ -194,7 +200,10 @@ impl PcapngReader {
 
     fn read_idb(&mut self, offset: u64, len: u32) -> Result<(), Damage> {
         if len < 20 {
-            return Err(Damage::new(offset, format!("interface description block too short ({len} bytes)")));
+            return Err(Damage::new(
+                offset,
+                format!("interface description block too short ({len} bytes)"),
+            ));
         }
         let b = self.stream.available();
         let mut iface = Interface {
@@ -216,14 +225,21 @@ impl PcapngReader {
             }
             (14, 8) => {
                 let a: [u8; 8] = v.try_into().unwrap_or_default();
-                let secs = if be { i64::from_be_bytes(a) } else { i64::from_le_bytes(a) };
+                let secs = if be {
+                    i64::from_be_bytes(a)
+                } else {
+                    i64::from_le_bytes(a)
+                };
                 iface.offset_ns = secs.saturating_mul(NS_PER_SEC);
             }
             (13, 1) => iface.fcs_len = u32::from(v[0]),
             _ => {}
         })?;
         if self.interfaces.len() >= MAX_INTERFACES {
-            return Err(Damage::new(offset, format!("more than {MAX_INTERFACES} interfaces in one section")));
+            return Err(Damage::new(
+                offset,
+                format!("more than {MAX_INTERFACES} interfaces in one section"),
+            ));
         }
         self.interfaces.push(iface);
         self.stream.consume(len as usize);
@@ -307,7 +323,10 @@ impl PcapngReader {
                 IDB | EPB | SPB | OPB => self.load_block(offset, block_type, len)?,
                 _ => {
                     self.skipped_blocks += 1;
-                    let skipped = self.stream.skip(len as u64).map_err(|e| Damage::io(offset, &e))?;
+                    let skipped = self
+                        .stream
+                        .skip(len as u64)
+                        .map_err(|e| Damage::io(offset, &e))?;
                     if skipped < len as u64 {
                         return Err(Damage::new(
                             offset,
@@ -328,7 +347,10 @@ impl PcapngReader {
             let (if_id, ts_units, caplen, orig_len, start) = match block_type {
                 EPB | OPB => {
                     if body < 20 {
-                        return Err(Damage::new(offset, format!("packet block too short ({len} bytes)")));
+                        return Err(Damage::new(
+                            offset,
+                            format!("packet block too short ({len} bytes)"),
+                        ));
                     }
                     let if_id = if block_type == EPB {
                         self.u32_at(b, 8)
@@ -336,16 +358,29 @@ impl PcapngReader {
                         u32::from(self.u16_at(b, 8))
                     };
                     let ts = (u64::from(self.u32_at(b, 12)) << 32) | u64::from(self.u32_at(b, 16));
-                    (if_id, Some(ts), self.u32_at(b, 20), self.u32_at(b, 24), 28usize)
+                    (
+                        if_id,
+                        Some(ts),
+                        self.u32_at(b, 20),
+                        self.u32_at(b, 24),
+                        28usize,
+                    )
                 }
                 _ => {
                     // SPB: interface 0, no timestamp; captured length is what fits.
                     if body < 4 {
-                        return Err(Damage::new(offset, format!("simple packet block too short ({len} bytes)")));
+                        return Err(Damage::new(
+                            offset,
+                            format!("simple packet block too short ({len} bytes)"),
+                        ));
                     }
                     let orig = self.u32_at(b, 8);
                     let snap = self.interfaces.first().map_or(u32::MAX, |i| {
-                        if i.snaplen == 0 { u32::MAX } else { i.snaplen }
+                        if i.snaplen == 0 {
+                            u32::MAX
+                        } else {
+                            i.snaplen
+                        }
                     });
                     let cap = orig.min(snap).min((body - 4) as u32);
                     (0, None, cap, orig, 12usize)

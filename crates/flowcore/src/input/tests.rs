@@ -4,11 +4,21 @@ fn reader(bytes: Vec<u8>) -> Result<CaptureReader, InputError> {
     CaptureReader::from_reader("test".into(), Box::new(io::Cursor::new(bytes)))
 }
 
-fn collect(r: &mut CaptureReader) -> (Vec<(u64, u64, i64, u32, u16, Vec<u8>)>, Option<Damage>) {
+/// (index, offset, ts, orig_len, link type, data) of each packet.
+type Pkt = (u64, u64, i64, u32, u16, Vec<u8>);
+
+fn collect(r: &mut CaptureReader) -> (Vec<Pkt>, Option<Damage>) {
     let mut out = Vec::new();
     loop {
         match r.next_packet() {
-            Ok(Some(p)) => out.push((p.index, p.offset, p.ts, p.orig_len, p.link_type, p.data.to_vec())),
+            Ok(Some(p)) => out.push((
+                p.index,
+                p.offset,
+                p.ts,
+                p.orig_len,
+                p.link_type,
+                p.data.to_vec(),
+            )),
             Ok(None) => return (out, None),
             Err(d) => return (out, Some(d)),
         }
@@ -40,13 +50,28 @@ fn pcap_file(be: bool, nanos: bool, snaplen: u32, records: &[(u32, u32, &[u8], u
 fn pcap_byte_orders_and_resolutions() {
     for be in [false, true] {
         for nanos in [false, true] {
-            let f = pcap_file(be, nanos, 65535, &[(u32::MAX, 7, b"abc", 60), (1, 2, b"", 0)]);
+            let f = pcap_file(
+                be,
+                nanos,
+                65535,
+                &[(u32::MAX, 7, b"abc", 60), (1, 2, b"", 0)],
+            );
             let mut r = reader(f).unwrap();
             assert_eq!(r.format(), CaptureFormat::Pcap);
             let (pkts, dmg) = collect(&mut r);
             assert!(dmg.is_none());
             let unit = if nanos { 1 } else { 1000 };
-            assert_eq!(pkts[0], (1, 24, u32::MAX as i64 * 1_000_000_000 + 7 * unit, 60, 1, b"abc".to_vec()));
+            assert_eq!(
+                pkts[0],
+                (
+                    1,
+                    24,
+                    u32::MAX as i64 * 1_000_000_000 + 7 * unit,
+                    60,
+                    1,
+                    b"abc".to_vec()
+                )
+            );
             assert_eq!(pkts[1].1, 24 + 16 + 3);
             assert_eq!(pkts.len(), 2);
         }
@@ -55,7 +80,12 @@ fn pcap_byte_orders_and_resolutions() {
 
 #[test]
 fn pcap_truncation_and_garbage_are_damage_after_good_records() {
-    let mut f = pcap_file(false, false, 65535, &[(1, 0, b"abcd", 4), (2, 0, b"efgh", 4)]);
+    let mut f = pcap_file(
+        false,
+        false,
+        65535,
+        &[(1, 0, b"abcd", 4), (2, 0, b"efgh", 4)],
+    );
     f.truncate(f.len() - 2);
     let (pkts, dmg) = collect(&mut reader(f).unwrap());
     assert_eq!(pkts.len(), 1);
@@ -90,8 +120,13 @@ fn bad_headers_are_errors() {
     assert!(e.contains("unsupported pcap version 1.4"), "{e}");
     let e = reader(b"hello world".to_vec()).unwrap_err().to_string();
     assert!(e.contains("not a pcap or pcapng"), "{e}");
-    assert!(reader(Vec::new()).unwrap_err().to_string().contains("empty"));
-    let e = reader(vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0]).unwrap_err().to_string();
+    assert!(reader(Vec::new())
+        .unwrap_err()
+        .to_string()
+        .contains("empty"));
+    let e = reader(vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("global header truncated"), "{e}");
 }
 
@@ -111,7 +146,11 @@ fn block(be: bool, t: u32, body: &[u8]) -> Vec<u8> {
 
 fn shb(be: bool) -> Vec<u8> {
     let mut body = Vec::new();
-    body.extend(if be { 0x1A2B3C4Du32.to_be_bytes() } else { 0x1A2B3C4Du32.to_le_bytes() });
+    body.extend(if be {
+        0x1A2B3C4Du32.to_be_bytes()
+    } else {
+        0x1A2B3C4Du32.to_le_bytes()
+    });
     body.extend(if be { [0, 1, 0, 0] } else { [1, 0, 0, 0] });
     body.extend([0xff; 8]);
     block(be, 0x0A0D0D0A, &body)
@@ -164,7 +203,10 @@ fn pcapng_sections_byte_orders_resolutions_and_unknown_blocks() {
     assert_eq!(pkts.len(), 3);
     assert_eq!((pkts[0].2, pkts[0].3, pkts[0].4), (1_500_000_000, 11, 1));
     assert_eq!((pkts[1].2, pkts[1].4), (2_000_000_000, 101));
-    assert_eq!((pkts[2].2, pkts[2].4, pkts[2].5.clone()), (5, 113, b"ccc".to_vec()));
+    assert_eq!(
+        (pkts[2].2, pkts[2].4, pkts[2].5.clone()),
+        (5, 113, b"ccc".to_vec())
+    );
     assert_eq!(r.skipped_blocks(), 1);
 }
 
@@ -194,13 +236,21 @@ fn pcapng_damage() {
     let mut f = shb(false);
     let n = f.len();
     f[n - 1] = 9;
-    assert!(reader(f).unwrap_err().to_string().contains("trailing length"));
+    assert!(reader(f)
+        .unwrap_err()
+        .to_string()
+        .contains("trailing length"));
 }
 
 #[test]
 fn compressed_inputs_are_unwrapped() {
     use std::io::Write;
-    let plain = pcap_file(false, false, 65535, &[(1, 0, b"abcd", 4), (2, 0, b"efgh", 4)]);
+    let plain = pcap_file(
+        false,
+        false,
+        65535,
+        &[(1, 0, b"abcd", 4), (2, 0, b"efgh", 4)],
+    );
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&plain).unwrap();
     let gz = gz.finish().unwrap();

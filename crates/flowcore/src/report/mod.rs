@@ -120,11 +120,17 @@ impl<W: Write> FlowWriter<W> {
         }
     }
 
-
     /// Writes what was held and the accounting (json), then flushes.
     pub fn finish(mut self, summaries: &[InputSummary], errors: &[String]) -> io::Result<W> {
-        self.held
-            .sort_by_key(|r| (r.input, r.first_packet_index, r.first_ts, r.src_port, r.dst_port));
+        self.held.sort_by_key(|r| {
+            (
+                r.input,
+                r.first_packet_index,
+                r.first_ts,
+                r.src_port,
+                r.dst_port,
+            )
+        });
         match self.format {
             FlowFormat::Csv if !self.header_done => {
                 let mut h = CSV_COLUMNS.join(",");
@@ -334,7 +340,13 @@ pub fn flow_csv(r: &FlowRecord, file: &str, s: &mut String) {
         }
     }
     let mac = |m: Option<[u8; 6]>| m.map_or(String::new(), mac_str);
-    let _ = write!(s, "{},{},{},", mac(r.src_mac), mac(r.dst_mac), r.ports_known);
+    let _ = write!(
+        s,
+        "{},{},{},",
+        mac(r.src_mac),
+        mac(r.dst_mac),
+        r.ports_known
+    );
     csv_field(s, file);
     let _ = writeln!(s, ",{},{}", r.first_packet_index, r.first_packet_offset);
 }
@@ -362,7 +374,12 @@ fn summary_json(sum: &InputSummary, s: &mut String) {
         if i > 0 {
             s.push(',');
         }
-        let _ = write!(s, "\"{}\":{}", r.as_str(), sum.skipped.get(r).copied().unwrap_or(0));
+        let _ = write!(
+            s,
+            "\"{}\":{}",
+            r.as_str(),
+            sum.skipped.get(r).copied().unwrap_or(0)
+        );
     }
     let ts = |t: Option<i64>| match t {
         Some(t) => {
@@ -407,7 +424,8 @@ fn fmt_ip_port(ip: IpAddr, port: u16, p: u8) -> String {
 /// Renders records as an aligned text table.
 pub fn table(recs: &[FlowRecord]) -> String {
     let header = [
-        "first_ts", "proto", "src", "dst", "pkts>", "pkts<", "bytes>", "bytes<", "state", "flags", "tunnel",
+        "first_ts", "proto", "src", "dst", "pkts>", "pkts<", "bytes>", "bytes<", "state", "flags",
+        "tunnel",
     ];
     let mut rows: Vec<[String; 11]> = Vec::with_capacity(recs.len());
     for r in recs {
@@ -433,7 +451,9 @@ pub fn table(recs: &[FlowRecord]) -> String {
             } else {
                 "-".into()
             },
-            r.tunnel.map_or("-".into(), |t| format!("{}:{}>{}", tunnel_kind(t.kind), t.src, t.dst)),
+            r.tunnel.map_or("-".into(), |t| {
+                format!("{}:{}>{}", tunnel_kind(t.kind), t.src, t.dst)
+            }),
         ]);
     }
     let mut w = header.map(str::len);

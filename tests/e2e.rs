@@ -390,3 +390,268 @@ fn every_sample_matches_capinfos_and_tshark() {
     }
     eprintln!("{}", report.join("\n"));
 }
+
+fn ndjson(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("flowcore-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+const OWN_SAMPLE: &str = "samples/ome-city-sample.pcap";
+
+#[test]
+fn bundled_sample_is_what_the_generator_makes() {
+    let dir = temp_dir("gen");
+    let out = run(Command::new(env!("CARGO"))
+        .current_dir(repo_root())
+        .args([
+            "run",
+            "-q",
+            "-p",
+            "flowcore",
+            "--example",
+            "gen_samples",
+            "--",
+        ])
+        .arg(&dir));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fresh = std::fs::read(dir.join("ome-city-sample.pcap")).unwrap();
+    let committed = std::fs::read(repo_root().join(OWN_SAMPLE)).unwrap();
+    assert!(
+        fresh == committed,
+        "samples/ome-city-sample.pcap differs from the generator's output"
+    );
+}
+
+#[test]
+fn bundled_sample_flows() {
+    let out = run(flowcli()
+        .current_dir(repo_root())
+        .args(["flows", "--format", "ndjson", OWN_SAMPLE]));
+    assert!(out.status.success());
+    let flows = ndjson(&out);
+    assert_eq!(flows.len(), 16);
+    let find = |src: &str, dport: u64| {
+        flows
+            .iter()
+            .find(|f| f["src_ip"] == src && f["dst_port"] == dport)
+            .unwrap_or_else(|| panic!("no flow {src} -> :{dport}"))
+    };
+    // Screen transfer opened from the Internet side, refused.
+    assert_eq!(find("10.3.6.10", 3389)["state"], "REJ");
+    // The legitimate direction, complete.
+    let rdp = find("10.2.10.21", 3389);
+    assert_eq!(
+        (rdp["state"].as_str(), rdp["vlan"].as_u64()),
+        (Some("SF"), Some(20))
+    );
+    // Unanswered SYNs straight to the Internet.
+    assert_eq!(find("10.3.20.15", 443)["fwd_packets"], 3);
+    assert_eq!(find("10.3.20.15", 443)["state"], "S0");
+    // Out-of-order fragments all land in the syslog flow with its real ports.
+    let syslog = find("10.3.8.8", 514);
+    assert_eq!(
+        (syslog["fwd_packets"].as_u64(), syslog["src_port"].as_u64()),
+        (Some(3), Some(41514))
+    );
+    // A DNS reply whose query was not captured: the client is the initiator.
+    let late = find("10.2.10.21", 53);
+    assert_eq!(
+        (late["flipped"].as_bool(), late["state"].as_str()),
+        (Some(true), Some("SHR"))
+    );
+    // Required schema fields on every record.
+    for f in &flows {
+        for k in [
+            "src_ip",
+            "dst_ip",
+            "src_port",
+            "dst_port",
+            "proto",
+            "vlan",
+            "first_ts",
+            "last_ts",
+            "fwd_packets",
+            "fwd_bytes",
+            "rev_packets",
+            "rev_bytes",
+            "tcp_flags",
+            "state",
+            "community_id",
+            "file",
+            "first_packet_index",
+            "first_packet_offset",
+        ] {
+            assert!(f.get(k).is_some(), "missing {k}");
+        }
+        assert!(f["first_ts"].as_str().unwrap().ends_with('Z'));
+    }
+}
+
+#[test]
+fn directories_stdin_and_compression() {
+    let src = repo_root().join(OWN_SAMPLE);
+    let bytes = std::fs::read(&src).unwrap();
+    let dir = temp_dir("dir");
+    std::fs::create_dir_all(dir.join("b")).unwrap();
+    std::fs::write(dir.join("b/2.pcap"), &bytes).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &bytes).unwrap();
+    std::fs::write(dir.join("a.pcap.gz"), gz.finish().unwrap()).unwrap();
+    std::fs::write(dir.join("README.txt"), "not a capture").unwrap();
+    let out = run(flowcli().args(["flows", "--format", "ndjson"]).arg(&dir));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("skipping") && stderr.contains("README.txt"),
+        "{stderr}"
+    );
+    let flows = ndjson(&out);
+    assert_eq!(flows.len(), 32);
+    // Sorted walk: a.pcap.gz before b/2.pcap.
+    assert!(flows[0]["file"].as_str().unwrap().ends_with("a.pcap.gz"));
+    assert!(flows[31]["file"].as_str().unwrap().ends_with("b/2.pcap"));
+
+    // stdin gives the same flows as the path.
+    let mut child = flowcli()
+        .args(["flows", "--format", "ndjson", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &bytes).unwrap();
+    drop(child.stdin.take());
+    let piped = child.wait_with_output().unwrap();
+    assert!(piped.status.success());
+    let from_path = ndjson(&run(flowcli()
+        .args(["flows", "--format", "ndjson"])
+        .arg(&src)));
+    let strip = |v: Vec<Value>| {
+        v.into_iter()
+            .map(|mut f| {
+                f.as_object_mut().unwrap().remove("file");
+                f
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(ndjson(&piped)), strip(from_path));
+}
+
+#[test]
+fn output_is_byte_identical_across_runs_in_every_format() {
+    let dir = samples();
+    for format in ["json", "ndjson", "csv", "table"] {
+        let a = run(flowcli()
+            .args(["flows", "--format", format])
+            .arg(dir.join("pcap")));
+        let b = run(flowcli()
+            .args(["flows", "--format", format])
+            .arg(dir.join("pcap")));
+        assert_eq!(
+            a.status.code(),
+            Some(2),
+            "the directory holds an invalid file"
+        );
+        assert!(!a.stdout.is_empty());
+        assert!(a.stdout == b.stdout, "{format} output differs between runs");
+    }
+}
+
+#[test]
+fn csv_header_and_rows_agree() {
+    let out = run(flowcli()
+        .current_dir(repo_root())
+        .args(["flows", "--format", "csv", OWN_SAMPLE]));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header[0], "src_ip");
+    assert_eq!(*header.last().unwrap(), "first_packet_offset");
+    for l in lines {
+        assert_eq!(l.split(',').count(), header.len(), "{l}");
+    }
+}
+
+#[test]
+fn errors_name_file_and_offset_and_set_the_exit_status() {
+    let bad = samples().join("pcap/libpcap-pcap-invalid-version-1.pcap");
+    let good = repo_root().join(OWN_SAMPLE);
+    let out = run(flowcli()
+        .args(["flows", "--format", "ndjson"])
+        .arg(&bad)
+        .arg(&good));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("libpcap-pcap-invalid-version-1.pcap: at byte 4: unsupported pcap version"),
+        "{stderr}"
+    );
+    assert_eq!(ndjson(&out).len(), 16, "the good input is still reported");
+
+    let out = run(flowcli().args(["flows", "/nonexistent/capture.pcap"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/capture.pcap"));
+
+    let cut = samples().join("pcap/suricata-verify-http-mime-truncated-input.pcap");
+    let out = run(flowcli().args(["flows", "--format", "ndjson"]).arg(&cut));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "damage is a warning");
+    assert!(
+        stderr.contains("warning") && stderr.contains("at byte 2715459"),
+        "{stderr}"
+    );
+    assert_eq!(
+        ndjson(&out)[0]["rev_packets"].as_u64().unwrap()
+            + ndjson(&out)[0]["fwd_packets"].as_u64().unwrap(),
+        2696
+    );
+
+    let out = run(flowcli()
+        .args(["flows", "--idle-timeout", "tcp=abc"])
+        .arg(&good));
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn timeouts_from_the_command_line() {
+    let f = repo_root().join(OWN_SAMPLE);
+    // The sample spans 18 s; a 0.5 s idle timeout splits the slow SYN retries apart.
+    let short = ndjson(&run(flowcli()
+        .args(["flows", "--format", "ndjson", "--idle-timeout", "0.5"])
+        .arg(&f)));
+    let none = ndjson(&run(flowcli()
+        .args([
+            "flows",
+            "--format",
+            "ndjson",
+            "--idle-timeout",
+            "0",
+            "--active-timeout",
+            "0",
+            "--tcp-close-linger",
+            "0",
+        ])
+        .arg(&f)));
+    assert_eq!(none.len(), 16);
+    assert!(short.len() > none.len());
+    let total = |v: &[Value]| {
+        v.iter()
+            .map(|f| f["fwd_packets"].as_u64().unwrap() + f["rev_packets"].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(total(&short), total(&none));
+    assert!(short.iter().any(|f| f["end_reason"] == "idle"));
+}

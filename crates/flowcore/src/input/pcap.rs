@@ -7,6 +7,9 @@ use crate::time::NS_PER_SEC;
 /// libpcap's largest snapshot length; a record longer than both this and the file's
 /// snaplen is taken as damage (it is how tshark and libpcap tell garbage from data).
 pub(crate) const MAX_SNAPLEN: u32 = 262_144;
+/// Hard ceiling on one record whatever the header's snaplen says, so a hostile header
+/// cannot make the reader allocate gigabytes.
+pub(crate) const MAX_RECORD: u32 = 64 << 20;
 
 pub(crate) struct PcapReader {
     stream: ByteStream,
@@ -78,7 +81,7 @@ impl PcapReader {
             big_endian,
             nanos,
             link_type: (network & 0xffff) as u16,
-            max_caplen: snaplen.max(MAX_SNAPLEN),
+            max_caplen: snaplen.max(MAX_SNAPLEN).min(MAX_RECORD),
             fcs_len,
             index: 0,
             done: false,

@@ -52,7 +52,7 @@ impl ByteStream {
             self.start = 0;
         }
         if n > self.buf.len() {
-            self.buf.resize(n.next_power_of_two().max(CHUNK), 0);
+            self.buf.resize(n.div_ceil(CHUNK) * CHUNK, 0);
         }
         while self.end < n && !self.eof {
             match self.inner.read(&mut self.buf[self.end..]) {

@@ -104,6 +104,18 @@ fn pcap_truncation_and_garbage_are_damage_after_good_records() {
 }
 
 #[test]
+fn hostile_snaplen_cannot_force_huge_allocations() {
+    let mut f = pcap_file(false, false, u32::MAX, &[(1, 0, b"ok", 2)]);
+    f.extend(1u32.to_le_bytes());
+    f.extend(0u32.to_le_bytes());
+    f.extend(0xF000_0000u32.to_le_bytes());
+    f.extend(0xF000_0000u32.to_le_bytes());
+    let (pkts, dmg) = collect(&mut reader(f).unwrap());
+    assert_eq!(pkts.len(), 1);
+    assert!(dmg.unwrap().what.contains("more than the snapshot length"));
+}
+
+#[test]
 fn pcap_large_records_beyond_64k() {
     let big = vec![0x45u8; 80_066];
     let f = pcap_file(false, false, 262_144, &[(1, 0, &big, 80_066)]);

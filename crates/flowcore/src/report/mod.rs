@@ -26,9 +26,8 @@ pub enum FlowFormat {
 /// Identifier of the flow schema written by the JSON and CSV formats.
 pub const FLOW_SCHEMA: &str = "flowcore.flow/1";
 
-/// Column names of the CSV format, in order (the NDJSON object has the same fields, with
-/// `tunnel` as a nested object instead of the four `tunnel_*` columns).
-pub const CSV_COLUMNS: [&str; 31] = [
+/// Field names of a flow record, in order: the NDJSON object's keys and the CSV header.
+pub const FLOW_COLUMNS: [&str; 32] = [
     "src_ip",
     "dst_ip",
     "src_port",
@@ -60,6 +59,7 @@ pub const CSV_COLUMNS: [&str; 31] = [
     "ports_known",
     "file",
     "first_packet_index",
+    "first_packet_offset",
 ];
 
 /// Writes flow records in one format. Streaming formats write each record at once;
@@ -105,8 +105,7 @@ impl<W: Write> FlowWriter<W> {
             FlowFormat::Csv => {
                 if !self.header_done {
                     self.header_done = true;
-                    let mut h = CSV_COLUMNS.join(",");
-                    h.push_str(",first_packet_offset\n");
+                    let h = FLOW_COLUMNS.join(",") + "\n";
                     self.out.write_all(h.as_bytes())?;
                 }
                 self.line.clear();
@@ -133,8 +132,7 @@ impl<W: Write> FlowWriter<W> {
         });
         match self.format {
             FlowFormat::Csv if !self.header_done => {
-                let mut h = CSV_COLUMNS.join(",");
-                h.push_str(",first_packet_offset\n");
+                let h = FLOW_COLUMNS.join(",") + "\n";
                 self.out.write_all(h.as_bytes())?;
             }
             FlowFormat::Json => {
@@ -209,68 +207,106 @@ fn mac_str(m: [u8; 6]) -> String {
     )
 }
 
+/// One field value of a flow record.
+enum V<'a> {
+    Null,
+    U(u64),
+    Bool(bool),
+    /// A string that never needs escaping (addresses, names, ids).
+    Plain(String),
+    /// A string from outside (file names): escaped in JSON, quoted in CSV as needed.
+    Text(&'a str),
+    Ts(i64),
+}
+
+/// The schema in one place: every field of a flow record, in order, as `(name, value)`.
+/// The JSON and CSV writers only differ in how they print a value.
+fn flow_fields<'a>(r: &'a FlowRecord, file: &'a str) -> [(&'static str, V<'a>); 32] {
+    let opt = |v: Option<u16>| v.map_or(V::Null, |v| V::U(u64::from(v)));
+    let mac = |m: Option<[u8; 6]>| m.map_or(V::Null, |m| V::Plain(mac_str(m)));
+    let t = r.tunnel.as_ref();
+    [
+        ("src_ip", V::Plain(r.src_ip.to_string())),
+        ("dst_ip", V::Plain(r.dst_ip.to_string())),
+        ("src_port", V::U(r.src_port.into())),
+        ("dst_port", V::U(r.dst_port.into())),
+        ("proto", V::U(r.proto.into())),
+        ("icmp_id", opt(r.icmp_id)),
+        ("vlan", opt(r.vlan)),
+        ("inner_vlan", opt(r.inner_vlan)),
+        ("first_ts", V::Ts(r.first_ts)),
+        ("last_ts", V::Ts(r.last_ts)),
+        ("fwd_packets", V::U(r.fwd.packets)),
+        ("fwd_bytes", V::U(r.fwd.bytes)),
+        ("rev_packets", V::U(r.rev.packets)),
+        ("rev_bytes", V::U(r.rev.bytes)),
+        (
+            "tcp_flags",
+            V::U((r.fwd.tcp_flags | r.rev.tcp_flags).into()),
+        ),
+        ("fwd_tcp_flags", V::U(r.fwd.tcp_flags.into())),
+        ("rev_tcp_flags", V::U(r.rev.tcp_flags.into())),
+        ("state", V::Plain(r.state.as_str().into())),
+        ("flipped", V::Bool(r.flipped)),
+        ("continued", V::Bool(r.continued)),
+        ("end_reason", V::Plain(r.end_reason.as_str().into())),
+        ("community_id", V::Plain(r.community_id.clone())),
+        (
+            "tunnel_type",
+            t.map_or(V::Null, |t| V::Plain(tunnel_kind(t.kind).into())),
+        ),
+        (
+            "tunnel_src_ip",
+            t.map_or(V::Null, |t| V::Plain(t.src.to_string())),
+        ),
+        (
+            "tunnel_dst_ip",
+            t.map_or(V::Null, |t| V::Plain(t.dst.to_string())),
+        ),
+        (
+            "tunnel_id",
+            t.and_then(|t| t.id).map_or(V::Null, |v| V::U(v.into())),
+        ),
+        ("src_mac", mac(r.src_mac)),
+        ("dst_mac", mac(r.dst_mac)),
+        ("ports_known", V::Bool(r.ports_known)),
+        ("file", V::Text(file)),
+        ("first_packet_index", V::U(r.first_packet_index)),
+        ("first_packet_offset", V::U(r.first_packet_offset)),
+    ]
+}
+
 /// Appends the NDJSON object of one flow (schema `flowcore.flow/1`).
 pub fn flow_json(r: &FlowRecord, file: &str, s: &mut String) {
     use std::fmt::Write;
-    let opt = |v: Option<u16>| v.map_or("null".to_string(), |v| v.to_string());
-    let _ = write!(
-        s,
-        "{{\"src_ip\":\"{}\",\"dst_ip\":\"{}\",\"src_port\":{},\"dst_port\":{},\"proto\":{},\"icmp_id\":{},\"vlan\":{},\"inner_vlan\":{},\"first_ts\":\"",
-        r.src_ip,
-        r.dst_ip,
-        r.src_port,
-        r.dst_port,
-        r.proto,
-        opt(r.icmp_id),
-        opt(r.vlan),
-        opt(r.inner_vlan)
-    );
-    push_rfc3339(s, r.first_ts);
-    s.push_str("\",\"last_ts\":\"");
-    push_rfc3339(s, r.last_ts);
-    let _ = write!(
-        s,
-        "\",\"fwd_packets\":{},\"fwd_bytes\":{},\"rev_packets\":{},\"rev_bytes\":{},\"tcp_flags\":{},\"fwd_tcp_flags\":{},\"rev_tcp_flags\":{},\"state\":\"{}\",\"flipped\":{},\"continued\":{},\"end_reason\":\"{}\",\"community_id\":\"{}\",\"tunnel\":",
-        r.fwd.packets,
-        r.fwd.bytes,
-        r.rev.packets,
-        r.rev.bytes,
-        r.fwd.tcp_flags | r.rev.tcp_flags,
-        r.fwd.tcp_flags,
-        r.rev.tcp_flags,
-        r.state.as_str(),
-        r.flipped,
-        r.continued,
-        r.end_reason.as_str(),
-        r.community_id
-    );
-    match &r.tunnel {
-        None => s.push_str("null"),
-        Some(t) => {
-            let _ = write!(
-                s,
-                "{{\"type\":\"{}\",\"src_ip\":\"{}\",\"dst_ip\":\"{}\",\"id\":{}}}",
-                tunnel_kind(t.kind),
-                t.src,
-                t.dst,
-                t.id.map_or("null".to_string(), |v| v.to_string())
-            );
+    s.push('{');
+    for (i, (name, v)) in flow_fields(r, file).into_iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push('"');
+        s.push_str(name);
+        s.push_str("\":");
+        match v {
+            V::Null => s.push_str("null"),
+            V::U(n) => {
+                let _ = write!(s, "{n}");
+            }
+            V::Bool(b) => s.push_str(if b { "true" } else { "false" }),
+            V::Plain(p) => {
+                s.push('"');
+                s.push_str(&p);
+                s.push('"');
+            }
+            V::Text(t) => json_str(s, t),
+            V::Ts(t) => {
+                s.push('"');
+                push_rfc3339(s, t);
+                s.push('"');
+            }
         }
     }
-    let mac = |m: Option<[u8; 6]>| m.map_or("null".to_string(), |m| format!("\"{}\"", mac_str(m)));
-    let _ = write!(
-        s,
-        ",\"src_mac\":{},\"dst_mac\":{},\"ports_known\":{},\"file\":",
-        mac(r.src_mac),
-        mac(r.dst_mac),
-        r.ports_known
-    );
-    json_str(s, file);
-    let _ = write!(
-        s,
-        ",\"first_packet_index\":{},\"first_packet_offset\":{}}}",
-        r.first_packet_index, r.first_packet_offset
-    );
+    s.push('}');
 }
 
 fn tunnel_kind(k: crate::decode::TunnelKind) -> &'static str {
@@ -281,74 +317,33 @@ fn tunnel_kind(k: crate::decode::TunnelKind) -> &'static str {
     }
 }
 
-fn csv_field(out: &mut String, v: &str) {
-    if v.contains([',', '"', '\n', '\r']) {
-        out.push('"');
-        out.push_str(&v.replace('"', "\"\""));
-        out.push('"');
-    } else {
-        out.push_str(v);
-    }
-}
-
-/// Appends one CSV row (columns [`CSV_COLUMNS`] then `first_packet_offset`).
+/// Appends one CSV row (columns [`FLOW_COLUMNS`]; empty cells for nulls).
 pub fn flow_csv(r: &FlowRecord, file: &str, s: &mut String) {
     use std::fmt::Write;
-    let opt = |v: Option<u16>| v.map_or(String::new(), |v| v.to_string());
-    let _ = write!(
-        s,
-        "{},{},{},{},{},{},{},{},",
-        r.src_ip,
-        r.dst_ip,
-        r.src_port,
-        r.dst_port,
-        r.proto,
-        opt(r.icmp_id),
-        opt(r.vlan),
-        opt(r.inner_vlan)
-    );
-    push_rfc3339(s, r.first_ts);
-    s.push(',');
-    push_rfc3339(s, r.last_ts);
-    let _ = write!(
-        s,
-        ",{},{},{},{},{},{},{},{},{},{},{},{},",
-        r.fwd.packets,
-        r.fwd.bytes,
-        r.rev.packets,
-        r.rev.bytes,
-        r.fwd.tcp_flags | r.rev.tcp_flags,
-        r.fwd.tcp_flags,
-        r.rev.tcp_flags,
-        r.state.as_str(),
-        r.flipped,
-        r.continued,
-        r.end_reason.as_str(),
-        r.community_id
-    );
-    match &r.tunnel {
-        None => s.push_str(",,,,"),
-        Some(t) => {
-            let _ = write!(
-                s,
-                "{},{},{},{},",
-                tunnel_kind(t.kind),
-                t.src,
-                t.dst,
-                t.id.map_or(String::new(), |v| v.to_string())
-            );
+    for (i, (_, v)) in flow_fields(r, file).into_iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        match v {
+            V::Null => {}
+            V::U(n) => {
+                let _ = write!(s, "{n}");
+            }
+            V::Bool(b) => s.push_str(if b { "true" } else { "false" }),
+            V::Plain(p) => s.push_str(&p),
+            V::Text(t) => {
+                if t.contains([',', '"', '\n', '\r']) {
+                    s.push('"');
+                    s.push_str(&t.replace('"', "\"\""));
+                    s.push('"');
+                } else {
+                    s.push_str(t);
+                }
+            }
+            V::Ts(t) => push_rfc3339(s, t),
         }
     }
-    let mac = |m: Option<[u8; 6]>| m.map_or(String::new(), mac_str);
-    let _ = write!(
-        s,
-        "{},{},{},",
-        mac(r.src_mac),
-        mac(r.dst_mac),
-        r.ports_known
-    );
-    csv_field(s, file);
-    let _ = writeln!(s, ",{},{}", r.first_packet_index, r.first_packet_offset);
+    s.push('\n');
 }
 
 fn summary_json(sum: &InputSummary, s: &mut String) {
@@ -485,4 +480,49 @@ pub fn table(recs: &[FlowRecord]) -> String {
         line(&cells);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_list_is_the_schema() {
+        let r = FlowRecord {
+            src_ip: "10.0.0.1".parse().unwrap(),
+            dst_ip: "10.0.0.2".parse().unwrap(),
+            src_port: 1,
+            dst_port: 2,
+            proto: 6,
+            icmp_id: None,
+            vlan: None,
+            inner_vlan: None,
+            first_ts: 0,
+            last_ts: 0,
+            fwd: Default::default(),
+            rev: Default::default(),
+            state: crate::flow::ConnState::OTH,
+            flipped: false,
+            continued: false,
+            end_reason: crate::flow::EndReason::Idle,
+            community_id: String::new(),
+            tunnel: None,
+            src_mac: None,
+            dst_mac: None,
+            ports_known: true,
+            input: 0,
+            first_packet_index: 1,
+            first_packet_offset: 24,
+        };
+        let names: Vec<&str> = flow_fields(&r, "a,\"b").iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, FLOW_COLUMNS);
+        let mut csv = String::new();
+        flow_csv(&r, "a,\"b", &mut csv);
+        assert!(csv.contains(",\"a,\"\"b\","), "{csv}");
+        let mut json = String::new();
+        flow_json(&r, "a,\"b", &mut json);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["file"], "a,\"b");
+        assert_eq!(v.as_object().unwrap().len(), FLOW_COLUMNS.len());
+    }
 }

@@ -39,7 +39,7 @@ Examples:
   flowcli flows samples/ome-city-sample.pcap
   flowcli flows --format ndjson /var/capture/2026-11-25/ > flows.ndjson
   zcat day.pcap.gz | flowcli flows --format csv -
-  flowcli flows --idle-timeout 0 --active-timeout 0 capture.pcapng   # one record per 5-tuple
+  flowcli flows --idle-timeout 0 --active-timeout 0 capture.pcapng   # no idle/active cuts
 
 Exit status: 0 all inputs read (damaged files are warnings: everything before the damage
 is used); 2 an input could not be read (the others are still reported); 1 output failed.")]

@@ -81,7 +81,7 @@ impl PcapReader {
             big_endian,
             nanos,
             link_type: (network & 0xffff) as u16,
-            max_caplen: snaplen.max(MAX_SNAPLEN).min(MAX_RECORD),
+            max_caplen: snaplen.clamp(MAX_SNAPLEN, MAX_RECORD),
             fcs_len,
             index: 0,
             done: false,

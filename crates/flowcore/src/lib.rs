@@ -23,5 +23,7 @@ pub mod decode;
 pub mod flow;
 pub mod input;
 pub mod pipeline;
+pub mod policy;
 pub mod report;
+pub mod segment;
 pub mod time;

@@ -1,0 +1,1218 @@
+//! The three-tier separation policy: a site's inventory plus a policy model, compiled into a
+//! [`Ruleset`]; each flow's endpoints are attributed to segments or zones and judged; findings
+//! aggregate per rule, endpoints and service.
+
+pub mod model;
+pub mod site;
+pub mod testing;
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use hashbrown::HashMap;
+use ipnet::IpNet;
+use sha2::{Digest, Sha256};
+
+use crate::decode::proto;
+use crate::flow::FlowRecord;
+use crate::segment::{Attribution, ClassId, ClassKind, Inventory, MacObservations, MacSighting};
+use crate::time::{TimestampNs, NS_PER_SEC};
+use model::{Direction, Permit, PolicyModel, RuleKind};
+use site::Locator;
+pub use site::RulesetError;
+
+/// How serious a finding is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Informational.
+    Info,
+    /// Low.
+    Low,
+    /// Medium.
+    Medium,
+    /// High.
+    High,
+    /// Critical.
+    Critical,
+}
+
+impl Severity {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// A service: protocol and optionally a responder port range (`tcp/25`, `udp/3389`,
+/// `tcp/8530-8531`, `icmp`, `any`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Service {
+    /// IP protocol; `None` for any.
+    pub proto: Option<u8>,
+    /// Inclusive responder port range; `None` for any.
+    pub ports: Option<(u16, u16)>,
+}
+
+impl Service {
+    /// Parses `proto[/port[-port]]`.
+    pub fn parse(s: &str) -> Result<Service, String> {
+        let s = s.trim();
+        if s == "any" {
+            return Ok(Service {
+                proto: None,
+                ports: None,
+            });
+        }
+        let (p, ports) = match s.split_once('/') {
+            Some((p, r)) => (p, Some(r)),
+            None => (s, None),
+        };
+        let proto = match p {
+            "tcp" => proto::TCP,
+            "udp" => proto::UDP,
+            "icmp" => proto::ICMP,
+            "icmp6" | "icmpv6" => proto::ICMPV6,
+            "gre" => proto::GRE,
+            "esp" => 50,
+            "sctp" => 132,
+            n => n
+                .parse::<u8>()
+                .map_err(|_| format!("unknown protocol {n:?} in service {s:?} (tcp, udp, icmp, icmp6, gre, esp, sctp or a number)"))?,
+        };
+        let ports = match ports {
+            None => None,
+            Some(r) => {
+                let (a, b) = r.split_once('-').unwrap_or((r, r));
+                let a: u16 = a
+                    .parse()
+                    .map_err(|_| format!("bad port {a:?} in service {s:?}"))?;
+                let b: u16 = b
+                    .parse()
+                    .map_err(|_| format!("bad port {b:?} in service {s:?}"))?;
+                if a > b {
+                    return Err(format!("port range {a}-{b} is reversed in service {s:?}"));
+                }
+                if !matches!(proto, proto::TCP | proto::UDP | 132) {
+                    return Err(format!("service {s:?}: only tcp, udp and sctp have ports"));
+                }
+                Some((a, b))
+            }
+        };
+        Ok(Service {
+            proto: Some(proto),
+            ports,
+        })
+    }
+
+    /// Whether a flow of `ip_proto` to responder port `port` is this service.
+    pub fn matches(&self, ip_proto: u8, port: u16) -> bool {
+        self.proto.is_none_or(|p| p == ip_proto)
+            && self.ports.is_none_or(|(a, b)| (a..=b).contains(&port))
+    }
+}
+
+/// The service of a flow as people write it: `tcp/25`, `udp/53`, `icmp`, `gre`.
+pub fn flow_service(f: &FlowRecord) -> String {
+    let name = crate::report::proto_name(f.proto);
+    match f.proto {
+        proto::TCP | proto::UDP | 132 => format!("{name}/{}", f.dst_port),
+        _ => name,
+    }
+}
+
+/// An address pattern of a site file: an address, a prefix, or a segment/zone name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostMatch {
+    /// Address or prefix.
+    Net(IpNet),
+    /// Everything attributed to this segment or zone.
+    Class(ClassId),
+}
+
+fn matches_any(set: &[HostMatch], ip: IpAddr, class: ClassId) -> bool {
+    set.iter().any(|h| match h {
+        HostMatch::Net(n) => n.contains(&ip),
+        HostMatch::Class(c) => *c == class,
+    })
+}
+
+/// A declared sanitizing gateway or screen-transfer service.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    /// Name.
+    pub name: String,
+    /// Role (mail_sanitizer, file_sanitizer, screen_transfer, update_relay, ...).
+    pub role: String,
+    /// The gateway machines.
+    pub hosts: Vec<HostMatch>,
+    /// Peers the gateway may open connections to.
+    pub to: Vec<HostMatch>,
+    /// Who may open connections to the gateway.
+    pub clients: Vec<HostMatch>,
+    /// Services it is declared for.
+    pub services: Vec<Service>,
+}
+
+/// A declared exception: exact hosts, services and direction, optionally expiring.
+#[derive(Debug, Clone)]
+pub struct Exception {
+    /// Identifier, e.g. `EX-001`.
+    pub id: String,
+    /// Initiators.
+    pub from: Vec<HostMatch>,
+    /// Responders.
+    pub to: Vec<HostMatch>,
+    /// Services.
+    pub services: Vec<Service>,
+    /// Why it exists.
+    pub reason: String,
+    /// Last valid day as written (`YYYY-MM-DD`), if any.
+    pub expires: Option<String>,
+    /// First instant (UTC ns) at which it no longer applies.
+    pub expires_at: Option<TimestampNs>,
+}
+
+/// A compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// The rule as the model wrote it.
+    pub def: model::RuleDef,
+    from: Vec<ClassId>,
+    to: Vec<ClassId>,
+}
+
+/// A site's inventory and policy, ready to judge flows.
+#[derive(Debug, Clone)]
+pub struct Ruleset {
+    /// The site file's path.
+    pub path: PathBuf,
+    /// SHA-256 of the site file.
+    pub sha256: String,
+    /// The site's name.
+    pub site_name: String,
+    /// The policy model's id.
+    pub policy_id: String,
+    /// The policy model's names (en, ja).
+    pub policy_names: (String, String),
+    /// The site's UTC offset in seconds.
+    pub utc_offset: i32,
+    /// The address plan.
+    pub inventory: Inventory,
+    /// Rules in evaluation order.
+    pub rules: Vec<Rule>,
+    /// Gateways.
+    pub gateways: Vec<Gateway>,
+    /// Exceptions.
+    pub exceptions: Vec<Exception>,
+    /// MACs of routers and firewalls (excluded from dual-homed detection).
+    pub routers: HashSet<[u8; 6]>,
+}
+
+/// The three segment names a site may declare.
+pub const SEGMENTS: [&str; 3] = ["mynumber", "lgwan", "internet"];
+
+fn is_ident(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (i64::from(m) + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+impl Ruleset {
+    /// Loads and validates a site file and its policy model. All problems are returned,
+    /// each at file:line:column.
+    pub fn load(path: &Path) -> Result<Ruleset, Vec<RulesetError>> {
+        let text = site::read(path).map_err(|e| vec![e])?;
+        let name = path.display().to_string();
+        Self::from_str(&name, &text, path.parent())
+    }
+
+    /// Compiles a site file's text; `dir` resolves a relative `policy_file`.
+    pub fn from_str(
+        name: &str,
+        text: &str,
+        dir: Option<&Path>,
+    ) -> Result<Ruleset, Vec<RulesetError>> {
+        let loc = Locator { path: name, text };
+        let file: site::SiteFile = toml::from_str(text).map_err(|e| vec![loc.toml(&e)])?;
+        let mut errs = Vec::new();
+
+        // The policy model: a file next to the site, or a built-in one.
+        let policy_id = file.site.policy.get_ref().clone();
+        let model_text: Option<(String, String)> = match &file.site.policy_file {
+            Some(pf) => {
+                let p = dir.unwrap_or(Path::new(".")).join(pf.get_ref());
+                match std::fs::read_to_string(&p) {
+                    Ok(t) => Some((p.display().to_string(), t)),
+                    Err(e) => {
+                        errs.push(loc.at(
+                            pf.span().start,
+                            "site.policy_file",
+                            format!("cannot read {}: {e}", p.display()),
+                        ));
+                        None
+                    }
+                }
+            }
+            None => match model::BUILTIN.iter().find(|(id, _)| *id == policy_id) {
+                Some((id, t)) => Some((format!("rulesets/policies/{id}.toml"), t.to_string())),
+                None => {
+                    let known: Vec<&str> = model::BUILTIN.iter().map(|(id, _)| *id).collect();
+                    errs.push(loc.at(
+                        file.site.policy.span().start,
+                        "site.policy",
+                        format!(
+                            "unknown policy model {policy_id:?}; known: {}",
+                            known.join(", ")
+                        ),
+                    ));
+                    None
+                }
+            },
+        };
+        let model: Option<PolicyModel> = model_text.and_then(|(mname, mtext)| {
+            let mloc = Locator {
+                path: &mname,
+                text: &mtext,
+            };
+            match toml::from_str::<PolicyModel>(&mtext) {
+                Ok(m) => {
+                    if m.model.id != policy_id {
+                        errs.push(loc.at(
+                            file.site.policy.span().start,
+                            "site.policy",
+                            format!(
+                                "the policy file's model id is {:?}, not {policy_id:?}",
+                                m.model.id
+                            ),
+                        ));
+                    }
+                    Some(m)
+                }
+                Err(e) => {
+                    errs.push(mloc.toml(&e));
+                    None
+                }
+            }
+        });
+
+        let utc_offset = match &file.site.timezone {
+            None => 0,
+            Some(tz) => site::parse_timezone(tz.get_ref()).unwrap_or_else(|| {
+                errs.push(loc.at(
+                    tz.span().start,
+                    "site.timezone",
+                    format!("unsupported timezone {:?}: use Asia/Tokyo, UTC or a fixed offset like +09:00", tz.get_ref()),
+                ));
+                0
+            }),
+        };
+
+        // Segments and zones.
+        let mut inv = Inventory::new();
+        let mut spans: Vec<(IpNet, usize, String)> = Vec::new();
+        for (table, kind) in [
+            (&file.segments, ClassKind::Segment),
+            (&file.zones, ClassKind::Zone),
+        ] {
+            let tname = if kind == ClassKind::Segment {
+                "segments"
+            } else {
+                "zones"
+            };
+            for (cname, value) in table {
+                let key = format!("{tname}.{cname}");
+                let at = value.span().start;
+                if kind == ClassKind::Segment && !SEGMENTS.contains(&cname.as_str()) {
+                    errs.push(loc.at(
+                        at,
+                        &key,
+                        format!("unknown segment; segments are {}", SEGMENTS.join(", ")),
+                    ));
+                    continue;
+                }
+                if kind == ClassKind::Zone
+                    && (!is_ident(cname)
+                        || SEGMENTS.contains(&cname.as_str())
+                        || ["public", "unknown", "local"].contains(&cname.as_str()))
+                {
+                    errs.push(loc.at(at, &key, "zone names are lower_case identifiers other than segment names and public/unknown/local"));
+                    continue;
+                }
+                let class = inv.class(cname, kind);
+                let (prefixes, vlans) = match value.get_ref() {
+                    toml::Value::Array(a) => (a.clone(), None),
+                    toml::Value::Table(t) => {
+                        let mut ok = true;
+                        for k in t.keys() {
+                            if k != "prefixes" && k != "vlans" {
+                                errs.push(loc.at(
+                                    at,
+                                    &key,
+                                    format!("unknown key {k:?} (prefixes, vlans)"),
+                                ));
+                                ok = false;
+                            }
+                        }
+                        let prefixes = t
+                            .get("prefixes")
+                            .and_then(|v| v.as_array())
+                            .cloned()
+                            .unwrap_or_default();
+                        let vlans: Option<Vec<u16>> =
+                            t.get("vlans").and_then(|v| v.as_array()).map(|a| {
+                                a.iter()
+                                    .filter_map(|v| {
+                                        v.as_integer()
+                                            .and_then(|i| u16::try_from(i).ok())
+                                            .filter(|v| *v < 4096)
+                                    })
+                                    .collect()
+                            });
+                        if t.get("vlans").and_then(|v| v.as_array()).map(|a| a.len())
+                            != vlans.as_ref().map(|v| v.len())
+                        {
+                            errs.push(loc.at(at, &key, "vlans must be integers 0..=4095"));
+                            ok = false;
+                        }
+                        if !ok {
+                            continue;
+                        }
+                        (prefixes, vlans)
+                    }
+                    _ => {
+                        errs.push(loc.at(
+                            at,
+                            &key,
+                            "expected a list of prefixes, or { prefixes = [...], vlans = [...] }",
+                        ));
+                        continue;
+                    }
+                };
+                if prefixes.is_empty() {
+                    errs.push(loc.at(at, &key, "no prefixes"));
+                }
+                for p in prefixes {
+                    let Some(s) = p.as_str() else {
+                        errs.push(loc.at(at, &key, format!("{p} is not a string prefix")));
+                        continue;
+                    };
+                    match parse_net(s) {
+                        Ok(net) => {
+                            if let Err(other) = inv.add_prefix(net, vlans.clone(), class) {
+                                errs.push(loc.at(
+                                    at,
+                                    &key,
+                                    format!("{net} is already declared for {}", inv.name(other)),
+                                ));
+                            }
+                            spans.push((net, at, key.clone()));
+                        }
+                        Err(m) => errs.push(loc.at(at, &key, m)),
+                    }
+                }
+            }
+        }
+        for (wide, narrow, cw, cn) in inv.overlaps() {
+            let (at, key) = spans
+                .iter()
+                .find(|(n, _, _)| *n == narrow)
+                .map_or((0, String::new()), |(_, a, k)| (*a, k.clone()));
+            errs.push(loc.at(
+                at,
+                &key,
+                format!(
+                    "{narrow} ({}) overlaps {wide} ({}): prefixes of different segments or zones may only overlap when VLANs qualify them",
+                    inv.name(cn),
+                    inv.name(cw)
+                ),
+            ));
+        }
+
+        let hosts = |list: &[toml::Spanned<String>],
+                     key: &str,
+                     errs: &mut Vec<RulesetError>|
+         -> Vec<HostMatch> {
+            let mut out = Vec::new();
+            for h in list {
+                let s = h.get_ref();
+                if let Some(c) = inv.class_by_name(s) {
+                    out.push(HostMatch::Class(c));
+                } else {
+                    match parse_net(s) {
+                        Ok(n) => out.push(HostMatch::Net(n)),
+                        Err(m) => errs.push(loc.at(
+                            h.span().start,
+                            key,
+                            format!("{m}, and not a declared segment or zone"),
+                        )),
+                    }
+                }
+            }
+            out
+        };
+        let services = |list: &[toml::Spanned<String>],
+                        key: &str,
+                        errs: &mut Vec<RulesetError>|
+         -> Vec<Service> {
+            let mut out = Vec::new();
+            for s in list {
+                match Service::parse(s.get_ref()) {
+                    Ok(v) => out.push(v),
+                    Err(m) => errs.push(loc.at(s.span().start, key, m)),
+                }
+            }
+            out
+        };
+
+        let mut gateways = Vec::new();
+        for (i, g) in file.gateway.iter().enumerate() {
+            let key = format!("gateway[{i}]");
+            let gw = Gateway {
+                name: g.name.get_ref().clone(),
+                role: g.role.get_ref().clone(),
+                hosts: hosts(&g.hosts, &format!("{key}.hosts"), &mut errs),
+                to: hosts(&g.to, &format!("{key}.to"), &mut errs),
+                clients: hosts(&g.clients, &format!("{key}.clients"), &mut errs),
+                services: services(&g.services, &format!("{key}.services"), &mut errs),
+            };
+            if gw.hosts.is_empty() || gw.services.is_empty() {
+                errs.push(loc.at(
+                    g.name.span().start,
+                    &key,
+                    "a gateway needs hosts and services",
+                ));
+            }
+            if gw.to.is_empty() && gw.clients.is_empty() {
+                errs.push(loc.at(
+                    g.name.span().start,
+                    &key,
+                    "a gateway needs `to` (peers it opens connections to) or `clients` (who open connections to it)",
+                ));
+            }
+            if !is_ident(&gw.role) {
+                errs.push(loc.at(g.role.span().start, &format!("{key}.role"), "role must be a lower_case identifier (mail_sanitizer, file_sanitizer, screen_transfer, ...)"));
+            }
+            gateways.push(gw);
+        }
+
+        let mut exceptions: Vec<Exception> = Vec::new();
+        for (i, x) in file.exception.iter().enumerate() {
+            let key = format!("exception[{i}]");
+            if exceptions.iter().any(|e| e.id == *x.id.get_ref()) {
+                errs.push(loc.at(
+                    x.id.span().start,
+                    &format!("{key}.id"),
+                    "duplicate exception id",
+                ));
+            }
+            let (expires, expires_at) = match &x.expires {
+                None => (None, None),
+                Some(d) => match (d.get_ref().date, d.get_ref().time) {
+                    (Some(date), None) => {
+                        // Valid through the end of that day in the site's timezone.
+                        let days = days_from_civil(
+                            i64::from(date.year),
+                            u32::from(date.month),
+                            u32::from(date.day),
+                        ) + 1;
+                        let at = (days * 86_400 - i64::from(utc_offset)) * NS_PER_SEC;
+                        (Some(date.to_string()), Some(at))
+                    }
+                    _ => {
+                        errs.push(loc.at(d.span().start, &format!("{key}.expires"), "expires must be a date (YYYY-MM-DD): the last day the exception applies"));
+                        (None, None)
+                    }
+                },
+            };
+            exceptions.push(Exception {
+                id: x.id.get_ref().clone(),
+                from: hosts(&x.from, &format!("{key}.from"), &mut errs),
+                to: hosts(&x.to, &format!("{key}.to"), &mut errs),
+                services: services(&x.services, &format!("{key}.services"), &mut errs),
+                reason: x.reason.clone(),
+                expires,
+                expires_at,
+            });
+        }
+
+        let mut routers = HashSet::new();
+        if let Some(d) = &file.devices {
+            for m in &d.routers {
+                match site::parse_mac(m.get_ref()) {
+                    Some(mac) => {
+                        routers.insert(mac);
+                    }
+                    None => errs.push(loc.at(
+                        m.span().start,
+                        "devices.routers",
+                        format!("{:?} is not a MAC address (aa:bb:cc:dd:ee:ff)", m.get_ref()),
+                    )),
+                }
+            }
+        }
+
+        let mut rules = Vec::new();
+        let mut names = (String::new(), String::new());
+        if let Some(m) = model {
+            names = (m.model.name_en.clone(), m.model.name_ja.clone());
+            for def in m.rule {
+                let resolve = |list: &[String]| -> Vec<ClassId> {
+                    list.iter()
+                        .filter_map(|n| match n.as_str() {
+                            "public" => Some(ClassId::PUBLIC),
+                            "unknown" => Some(ClassId::UNKNOWN),
+                            // A class the site does not declare never matches.
+                            _ => inv.class_by_name(n),
+                        })
+                        .collect()
+                };
+                let (from, to) = (resolve(&def.from), resolve(&def.to));
+                rules.push(Rule { def, from, to });
+            }
+        }
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        Ok(Ruleset {
+            path: PathBuf::from(name),
+            sha256: hex(&Sha256::digest(text.as_bytes())),
+            site_name: file.site.name.clone(),
+            policy_id,
+            policy_names: names,
+            utc_offset,
+            inventory: inv,
+            rules,
+            gateways,
+            exceptions,
+            routers,
+        })
+    }
+
+    /// Attributes an address.
+    pub fn attribute(&self, ip: IpAddr, vlan: Option<u16>) -> Attribution {
+        self.inventory.attribute(ip, vlan)
+    }
+
+    /// Judges one flow.
+    pub fn evaluate(&self, f: &FlowRecord) -> Judgement {
+        let src = self.attribute(f.src_ip, f.vlan);
+        let dst = self.attribute(f.dst_ip, f.vlan);
+        let (cs, cd) = (src.class, dst.class);
+        let verdict = if cs == ClassId::LOCAL || cd == ClassId::LOCAL {
+            Verdict::Allowed {
+                rule: None,
+                permit: None,
+            }
+        } else if cs == ClassId::UNKNOWN || cd == ClassId::UNKNOWN {
+            match self
+                .rules
+                .iter()
+                .position(|r| r.def.kind == RuleKind::UnknownEndpoint)
+            {
+                Some(i) => Verdict::Violation {
+                    rule: i,
+                    considered: Vec::new(),
+                },
+                None => Verdict::Allowed {
+                    rule: None,
+                    permit: None,
+                },
+            }
+        } else {
+            self.first_rule(f, cs, cd)
+        };
+        Judgement { src, dst, verdict }
+    }
+
+    fn first_rule(&self, f: &FlowRecord, cs: ClassId, cd: ClassId) -> Verdict {
+        for (i, r) in self.rules.iter().enumerate() {
+            if !matches!(r.def.kind, RuleKind::Deny | RuleKind::Allow) {
+                continue;
+            }
+            let fwd = r.from.contains(&cs) && r.to.contains(&cd);
+            let rev =
+                r.def.direction == Direction::Either && r.from.contains(&cd) && r.to.contains(&cs);
+            if !(fwd || rev) {
+                continue;
+            }
+            if r.def.kind == RuleKind::Allow {
+                return Verdict::Allowed {
+                    rule: Some(i),
+                    permit: None,
+                };
+            }
+            let mut considered = Vec::new();
+            if r.def.permit.contains(&Permit::Exception) {
+                if let Some(p) = self.exception_permits(f, cs, cd, &mut considered) {
+                    return Verdict::Allowed {
+                        rule: Some(i),
+                        permit: Some(p),
+                    };
+                }
+            }
+            if r.def.permit.contains(&Permit::Gateway) {
+                if let Some(p) = self.gateway_permits(f, cs, cd, &mut considered) {
+                    return Verdict::Allowed {
+                        rule: Some(i),
+                        permit: Some(p),
+                    };
+                }
+            }
+            return Verdict::Violation {
+                rule: i,
+                considered,
+            };
+        }
+        Verdict::Allowed {
+            rule: None,
+            permit: None,
+        }
+    }
+
+    fn exception_permits(
+        &self,
+        f: &FlowRecord,
+        cs: ClassId,
+        cd: ClassId,
+        considered: &mut Vec<String>,
+    ) -> Option<String> {
+        let svc = flow_service(f);
+        for x in &self.exceptions {
+            let fwd = matches_any(&x.from, f.src_ip, cs) && matches_any(&x.to, f.dst_ip, cd);
+            let rev = matches_any(&x.from, f.dst_ip, cd) && matches_any(&x.to, f.src_ip, cs);
+            let service = x.services.iter().any(|s| s.matches(f.proto, f.dst_port));
+            if fwd && service {
+                match x.expires_at {
+                    Some(at) if f.first_ts >= at => considered.push(format!(
+                        "exception {} expired: valid through {} ({})",
+                        x.id,
+                        x.expires.as_deref().unwrap_or("?"),
+                        x.reason
+                    )),
+                    _ => return Some(format!("exception {} ({})", x.id, x.reason)),
+                }
+            } else if fwd {
+                considered.push(format!(
+                    "exception {} covers these hosts but not {svc}",
+                    x.id
+                ));
+            } else if rev && (service || x.services.iter().any(|s| s.matches(f.proto, f.src_port)))
+            {
+                considered.push(format!(
+                    "exception {} covers the other direction: {} must initiate",
+                    x.id, f.dst_ip
+                ));
+            }
+        }
+        None
+    }
+
+    fn gateway_permits(
+        &self,
+        f: &FlowRecord,
+        cs: ClassId,
+        cd: ClassId,
+        considered: &mut Vec<String>,
+    ) -> Option<String> {
+        let svc = flow_service(f);
+        for g in &self.gateways {
+            let src_host = matches_any(&g.hosts, f.src_ip, cs);
+            let dst_host = matches_any(&g.hosts, f.dst_ip, cd);
+            let dst_peer = matches_any(&g.to, f.dst_ip, cd);
+            let src_client = matches_any(&g.clients, f.src_ip, cs);
+            let service = g.services.iter().any(|s| s.matches(f.proto, f.dst_port));
+            if !(src_host || dst_host || (service && (dst_peer || src_client))) {
+                continue;
+            }
+            if service && ((src_host && dst_peer) || (dst_host && src_client)) {
+                return Some(format!("gateway {} ({})", g.name, g.role));
+            }
+            let gw = format!("gateway {} ({})", g.name, g.role);
+            considered.push(if !service {
+                format!("{gw} is not declared for {svc}")
+            } else if src_host && g.to.is_empty() {
+                format!("{gw} only accepts {svc} from its clients; it may not open it itself (wrong direction)")
+            } else if src_host {
+                format!("{gw}: {} is not a declared peer", f.dst_ip)
+            } else if dst_host && g.clients.is_empty() {
+                format!("{gw} accepts no connections; it only opens {svc} to its declared peers")
+            } else if dst_host {
+                format!("{gw}: {} is not a declared client", f.src_ip)
+            } else if dst_peer {
+                format!("{gw}: {} is not the gateway; only its hosts may send {svc} to {}", f.src_ip, f.dst_ip)
+            } else {
+                format!("{gw}: {} is not one of its hosts", f.dst_ip)
+            });
+        }
+        None
+    }
+
+    /// Human-readable attribution of an address (and optional port) for `flowcli explain`.
+    pub fn explain(&self, ip: IpAddr, port: Option<u16>) -> Vec<String> {
+        let a = self.attribute(ip, None);
+        let mut out = vec![match a.prefix {
+            Some(p) => format!(
+                "{ip}: {} {} (declared prefix {p})",
+                kind_word(self.inventory.kind(a.class)),
+                self.inventory.name(a.class)
+            ),
+            None => format!(
+                "{ip}: {} (in no declared segment or zone{})",
+                self.inventory.name(a.class),
+                match a.class {
+                    ClassId::PUBLIC => "; globally routable",
+                    ClassId::UNKNOWN => "; not globally routable: the inventory is incomplete",
+                    _ => "; never leaves the link",
+                }
+            ),
+        }];
+        let port_ok = |svcs: &[Service]| {
+            port.is_none_or(|p| {
+                svcs.iter()
+                    .any(|s| s.ports.is_none_or(|(x, y)| (x..=y).contains(&p)))
+            })
+        };
+        for g in &self.gateways {
+            let svcs: Vec<String> = g.services.iter().map(service_str).collect();
+            if matches_any(&g.hosts, ip, a.class) && port_ok(&g.services) {
+                out.push(format!(
+                    "  host of gateway {} ({}), services {}",
+                    g.name,
+                    g.role,
+                    svcs.join(", ")
+                ));
+            }
+            if matches_any(&g.to, ip, a.class) {
+                out.push(format!(
+                    "  declared peer of gateway {} ({}): the gateway may open {} to it",
+                    g.name,
+                    g.role,
+                    svcs.join(", ")
+                ));
+            }
+            if matches_any(&g.clients, ip, a.class) {
+                out.push(format!(
+                    "  declared client of gateway {} ({}): may open {} to it",
+                    g.name,
+                    g.role,
+                    svcs.join(", ")
+                ));
+            }
+        }
+        for x in &self.exceptions {
+            let expiry = x
+                .expires
+                .as_deref()
+                .map_or(String::new(), |d| format!(", valid through {d}"));
+            if matches_any(&x.from, ip, a.class) {
+                out.push(format!(
+                    "  may initiate under exception {} ({}{expiry})",
+                    x.id, x.reason
+                ));
+            }
+            if matches_any(&x.to, ip, a.class) {
+                out.push(format!(
+                    "  may be reached under exception {} ({}{expiry})",
+                    x.id, x.reason
+                ));
+            }
+        }
+        out
+    }
+}
+
+fn kind_word(k: ClassKind) -> &'static str {
+    match k {
+        ClassKind::Segment => "segment",
+        ClassKind::Zone => "zone",
+        _ => "",
+    }
+}
+
+fn service_str(s: &Service) -> String {
+    let p = s.proto.map_or("any".to_string(), crate::report::proto_name);
+    match s.ports {
+        None => p,
+        Some((a, b)) if a == b => format!("{p}/{a}"),
+        Some((a, b)) => format!("{p}/{a}-{b}"),
+    }
+}
+
+fn parse_net(s: &str) -> Result<IpNet, String> {
+    if let Ok(n) = s.parse::<IpNet>() {
+        if n.trunc() != n {
+            return Err(format!(
+                "{s} has host bits set (did you mean {}?)",
+                n.trunc()
+            ));
+        }
+        return Ok(n);
+    }
+    s.parse::<IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| format!("{s:?} is not an address or prefix"))
+}
+
+pub(crate) fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// What the policy says of one flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Allowed: by an `allow` rule, by a permit (exception or gateway) of a `deny` rule, or
+    /// because no rule covers the pair (e.g. within one segment).
+    Allowed {
+        /// Index of the deciding rule.
+        rule: Option<usize>,
+        /// What permitted it, if a `deny` rule matched.
+        permit: Option<String>,
+    },
+    /// A violation of the rule at this index.
+    Violation {
+        /// Index of the rule.
+        rule: usize,
+        /// Exceptions and gateways that were considered and why they did not apply.
+        considered: Vec<String>,
+    },
+}
+
+/// Endpoint attributions and the verdict for one flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judgement {
+    /// The initiator.
+    pub src: Attribution,
+    /// The responder.
+    pub dst: Attribution,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+/// One side of a finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindingEndpoint {
+    /// Address.
+    pub ip: IpAddr,
+    /// Port (0 where none).
+    pub port: u16,
+    /// Segment or zone name, or public/unknown.
+    pub class: String,
+    /// The matching declared prefix.
+    pub prefix: Option<IpNet>,
+}
+
+/// Where a finding's first flow came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evidence {
+    /// Input file.
+    pub file: String,
+    /// 1-based packet number of the first packet.
+    pub first_packet_index: u64,
+    /// Byte offset of that packet's record.
+    pub first_packet_offset: u64,
+}
+
+/// A policy finding: one rule, one pair of endpoints and one service, aggregated over flows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Rule id.
+    pub rule_id: String,
+    /// Severity.
+    pub severity: Severity,
+    /// Policy clause.
+    pub clause: String,
+    /// English message.
+    pub message_en: String,
+    /// Japanese message.
+    pub message_ja: String,
+    /// The initiator.
+    pub src: FindingEndpoint,
+    /// The responder.
+    pub dst: FindingEndpoint,
+    /// Service (`tcp/25`, `icmp`, ...).
+    pub service: String,
+    /// IP protocol.
+    pub proto: u8,
+    /// Whether the initiator is known (packet captures: always).
+    pub initiator_known: bool,
+    /// MAC address (dual-homed findings).
+    pub mac: Option<String>,
+    /// First packet time over the aggregated flows.
+    pub first_ts: TimestampNs,
+    /// Last packet time.
+    pub last_ts: TimestampNs,
+    /// Flows aggregated.
+    pub flows: u64,
+    /// Packets, both directions.
+    pub packets: u64,
+    /// Bytes, both directions.
+    pub bytes: u64,
+    /// Community ID of the first flow.
+    pub community_id: String,
+    /// Evidence of the first flow.
+    pub evidence: Evidence,
+    /// Exceptions and gateways considered and why they did not permit.
+    pub considered: Vec<String>,
+}
+
+/// Flows, bytes and violations between two classes (initiator → responder).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MatrixCell {
+    /// Flows.
+    pub flows: u64,
+    /// Bytes.
+    pub bytes: u64,
+    /// Flows that were violations.
+    pub violations: u64,
+    /// Flows allowed by a permit (exception or gateway).
+    pub permitted: u64,
+}
+
+/// The result of analysing a set of flows.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// Findings, most severe first.
+    pub findings: Vec<Finding>,
+    /// (initiator class, responder class) → counts, sorted by class names.
+    pub matrix: Vec<(String, String, MatrixCell)>,
+    /// Flows judged.
+    pub flows: u64,
+    /// Flows that were violations.
+    pub violating_flows: u64,
+    /// MAC addresses not tracked because the limit was reached.
+    pub macs_untracked: u64,
+}
+
+type AggKey = (usize, IpAddr, IpAddr, u8, u16);
+
+/// Judges flows one by one (streaming) and aggregates findings.
+pub struct Analyzer<'r> {
+    rs: &'r Ruleset,
+    findings: HashMap<AggKey, Finding>,
+    matrix: BTreeMap<(ClassId, ClassId), MatrixCell>,
+    macs: MacObservations,
+    flows: u64,
+    violating: u64,
+}
+
+impl<'r> Analyzer<'r> {
+    /// An analyzer for `rs`.
+    pub fn new(rs: &'r Ruleset) -> Self {
+        Analyzer {
+            rs,
+            findings: HashMap::new(),
+            matrix: BTreeMap::new(),
+            macs: MacObservations::new(1 << 20),
+            flows: 0,
+            violating: 0,
+        }
+    }
+
+    /// Judges one flow whose first packet is in `file`.
+    pub fn observe(&mut self, f: &FlowRecord, file: &str) -> Verdict {
+        let j = self.rs.evaluate(f);
+        self.flows += 1;
+        let cell = self.matrix.entry((j.src.class, j.dst.class)).or_default();
+        cell.flows += 1;
+        cell.bytes += f.bytes();
+        for (mac, a, ip) in [(f.src_mac, j.src, f.src_ip), (f.dst_mac, j.dst, f.dst_ip)] {
+            if let Some(mac) = mac {
+                if self.rs.inventory.kind(a.class) == ClassKind::Segment
+                    && !self.rs.routers.contains(&mac)
+                {
+                    self.macs.observe(
+                        mac,
+                        MacSighting {
+                            ip,
+                            class: a.class,
+                            evidence: (f.input, f.first_packet_index, f.first_packet_offset),
+                            ts: f.first_ts,
+                        },
+                    );
+                }
+            }
+        }
+        match &j.verdict {
+            Verdict::Allowed {
+                permit: Some(_), ..
+            } => cell.permitted += 1,
+            Verdict::Allowed { .. } => {}
+            Verdict::Violation { rule, considered } => {
+                cell.violations += 1;
+                self.violating += 1;
+                let key = (*rule, f.src_ip, f.dst_ip, f.proto, f.dst_port);
+                let endpoint = |ip, port, a: Attribution| FindingEndpoint {
+                    ip,
+                    port,
+                    class: self.rs.inventory.name(a.class).to_string(),
+                    prefix: a.prefix,
+                };
+                let r = &self.rs.rules[*rule].def;
+                let e = self.findings.entry(key).or_insert_with(|| Finding {
+                    rule_id: r.id.clone(),
+                    severity: r.severity,
+                    clause: r.clause.clone(),
+                    message_en: r.message_en.clone(),
+                    message_ja: r.message_ja.clone(),
+                    src: endpoint(f.src_ip, f.src_port, j.src),
+                    dst: endpoint(f.dst_ip, f.dst_port, j.dst),
+                    service: flow_service(f),
+                    proto: f.proto,
+                    initiator_known: true,
+                    mac: None,
+                    first_ts: f.first_ts,
+                    last_ts: f.last_ts,
+                    flows: 0,
+                    packets: 0,
+                    bytes: 0,
+                    community_id: f.community_id.clone(),
+                    evidence: Evidence {
+                        file: file.to_string(),
+                        first_packet_index: f.first_packet_index,
+                        first_packet_offset: f.first_packet_offset,
+                    },
+                    considered: considered.clone(),
+                });
+                e.flows += 1;
+                e.packets += f.packets();
+                e.bytes += f.bytes();
+                if f.first_ts < e.first_ts {
+                    e.first_ts = f.first_ts;
+                    e.community_id = f.community_id.clone();
+                    e.src.port = f.src_port;
+                    e.evidence = Evidence {
+                        file: file.to_string(),
+                        first_packet_index: f.first_packet_index,
+                        first_packet_offset: f.first_packet_offset,
+                    };
+                }
+                e.last_ts = e.last_ts.max(f.last_ts);
+                for c in considered {
+                    if !e.considered.contains(c) {
+                        e.considered.push(c.clone());
+                    }
+                }
+            }
+        }
+        j.verdict
+    }
+
+    /// Dual-homed findings, sorted findings and the matrix. `files` maps input numbers to names.
+    pub fn finish(self, files: &[String]) -> Analysis {
+        let mut findings: Vec<Finding> = self.findings.into_values().collect();
+        if let Some(ri) = self
+            .rs
+            .rules
+            .iter()
+            .position(|r| r.def.kind == RuleKind::DualHomed)
+        {
+            let r = &self.rs.rules[ri].def;
+            for (mac, mut sightings) in self.macs.multi_segment() {
+                sightings.sort_by_key(|s| (s.ts, s.evidence));
+                let (a, b) = (&sightings[0], &sightings[1]);
+                let ep = |s: &MacSighting| FindingEndpoint {
+                    ip: s.ip,
+                    port: 0,
+                    class: self.rs.inventory.name(s.class).to_string(),
+                    prefix: self.rs.attribute(s.ip, None).prefix,
+                };
+                let first = a;
+                let macs = crate::report::mac_str(mac);
+                let mut considered: Vec<String> = sightings
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "{macs} sourced {} ({})",
+                            s.ip,
+                            self.rs.inventory.name(s.class)
+                        )
+                    })
+                    .collect();
+                considered.push("not declared in [devices] routers".to_string());
+                findings.push(Finding {
+                    rule_id: r.id.clone(),
+                    severity: r.severity,
+                    clause: r.clause.clone(),
+                    message_en: r.message_en.clone(),
+                    message_ja: r.message_ja.clone(),
+                    src: ep(a),
+                    dst: ep(b),
+                    service: "-".into(),
+                    proto: 0,
+                    initiator_known: false,
+                    mac: Some(macs),
+                    first_ts: sightings.iter().map(|s| s.ts).min().unwrap_or(0),
+                    last_ts: sightings.iter().map(|s| s.ts).max().unwrap_or(0),
+                    flows: sightings.len() as u64,
+                    packets: 0,
+                    bytes: 0,
+                    community_id: String::new(),
+                    evidence: Evidence {
+                        file: files
+                            .get(first.evidence.0 as usize)
+                            .cloned()
+                            .unwrap_or_default(),
+                        first_packet_index: first.evidence.1,
+                        first_packet_offset: first.evidence.2,
+                    },
+                    considered,
+                });
+            }
+        }
+        findings.sort_by(|a, b| {
+            (
+                std::cmp::Reverse(a.severity),
+                &a.rule_id,
+                a.first_ts,
+                a.src.ip,
+                a.dst.ip,
+                &a.service,
+            )
+                .cmp(&(
+                    std::cmp::Reverse(b.severity),
+                    &b.rule_id,
+                    b.first_ts,
+                    b.src.ip,
+                    b.dst.ip,
+                    &b.service,
+                ))
+        });
+        let inv = &self.rs.inventory;
+        let mut matrix: Vec<(String, String, MatrixCell)> = self
+            .matrix
+            .into_iter()
+            .map(|((s, d), c)| (inv.name(s).to_string(), inv.name(d).to_string(), c))
+            .collect();
+        matrix.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        Analysis {
+            findings,
+            matrix,
+            flows: self.flows,
+            violating_flows: self.violating,
+            macs_untracked: self.macs.dropped,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,288 @@
+use super::*;
+use crate::flow::{ConnState, DirStats, EndReason};
+
+const EXAMPLE: &str = include_str!("../../../../rulesets/example-site.toml");
+
+fn example() -> Ruleset {
+    Ruleset::from_str("example-site.toml", EXAMPLE, None).expect("the example site is valid")
+}
+
+fn flow(src: &str, sp: u16, dst: &str, dp: u16, proto: u8, ts: i64) -> FlowRecord {
+    FlowRecord {
+        src_ip: src.parse().unwrap(),
+        dst_ip: dst.parse().unwrap(),
+        src_port: sp,
+        dst_port: dp,
+        proto,
+        icmp_id: None,
+        vlan: None,
+        inner_vlan: None,
+        first_ts: ts,
+        last_ts: ts,
+        fwd: DirStats {
+            packets: 1,
+            bytes: 60,
+            ..Default::default()
+        },
+        rev: DirStats::default(),
+        state: ConnState::S0,
+        flipped: false,
+        continued: false,
+        end_reason: EndReason::EndOfInput,
+        community_id: "1:x".into(),
+        tunnel: None,
+        src_mac: None,
+        dst_mac: None,
+        ports_known: true,
+        input: 0,
+        first_packet_index: 1,
+        first_packet_offset: 24,
+    }
+}
+
+/// "allow", "allow via …" or the violated rule id.
+fn judge(rs: &Ruleset, src: &str, dst: &str, dp: u16, proto: u8) -> String {
+    judge_at(rs, src, dst, dp, proto, 1_795_532_400 * NS_PER_SEC)
+}
+
+fn judge_at(rs: &Ruleset, src: &str, dst: &str, dp: u16, proto: u8, ts: i64) -> String {
+    match rs.evaluate(&flow(src, 50000, dst, dp, proto, ts)).verdict {
+        Verdict::Allowed {
+            permit: Some(p), ..
+        } => format!("allow via {p}"),
+        Verdict::Allowed { .. } => "allow".into(),
+        Verdict::Violation { rule, .. } => rs.rules[rule].def.id.clone(),
+    }
+}
+
+#[test]
+fn every_mic_alpha_rule_has_an_allowed_and_a_denied_twin() {
+    let rs = example();
+    let t = proto::TCP;
+    let cases = [
+        // (src, dst, port, proto, expected)
+        ("192.168.9.9", "10.2.5.25", 445, t, "INV-01"),
+        ("10.2.0.9", "10.2.5.25", 445, t, "allow"),
+        ("10.1.20.7", "10.3.20.15", 445, t, "MN-01"),
+        ("10.3.20.15", "10.1.20.7", 445, t, "MN-01"), // either direction
+        ("10.1.20.7", "10.1.20.8", 445, t, "allow"),
+        ("10.1.20.7", "8.8.8.8", 53, proto::UDP, "MN-02"),
+        ("10.1.20.7", "203.0.113.5", 8080, t, "MN-03"),
+        ("10.1.20.7", "10.2.10.21", 22, t, "MN-04"),
+        ("10.2.10.21", "10.1.20.7", 22, t, "MN-04"),
+        ("10.1.9.5", "172.20.1.9", 443, t, "MN-05"),
+        (
+            "10.1.9.5",
+            "172.20.1.5",
+            443,
+            t,
+            "allow via exception EX-001 (integrated address system to the intermediate server)",
+        ),
+        ("10.1.9.5", "172.20.1.5", 80, t, "MN-05"), // service not covered
+        ("172.20.1.5", "10.1.9.5", 443, t, "MN-05"), // direction not covered
+        (
+            "10.3.5.25",
+            "10.2.5.25",
+            25,
+            t,
+            "allow via gateway mail-sanitizer (mail_sanitizer)",
+        ),
+        ("10.3.9.9", "10.2.5.25", 25, t, "LG-01"), // not the sanitizer
+        ("10.3.5.25", "10.2.5.26", 25, t, "LG-01"), // not the declared peer
+        ("10.2.5.25", "10.3.5.25", 25, t, "LG-01"), // wrong direction
+        (
+            "10.2.10.21",
+            "10.3.6.10",
+            3389,
+            t,
+            "allow via gateway virtual-browser (screen_transfer)",
+        ),
+        (
+            "10.2.10.21",
+            "10.3.6.10",
+            3389,
+            proto::UDP,
+            "allow via gateway virtual-browser (screen_transfer)",
+        ),
+        ("10.3.6.10", "10.2.10.21", 3389, t, "LG-01"), // initiated from the Internet side
+        ("10.2.10.21", "10.3.6.10", 22, t, "LG-01"),   // undeclared service
+        ("fd00:2::15", "fd00:3::80", 443, t, "LG-01"),
+        ("10.2.10.30", "198.51.100.7", 443, t, "LG-02"),
+        ("198.51.100.7", "10.2.10.30", 443, t, "LG-02"),
+        ("10.2.10.30", "203.0.113.5", 8080, t, "LG-03"),
+        ("10.2.10.21", "172.20.40.2", 443, t, "allow"), // LG-04
+        ("172.20.40.2", "10.2.10.21", 443, t, "allow"),
+        ("10.3.20.15", "203.0.113.5", 8080, t, "allow"), // NET-01
+        ("10.3.20.15", "93.184.216.34", 443, t, "NET-02"),
+        ("93.184.216.34", "10.3.20.15", 443, t, "NET-02"),
+        ("10.3.20.15", "172.20.40.2", 443, t, "NET-03"),
+        ("10.3.20.15", "224.0.0.251", 5353, proto::UDP, "allow"), // link-local multicast
+    ];
+    for (src, dst, port, p, want) in cases {
+        assert_eq!(
+            judge(&rs, src, dst, port, p),
+            want,
+            "{src} -> {dst}:{port}/{p}"
+        );
+    }
+}
+
+#[test]
+fn exceptions_expire_at_the_end_of_their_last_day_in_site_time() {
+    let rs = example();
+    // 2027-03-31T23:59:59+09:00 is still valid; 2027-04-01T00:00:00+09:00 is not.
+    let last = (days_from_civil(2027, 3, 31) * 86_400 + 86_399 - 9 * 3600) * NS_PER_SEC;
+    assert!(judge_at(&rs, "10.1.9.5", "172.20.1.5", 443, 6, last)
+        .starts_with("allow via exception EX-001"));
+    let f = flow("10.1.9.5", 5, "172.20.1.5", 443, 6, last + NS_PER_SEC);
+    match rs.evaluate(&f).verdict {
+        Verdict::Violation { rule, considered } => {
+            assert_eq!(rs.rules[rule].def.id, "MN-05");
+            assert!(
+                considered[0].contains("EX-001 expired: valid through 2027-03-31"),
+                "{considered:?}"
+            );
+        }
+        v => panic!("{v:?}"),
+    }
+}
+
+#[test]
+fn considered_gateways_explain_why_they_did_not_permit() {
+    let rs = example();
+    let why = |src, dst, port| match rs.evaluate(&flow(src, 5, dst, port, 6, 0)).verdict {
+        Verdict::Violation { considered, .. } => considered.join("; "),
+        v => panic!("{v:?}"),
+    };
+    assert!(why("10.3.6.10", "10.2.10.21", 3389).contains("wrong direction"));
+    assert!(why("10.3.9.9", "10.2.5.25", 25).contains("10.3.9.9 is not the gateway"));
+    assert!(why("10.2.10.21", "10.3.6.10", 22).contains("not declared for tcp/22"));
+}
+
+#[test]
+fn analyzer_aggregates_and_finds_dual_homed_macs() {
+    let rs = example();
+    let mut a = Analyzer::new(&rs);
+    for i in 0..5 {
+        let mut f = flow(
+            "10.1.20.7",
+            40000 + i,
+            "8.8.8.8",
+            53,
+            proto::UDP,
+            i64::from(10 - i),
+        );
+        f.src_mac = Some([2, 0, 0, 0, 0, 7]);
+        a.observe(&f, "x.pcap");
+    }
+    let mut f = flow("10.3.20.15", 1, "203.0.113.5", 8080, 6, 100);
+    f.src_mac = Some([2, 0, 0, 0, 0, 7]); // the same MAC in the Internet segment
+    a.observe(&f, "x.pcap");
+    let an = a.finish(&["x.pcap".to_string()]);
+    assert_eq!(an.findings.len(), 2);
+    let mn = an.findings.iter().find(|f| f.rule_id == "MN-02").unwrap();
+    assert_eq!((mn.flows, mn.first_ts, mn.src.port), (5, 6, 40004));
+    let dh = an.findings.iter().find(|f| f.rule_id == "DH-01").unwrap();
+    assert_eq!(dh.mac.as_deref(), Some("02:00:00:00:00:07"));
+    assert_eq!(
+        (dh.src.class.as_str(), dh.dst.class.as_str()),
+        ("mynumber", "internet")
+    );
+    assert_eq!(an.violating_flows, 5);
+    let cell = an
+        .matrix
+        .iter()
+        .find(|(s, d, _)| s == "mynumber" && d == "public")
+        .unwrap();
+    assert_eq!((cell.2.flows, cell.2.violations), (5, 5));
+}
+
+fn errors(text: &str) -> Vec<String> {
+    match Ruleset::from_str("site.toml", text, None) {
+        Ok(_) => vec![],
+        Err(e) => e.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn ruleset_errors_point_at_file_line_column_and_key() {
+    let bad_prefix = EXAMPLE.replace("\"10.2.0.0/16\"", "\"10.2.0.0/33\"");
+    let e = errors(&bad_prefix);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("site.toml:8:12: segments.lgwan: "),
+        "{}",
+        e[0]
+    );
+    let e = errors(&EXAMPLE.replace("policy = \"mic-alpha\"", "policy = \"mic-gamma\""));
+    assert!(
+        e[0].starts_with("site.toml:3:10: site.policy: unknown policy model \"mic-gamma\""),
+        "{}",
+        e[0]
+    );
+    let e = errors(&EXAMPLE.replace("services = [\"tcp/25\"]", "services = [\"tcp/25x\"]"));
+    assert!(
+        e[0].contains("site.toml:20:13: gateway[0].services: bad port"),
+        "{}",
+        e[0]
+    );
+    let e = errors(&EXAMPLE.replace("reason = ", "raeson = "));
+    assert!(
+        e[0].contains("site.toml:34:1") && e[0].contains("raeson"),
+        "{e:?}"
+    );
+    let e = errors(&EXAMPLE.replace("internet = [\"10.3.0.0/16\"", "internet = [\"10.2.5.0/24\""));
+    assert!(
+        e.iter()
+            .any(|m| m.contains("10.2.5.0/24 (internet) overlaps 10.2.0.0/16 (lgwan)")),
+        "{e:?}"
+    );
+    let e = errors(&EXAMPLE.replace("clients = [\"lgwan\"]", "clients = [\"lgwna\"]"));
+    assert!(
+        e[0].contains("gateway[1].clients") && e[0].contains("not a declared segment or zone"),
+        "{e:?}"
+    );
+    let e = errors(&EXAMPLE.replace("expires = 2027-03-31", "expires = 2027-03-31T10:00:00"));
+    assert!(e[0].contains("exception[0].expires"), "{e:?}");
+    let e = errors(&EXAMPLE.replace("timezone = \"Asia/Tokyo\"", "timezone = \"Mars/Olympus\""));
+    assert!(e[0].contains("site.timezone"), "{e:?}");
+    let e = errors(&EXAMPLE.replace("[segments]", "[segments]\nlgwan2 = [\"10.9.0.0/16\"]"));
+    assert!(e[0].contains("segments.lgwan2: unknown segment"), "{e:?}");
+}
+
+#[test]
+fn vlan_qualified_segments_may_reuse_addresses() {
+    let site = EXAMPLE
+        .replace(
+            "lgwan    = [\"10.2.0.0/16\", \"fd00:2::/48\"]",
+            "lgwan    = { prefixes = [\"10.3.0.0/16\"], vlans = [20] }",
+        )
+        .replace(
+            "internet = [\"10.3.0.0/16\", \"fd00:3::/48\"]",
+            "internet = { prefixes = [\"10.3.0.0/16\"], vlans = [30] }",
+        );
+    let rs = Ruleset::from_str("site.toml", &site, None).unwrap();
+    let mut f = flow("10.3.0.5", 5, "10.3.0.6", 25, 6, 0);
+    f.vlan = Some(20);
+    assert_eq!(rs.inventory.name(rs.evaluate(&f).src.class), "lgwan");
+    f.vlan = Some(30);
+    assert_eq!(rs.inventory.name(rs.evaluate(&f).src.class), "internet");
+}
+
+#[test]
+fn builtin_models_parse_and_name_their_clauses() {
+    for (id, text) in model::BUILTIN {
+        let m: model::PolicyModel = toml::from_str(text).unwrap_or_else(|e| panic!("{id}: {e}"));
+        assert_eq!(m.model.id, id);
+        for r in &m.rule {
+            assert!(r.clause.starts_with("基本方針 6(3)"), "{id} {}", r.id);
+            assert!(
+                !r.message_en.is_empty() && !r.message_ja.is_empty(),
+                "{id} {}",
+                r.id
+            );
+        }
+        let site = EXAMPLE.replace("policy = \"mic-alpha\"", &format!("policy = \"{id}\""));
+        Ruleset::from_str("s.toml", &site, None).unwrap();
+    }
+}

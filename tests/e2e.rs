@@ -442,7 +442,7 @@ fn bundled_sample_flows() {
         .args(["flows", "--format", "ndjson", OWN_SAMPLE]));
     assert!(out.status.success());
     let flows = ndjson(&out);
-    assert_eq!(flows.len(), 16);
+    assert_eq!(flows.len(), 26);
     let find = |src: &str, dport: u64| {
         flows
             .iter()
@@ -519,10 +519,10 @@ fn directories_stdin_and_compression() {
         "{stderr}"
     );
     let flows = ndjson(&out);
-    assert_eq!(flows.len(), 32);
+    assert_eq!(flows.len(), 52);
     // Sorted walk: a.pcap.gz before b/2.pcap.
     assert!(flows[0]["file"].as_str().unwrap().ends_with("a.pcap.gz"));
-    assert!(flows[31]["file"].as_str().unwrap().ends_with("b/2.pcap"));
+    assert!(flows[51]["file"].as_str().unwrap().ends_with("b/2.pcap"));
 
     // stdin gives the same flows as the path.
     let mut child = flowcli()
@@ -599,7 +599,7 @@ fn errors_name_file_and_offset_and_set_the_exit_status() {
         stderr.contains("libpcap-pcap-invalid-version-1.pcap: at byte 4: unsupported pcap version"),
         "{stderr}"
     );
-    assert_eq!(ndjson(&out).len(), 16, "the good input is still reported");
+    assert_eq!(ndjson(&out).len(), 26, "the good input is still reported");
 
     let out = run(flowcli().args(["flows", "/nonexistent/capture.pcap"]));
     assert_eq!(out.status.code(), Some(2));
@@ -645,7 +645,7 @@ fn timeouts_from_the_command_line() {
             "0",
         ])
         .arg(&f)));
-    assert_eq!(none.len(), 16);
+    assert_eq!(none.len(), 26);
     assert!(short.len() > none.len());
     let total = |v: &[Value]| {
         v.iter()
@@ -654,4 +654,279 @@ fn timeouts_from_the_command_line() {
     };
     assert_eq!(total(&short), total(&none));
     assert!(short.iter().any(|f| f["end_reason"] == "idle"));
+}
+
+fn analyze(site: &str, extra: &[&str]) -> Output {
+    run(flowcli()
+        .current_dir(repo_root())
+        .args(["analyze", "--ruleset", site])
+        .args(extra)
+        .arg(OWN_SAMPLE))
+}
+
+#[test]
+fn every_rule_fires_where_it_should_and_nowhere_else() {
+    let out = analyze("rulesets/ome-city.toml", &["--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "violations exit 1: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut got: Vec<String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let s = |k: &str| f[k].as_str().unwrap_or("").to_string();
+            format!(
+                "{} {} {}>{} {}",
+                s("rule_id"),
+                s("severity"),
+                s("src_ip"),
+                s("dst_ip"),
+                s("service")
+            )
+        })
+        .collect();
+    got.sort();
+    let mut want = vec![
+        "DH-01 critical 10.1.30.3>10.3.30.3 -",
+        "INV-01 medium 192.168.77.5>10.2.5.25 tcp/445",
+        "LG-01 high 10.3.6.10>10.2.10.21 tcp/3389",
+        "LG-01 high fd00:2::15>fd00:3::80 tcp/443",
+        "LG-01 high 10.3.8.8>10.2.8.9 udp/514",
+        "LG-01 high 10.3.9.9>10.2.5.25 tcp/25",
+        "LG-02 critical 10.2.10.30>198.51.100.7 tcp/443",
+        "LG-03 critical 10.2.10.30>203.0.113.5 tcp/8080",
+        "MN-01 critical 10.1.20.7>10.3.20.15 tcp/445",
+        "MN-02 critical 10.1.20.7>8.8.8.8 udp/53",
+        "MN-03 critical 10.1.20.7>203.0.113.5 tcp/8080",
+        "MN-04 high 10.2.10.21>10.1.9.5 tcp/22",
+        "MN-05 high 10.1.9.5>172.20.1.5 tcp/80",
+        "MN-05 high 10.1.9.6>172.20.1.6 tcp/443",
+        "NET-02 high 10.3.20.15>93.184.216.34 tcp/443",
+        "NET-03 high 10.3.20.15>172.20.40.2 tcp/443",
+    ];
+    want.sort();
+    assert_eq!(got, want);
+    // The allow rules and permits decided the rest: see the matrix.
+    let matrix = v["summary"]["matrix"].as_array().unwrap();
+    let cell = |s: &str, d: &str| {
+        matrix
+            .iter()
+            .find(|c| c["src_class"] == s && c["dst_class"] == d)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(cell("internet", "lgwan")["permitted"], 1); // mail sanitizer
+    assert_eq!(cell("lgwan", "internet")["permitted"], 1); // screen transfer
+    assert_eq!(cell("mynumber", "lgwan_wan")["permitted"], 1); // EX-001
+    assert_eq!(cell("lgwan", "lgwan_wan")["violations"], 0); // LG-04
+    assert_eq!(cell("internet", "security_cloud")["violations"], 0); // NET-01
+                                                                     // Each finding carries its evidence and what was considered.
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["dst_port"] == 3389)
+        .unwrap();
+    assert_eq!(f["clause"], "基本方針 6(3)イ");
+    assert!(f["message_ja"]
+        .as_str()
+        .unwrap()
+        .contains("インターネット接続系"));
+    assert!(f["considered"][0]
+        .as_str()
+        .unwrap()
+        .contains("wrong direction"));
+    assert!(
+        f["first_packet_index"].as_u64().unwrap() > 0
+            && f["community_id"].as_str().unwrap().starts_with("1:")
+    );
+    let expired = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["src_ip"] == "10.1.9.6")
+        .unwrap();
+    assert!(expired["considered"][0]
+        .as_str()
+        .unwrap()
+        .contains("EX-002 expired"));
+    // Inputs are identified by hash.
+    let sha = run(Command::new("sha256sum").arg(repo_root().join(OWN_SAMPLE)));
+    let sha = String::from_utf8_lossy(&sha.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(v["summary"]["inputs"][0]["sha256"], sha);
+    assert_eq!(v["summary"]["ruleset"]["policy"], "mic-alpha");
+}
+
+#[test]
+fn the_example_site_is_accepted_as_written_and_reports_the_undeclared_router() {
+    let check = run(flowcli().current_dir(repo_root()).args([
+        "ruleset",
+        "check",
+        "rulesets/example-site.toml",
+    ]));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let out = analyze("rulesets/example-site.toml", &["--format", "ndjson"]);
+    assert_eq!(out.status.code(), Some(1));
+    let findings = ndjson(&out);
+    assert!(findings
+        .iter()
+        .any(|f| f["rule_id"] == "DH-01" && f["mac"] == "02:00:5e:00:00:fe"));
+    // Without EX-002 declared, the old tax upload is a plain MN-05 with nothing considered.
+    let f = findings.iter().find(|f| f["src_ip"] == "10.1.9.6").unwrap();
+    assert_eq!(
+        (
+            f["rule_id"].as_str(),
+            f["considered"].as_array().unwrap().len()
+        ),
+        (Some("MN-05"), 0)
+    );
+}
+
+#[test]
+fn analyze_reports_are_deterministic_and_written_atomically() {
+    let a = analyze("rulesets/ome-city.toml", &["--format", "json"]);
+    let b = analyze("rulesets/ome-city.toml", &["--format", "json"]);
+    assert!(a.stdout == b.stdout);
+    let dir = temp_dir("out");
+    let path = dir.join("report.json");
+    let out = analyze(
+        "rulesets/ome-city.toml",
+        &["--format", "json", "--output", path.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stdout.is_empty(),
+        "nothing but the report, and it went to the file"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), a.stdout);
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        1,
+        "no temporary file left behind"
+    );
+    let bad = dir.join("missing-dir/report.json");
+    let out = analyze(
+        "rulesets/ome-city.toml",
+        &["--output", bad.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!bad.exists());
+}
+
+#[test]
+fn analyze_exit_status_and_ruleset_errors() {
+    // No violations: two public hosts talking.
+    let clean = samples().join("pcap/tcpdump-tcp-handshake-nano.pcap");
+    let out = run(flowcli()
+        .current_dir(repo_root())
+        .args([
+            "analyze",
+            "--ruleset",
+            "rulesets/ome-city.toml",
+            "--format",
+            "json",
+        ])
+        .arg(&clean));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // No ruleset: refuse, and say how to write one.
+    let out = run(flowcli()
+        .current_dir(repo_root())
+        .args(["analyze", OWN_SAMPLE]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rulesets/example-site.toml"));
+    // A broken site file: every error at file:line:column with its key.
+    let dir = temp_dir("badsite");
+    let site = dir.join("site.toml");
+    let text = std::fs::read_to_string(repo_root().join("rulesets/example-site.toml")).unwrap();
+    std::fs::write(
+        &site,
+        text.replace("\"10.2.0.0/16\"", "\"10.2.0.0/33\"")
+            .replace("tcp/25", "tcp/2x5"),
+    )
+    .unwrap();
+    let sample = repo_root().join(OWN_SAMPLE);
+    let check: Vec<std::ffi::OsString> =
+        vec!["ruleset".into(), "check".into(), site.clone().into()];
+    let analyze: Vec<std::ffi::OsString> = vec![
+        "analyze".into(),
+        "--ruleset".into(),
+        site.clone().into(),
+        sample.into(),
+    ];
+    for args in [check, analyze] {
+        let out = run(flowcli().args(&args));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(err.contains("site.toml:8:12: segments.lgwan:"), "{err}");
+        assert!(
+            err.contains("site.toml:20:13: gateway[0].services:"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn policy_tests_and_explain() {
+    let out =
+        run(flowcli()
+            .current_dir(repo_root())
+            .args(["ruleset", "test", "rulesets/ome-city.toml"]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("policy tests: 13 passed, 0 failed"), "{text}");
+    // A wrong expectation fails the run.
+    let dir = temp_dir("ptest");
+    let tests = dir.join("t.toml");
+    std::fs::write(&tests, "[[test]]\nname = \"wrong\"\nsrc = \"10.3.6.10\"\ndst = \"10.2.10.21:3389\"\nexpect = \"allow\"\n").unwrap();
+    let out = run(flowcli()
+        .current_dir(repo_root())
+        .args(["ruleset", "test", "rulesets/ome-city.toml"])
+        .arg(&tests));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("FAIL  wrong: expected allow, got deny LG-01"));
+
+    let out = run(flowcli().current_dir(repo_root()).args([
+        "explain",
+        "--ruleset",
+        "rulesets/ome-city.toml",
+        "10.3.6.10:3389",
+        "10.2.5.25",
+        "8.8.8.8",
+        "192.168.1.1",
+    ]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        text.contains("10.3.6.10: segment internet (declared prefix 10.3.0.0/16)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("host of gateway virtual-browser (screen_transfer)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("declared peer of gateway mail-sanitizer"),
+        "{text}"
+    );
+    assert!(text.contains("8.8.8.8: public"), "{text}");
+    assert!(text.contains("192.168.1.1: unknown"), "{text}");
 }

@@ -12,11 +12,14 @@ use flowcore::pipeline::{flows_from_capture, InputSummary};
 use flowcore::report::{FlowFormat, FlowWriter};
 use flowcore::time::NS_PER_SEC;
 
+mod analyze;
+mod rules;
+
 /// Exit status when every input was read (warnings about damaged files allowed).
 const EXIT_OK: u8 = 0;
-/// Exit status when output could not be written.
+/// Exit status when output could not be written (`flows`), or violations were found (`analyze`).
 const EXIT_OUTPUT: u8 = 1;
-/// Exit status when an input could not be read (the others are still processed).
+/// Exit status when an input or the ruleset could not be read (the other inputs are still processed).
 const EXIT_INPUT: u8 = 2;
 
 #[derive(Parser)]
@@ -44,6 +47,24 @@ Examples:
 Exit status: 0 all inputs read (damaged files are warnings: everything before the damage
 is used); 2 an input could not be read (the others are still reported); 1 output failed.")]
     Flows(FlowsArgs),
+    /// Judge the flows of captures against a site's three-tier separation policy.
+    #[command(after_help = "\
+Examples:
+  flowcli analyze --ruleset rulesets/ome-city.toml samples/ome-city-sample.pcap
+  flowcli analyze --ruleset site.toml --format json --output report.json /var/capture/2026-11-25/
+  flowcli analyze --ruleset site.toml --format ndjson captures/ | siem-forwarder
+
+Exit status: 0 no violations; 1 violations found; 2 error (bad ruleset, unreadable input).
+Damaged captures are warnings: everything before the damage is judged.")]
+    Analyze(analyze::AnalyzeArgs),
+    /// Validate a site file, or run its policy tests.
+    #[command(subcommand)]
+    Ruleset(rules::RulesetCmd),
+    /// Show which segment, zone, gateway or exception an address belongs to, and why.
+    #[command(after_help = "\
+Examples:
+  flowcli explain --ruleset rulesets/ome-city.toml 10.3.6.10:3389 10.1.9.5 8.8.8.8")]
+    Explain(rules::ExplainArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -66,6 +87,16 @@ struct FlowsArgs {
     /// Output format.
     #[arg(long, value_enum)]
     format: Option<Format>,
+    #[command(flatten)]
+    flow: FlowOpts,
+    /// No per-input accounting lines on stderr (warnings and errors are still printed).
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Flow assembly options shared by `flows` and `analyze`.
+#[derive(clap::Args)]
+pub(crate) struct FlowOpts {
     /// Idle timeout in seconds, for all protocols ("60") or per protocol
     /// ("tcp=300,udp=60,icmp=60,other=60"); 0 disables. Default tcp=300,udp=60,icmp=60,other=60.
     #[arg(long, value_name = "S")]
@@ -83,9 +114,25 @@ struct FlowsArgs {
     /// Most flows held at once per input; beyond it the flow closest to expiry is emitted.
     #[arg(long, value_name = "N", default_value_t = FlowConfig::default().max_flows)]
     max_flows: usize,
-    /// No per-input accounting lines on stderr (warnings and errors are still printed).
-    #[arg(long, short)]
-    quiet: bool,
+}
+
+impl FlowOpts {
+    /// The flow configuration, or a message for a bad value.
+    pub(crate) fn config(&self) -> Result<FlowConfig, String> {
+        let mut cfg = FlowConfig::default();
+        if let Some(s) = &self.idle_timeout {
+            parse_idle(s, &mut cfg.timeouts)?;
+        }
+        if let Some(v) = self.active_timeout {
+            cfg.timeouts.active = secs(v)?;
+        }
+        if let Some(v) = self.tcp_close_linger {
+            cfg.timeouts.tcp_close_linger = secs(v)?;
+        }
+        cfg.vlan_in_key = self.vlan_in_key;
+        cfg.max_flows = self.max_flows.max(1);
+        Ok(cfg)
+    }
 }
 
 fn secs(s: f64) -> Result<i64, String> {
@@ -132,73 +179,42 @@ fn parse_idle(spec: &str, t: &mut Timeouts) -> Result<(), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Flows(args) => match run_flows(args) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::from(EXIT_OK),
-            Err(e) => {
-                eprintln!("flowcli: cannot write output: {e}");
-                ExitCode::from(EXIT_OUTPUT)
-            }
-        },
+    let result = match cli.command {
+        Command::Flows(args) => run_flows(args),
+        Command::Analyze(args) => analyze::run(args),
+        Command::Ruleset(cmd) => rules::run(cmd),
+        Command::Explain(args) => rules::explain(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::from(EXIT_OK),
+        Err(e) => {
+            eprintln!("flowcli: cannot write output: {e}");
+            ExitCode::from(EXIT_OUTPUT)
+        }
     }
 }
 
 fn run_flows(args: FlowsArgs) -> io::Result<u8> {
-    let mut cfg = FlowConfig::default();
-    let bad = |m: String| {
-        eprintln!("flowcli: {m}");
-        Ok(EXIT_INPUT)
+    let cfg = match args.flow.config() {
+        Ok(c) => c,
+        Err(m) => {
+            eprintln!("flowcli: {m}");
+            return Ok(EXIT_INPUT);
+        }
     };
-    if let Some(s) = &args.idle_timeout {
-        if let Err(m) = parse_idle(s, &mut cfg.timeouts) {
-            return bad(m);
-        }
-    }
-    for (v, slot) in [
-        (args.active_timeout, &mut cfg.timeouts.active),
-        (args.tcp_close_linger, &mut cfg.timeouts.tcp_close_linger),
-    ] {
-        if let Some(v) = v {
-            match secs(v) {
-                Ok(ns) => *slot = ns,
-                Err(m) => return bad(m),
-            }
-        }
-    }
-    cfg.vlan_in_key = args.vlan_in_key;
-    cfg.max_flows = args.max_flows.max(1);
-
     let stdout = io::stdout();
-    let tty = stdout.is_terminal();
     let format = match args.format {
         Some(Format::Table) => FlowFormat::Table,
         Some(Format::Json) => FlowFormat::Json,
         Some(Format::Ndjson) => FlowFormat::Ndjson,
         Some(Format::Csv) => FlowFormat::Csv,
-        None if tty => FlowFormat::Table,
+        None if stdout.is_terminal() => FlowFormat::Table,
         None => FlowFormat::Ndjson,
     };
     let mut writer = FlowWriter::new(format, io::BufWriter::with_capacity(1 << 16, stdout.lock()));
-    let mut errors: Vec<String> = Vec::new();
     let mut summaries: Vec<InputSummary> = Vec::new();
-    let specs = match collect_inputs(&args.inputs) {
-        Ok(s) => s,
-        Err(e) => return bad(e.to_string()),
-    };
-    for spec in &specs {
-        let mut reader = match CaptureReader::open(spec.path()) {
-            Ok(r) => r,
-            Err(e @ InputError::NotCapture { .. }) if matches!(spec, InputSpec::FoundInDir(_)) => {
-                eprintln!("flowcli: warning: skipping {e}");
-                continue;
-            }
-            Err(e) => {
-                eprintln!("flowcli: error: {e}");
-                errors.push(e.to_string());
-                continue;
-            }
-        };
+    let Some(errors) = each_capture(&args.inputs, false, |mut reader| {
         let id = writer.add_input(reader.name());
         let mut write_err = None;
         let summary = flows_from_capture(&mut reader, id, &cfg, &mut |rec| {
@@ -208,20 +224,13 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
                 }
             }
         });
-        if let Some(e) = write_err {
-            return Err(e);
-        }
-        if let Some(d) = &summary.damage {
-            eprintln!(
-                "flowcli: warning: {}: {d}; the {} packets before it were used",
-                summary.name, summary.packets_read
-            );
-        }
-        if !args.quiet {
-            eprintln!("{}", accounting_line(&summary));
-        }
+        report_input(&summary, args.quiet);
         summaries.push(summary);
-    }
+        write_err.map_or(Ok(()), Err)
+    })?
+    else {
+        return Ok(EXIT_INPUT);
+    };
     writer.finish(&summaries, &errors)?;
     Ok(if errors.is_empty() {
         EXIT_OK
@@ -230,7 +239,51 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
     })
 }
 
-fn accounting_line(s: &InputSummary) -> String {
+/// Opens every input in turn (directories expanded) and hands each capture to `f`.
+/// Unreadable inputs are reported on stderr and returned as messages; non-captures found
+/// inside directories are skipped with a warning. `None` if the inputs cannot be listed.
+pub(crate) fn each_capture(
+    inputs: &[PathBuf],
+    hash: bool,
+    mut f: impl FnMut(CaptureReader) -> io::Result<()>,
+) -> io::Result<Option<Vec<String>>> {
+    let specs = match collect_inputs(inputs) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("flowcli: error: {e}");
+            return Ok(None);
+        }
+    };
+    let mut errors = Vec::new();
+    for spec in &specs {
+        match CaptureReader::open_with(spec.path(), hash) {
+            Ok(r) => f(r)?,
+            Err(e @ InputError::NotCapture { .. }) if matches!(spec, InputSpec::FoundInDir(_)) => {
+                eprintln!("flowcli: warning: skipping {e}");
+            }
+            Err(e) => {
+                eprintln!("flowcli: error: {e}");
+                errors.push(e.to_string());
+            }
+        }
+    }
+    Ok(Some(errors))
+}
+
+/// Damage warning (always) and the accounting line (unless quiet) of one input.
+pub(crate) fn report_input(summary: &InputSummary, quiet: bool) {
+    if let Some(d) = &summary.damage {
+        eprintln!(
+            "flowcli: warning: {}: {d}; the {} packets before it were used",
+            summary.name, summary.packets_read
+        );
+    }
+    if !quiet {
+        eprintln!("{}", accounting_line(summary));
+    }
+}
+
+pub(crate) fn accounting_line(s: &InputSummary) -> String {
     let mut line = format!(
         "{}: {} packets read, {} decoded, {} skipped",
         s.name,

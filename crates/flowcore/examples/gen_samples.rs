@@ -328,6 +328,52 @@ fn main() {
         t,
         &udp(&lgwan_wan_server, &lg_client, 53, 61000, b"late answer"),
     );
+    t += 1000;
+    // Violation: a host that is not the mail sanitizer sends SMTP to the LGWAN mail server.
+    let net_rogue = host("10.3.9.9", 0x99, Some(30));
+    tcp_session(&mut p, &mut t, &net_rogue, &lg_mail, 40100, 25, 1);
+    // Violations of the My Number segment toward every other place.
+    p.packet(t, &tcp(&mn_client, &net_client, 50700, 445, SYN, &[]));
+    p.packet(
+        t + 100,
+        &tcp(&mn_client, &sec_cloud_proxy, 50701, 8080, SYN, &[]),
+    );
+    p.packet(
+        t + 101,
+        &tcp(&sec_cloud_proxy, &mn_client, 8080, 50701, RST | ACK, &[]),
+    );
+    p.packet(
+        t + 200,
+        &tcp(&lg_client, &mn_address_sys, 50702, 22, SYN, &[]),
+    );
+    // The declared exception, but a service it does not cover.
+    p.packet(
+        t + 300,
+        &tcp(&mn_address_sys, &lgwan_wan_server, 50703, 80, SYN, &[]),
+    );
+    // An exception that expired before this night (ome-city.toml's EX-002).
+    let mn_old_tax = host("10.1.9.6", 0x06, Some(10));
+    let lgwan_wan_old = host("172.20.1.6", 0xa6, None);
+    p.packet(
+        t + 400,
+        &tcp(&mn_old_tax, &lgwan_wan_old, 50704, 443, SYN, &[]),
+    );
+    t += 1000;
+    // LGWAN segment to the security cloud, Internet segment to the LGWAN network.
+    p.packet(
+        t,
+        &tcp(&lg_client2, &sec_cloud_proxy, 50800, 8080, SYN, &[]),
+    );
+    p.packet(t + 100, &tcp(&net_client, &lgwan_asp, 50801, 443, SYN, &[]));
+    t += 1000;
+    // The core router forwards between segments: one MAC, several segments. ome-city.toml
+    // declares it in [devices] routers; the example site does not, and reports it.
+    let mut routed_mn = host("10.1.40.4", 0x44, Some(10));
+    let mut routed_lg = host("10.2.40.4", 0x44, Some(20));
+    routed_mn.mac = [0x02, 0x00, 0x5e, 0x00, 0x00, 0xfe];
+    routed_lg.mac = routed_mn.mac;
+    p.packet(t, &udp(&routed_mn, &mn_client, 123, 123, b"ntp"));
+    p.packet(t + 10, &udp(&routed_lg, &lg_client, 123, 123, b"ntp"));
 
     let path = std::path::Path::new(&dir).join("ome-city-sample.pcap");
     let mut f = std::fs::File::create(&path).unwrap();

@@ -5,8 +5,9 @@
 //!
 //! The pipeline is a chain of small layers, each in its own module, none reaching back up:
 //! [`input`] (bytes → packets) → [`decode`] (packets → summaries) → [`flow`] (summaries →
-//! flow records) → [`report`] (records → table, JSON, NDJSON, CSV). [`pipeline`] wires the
-//! first three for one input.
+//! flow records) → [`segment`] (endpoints → segments and zones) → [`policy`] (flows →
+//! verdicts and findings) → [`report`] (table, JSON, NDJSON, CSV). [`pipeline`] wires the
+//! packet path for one input.
 //!
 //! ```no_run
 //! use flowcore::{flow::FlowConfig, input::CaptureReader, pipeline::flows_from_capture};
@@ -17,6 +18,24 @@
 //! });
 //! assert_eq!(summary.packets_read, summary.packets_decoded + summary.packets_skipped());
 //! # Ok::<(), flowcore::input::InputError>(())
+//! ```
+//!
+//! Judging flows against a site's policy:
+//!
+//! ```no_run
+//! use flowcore::{flow::FlowConfig, input::CaptureReader, pipeline::flows_from_capture};
+//! use flowcore::policy::{Analyzer, Ruleset};
+//!
+//! let rs = Ruleset::load("rulesets/ome-city.toml".as_ref()).map_err(|errs| errs[0].to_string())?;
+//! let mut analyzer = Analyzer::new(&rs);
+//! let mut reader = CaptureReader::open("night.pcap".as_ref()).map_err(|e| e.to_string())?;
+//! flows_from_capture(&mut reader, 0, &FlowConfig::default(), &mut |flow| {
+//!     analyzer.observe(&flow, "night.pcap");
+//! });
+//! for f in analyzer.finish(&["night.pcap".into()]).findings {
+//!     println!("{} {} {} -> {} {}", f.severity.as_str(), f.rule_id, f.src.ip, f.dst.ip, f.service);
+//! }
+//! # Ok::<(), String>(())
 //! ```
 
 pub mod decode;

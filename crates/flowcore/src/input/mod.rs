@@ -16,6 +16,9 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
 
 use stream::ByteStream;
 
@@ -173,12 +176,45 @@ enum Inner {
     Pcapng(pcapng::PcapngReader),
 }
 
+/// The raw input as stored (before decompression), hashed as it is read.
+struct Raw {
+    reader: Box<dyn Read + Send>,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+/// Reads through the shared [`Raw`], hashing every byte.
+struct Tee(Arc<Mutex<Raw>>);
+
+impl Read for Tee {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut raw = self
+            .0
+            .lock()
+            .map_err(|_| io::Error::other("input hasher poisoned"))?;
+        let n = raw.reader.read(buf)?;
+        raw.hasher.update(&buf[..n]);
+        raw.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// Size and SHA-256 of an input as stored (compressed bytes for compressed inputs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputDigest {
+    /// Bytes.
+    pub size: u64,
+    /// Lower-case hex SHA-256.
+    pub sha256: String,
+}
+
 /// Streaming reader over one capture, pcap or pcapng, plain or compressed.
 pub struct CaptureReader {
     inner: Inner,
     name: String,
     format: CaptureFormat,
     compression: Compression,
+    raw: Option<Arc<Mutex<Raw>>>,
 }
 
 impl fmt::Debug for CaptureReader {
@@ -202,15 +238,73 @@ fn sniff(mut r: Box<dyn Read + Send>) -> io::Result<(Vec<u8>, Box<dyn Read + Sen
 impl CaptureReader {
     /// Opens a capture file. The name `-` reads standard input.
     pub fn open(path: &Path) -> Result<Self, InputError> {
+        Self::open_with(path, false)
+    }
+
+    /// Opens a capture file, computing its SHA-256 as it is read when `hash` is set (see
+    /// [`CaptureReader::digest`]).
+    pub fn open_with(path: &Path, hash: bool) -> Result<Self, InputError> {
         let name = path.display().to_string();
-        if path.as_os_str() == "-" {
-            return Self::from_reader(name, Box::new(io::stdin()));
+        let reader: Box<dyn Read + Send> = if path.as_os_str() == "-" {
+            Box::new(io::stdin())
+        } else {
+            Box::new(File::open(path).map_err(|source| InputError::Io {
+                path: name.clone(),
+                source,
+            })?)
+        };
+        if hash {
+            Self::from_reader_hashed(name, reader)
+        } else {
+            Self::from_reader(name, reader)
         }
-        let file = File::open(path).map_err(|source| InputError::Io {
-            path: name.clone(),
-            source,
-        })?;
-        Self::from_reader(name, Box::new(file))
+    }
+
+    /// Like [`CaptureReader::from_reader`], hashing the stream as it is read.
+    pub fn from_reader_hashed(
+        name: String,
+        reader: Box<dyn Read + Send>,
+    ) -> Result<Self, InputError> {
+        let raw = Arc::new(Mutex::new(Raw {
+            reader,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }));
+        let mut r = Self::from_reader(name, Box::new(Tee(raw.clone())))?;
+        r.raw = Some(raw);
+        Ok(r)
+    }
+
+    /// Size and SHA-256 of the whole input as stored, for a reader opened with hashing:
+    /// whatever the packet reader did not consume (after damage, trailing bytes) is read
+    /// and hashed now. `None` for readers opened without hashing.
+    pub fn digest(&mut self) -> Option<Result<InputDigest, io::Error>> {
+        let raw = self.raw.as_ref()?;
+        let mut raw = match raw.lock() {
+            Ok(r) => r,
+            Err(_) => return Some(Err(io::Error::other("input hasher poisoned"))),
+        };
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            match raw.reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    raw.hasher.update(&buf[..n]);
+                    raw.bytes += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        let size = raw.bytes;
+        let sha256 = raw
+            .hasher
+            .clone()
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Some(Ok(InputDigest { size, sha256 }))
     }
 
     /// Reads a capture from any byte stream; `name` is used in messages.
@@ -272,6 +366,7 @@ impl CaptureReader {
             name,
             format,
             compression,
+            raw: None,
         })
     }
 

@@ -280,3 +280,21 @@ fn compressed_inputs_are_unwrapped() {
     assert!(pkts.len() <= 2);
     assert!(dmg.is_some() || pkts.len() == 2);
 }
+
+#[test]
+fn digest_covers_the_whole_input_even_after_damage() {
+    use sha2::{Digest, Sha256};
+    let mut f = pcap_file(false, false, 65535, &[(1, 0, b"abcd", 4)]);
+    f.extend([1, 2, 3]); // a cut record header
+    let want: String = Sha256::digest(&f)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut r = CaptureReader::from_reader_hashed("t".into(), Box::new(io::Cursor::new(f.clone())))
+        .unwrap();
+    let (pkts, dmg) = collect(&mut r);
+    assert_eq!((pkts.len(), dmg.is_some()), (1, true));
+    let d = r.digest().unwrap().unwrap();
+    assert_eq!((d.size, d.sha256), (f.len() as u64, want));
+    assert!(reader(f).unwrap().digest().is_none());
+}

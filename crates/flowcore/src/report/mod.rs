@@ -10,6 +10,8 @@ use crate::flow::{tcp_flags, FlowRecord};
 use crate::pipeline::InputSummary;
 use crate::time::push_rfc3339;
 
+pub mod analysis;
+
 /// Output formats of flow records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlowFormat {

@@ -1,0 +1,186 @@
+//! `flowcli analyze`: flows judged against a site's policy.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use clap::ValueEnum;
+use flowcore::pipeline::flows_from_capture;
+use flowcore::policy::{Analyzer, Ruleset};
+use flowcore::report::analysis::{analysis_json, analysis_table, finding_json, AnalysedInput};
+
+use crate::{each_capture, report_input, FlowOpts, EXIT_INPUT, EXIT_OK, EXIT_OUTPUT};
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum Format {
+    /// Summary, segment matrix and findings grouped by rule (default on a terminal).
+    Table,
+    /// One JSON document: summary (inputs with SHA-256, counts, matrix) and findings
+    /// (default when stdout is not a terminal).
+    Json,
+    /// One finding per line.
+    Ndjson,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct AnalyzeArgs {
+    /// Capture files, directories (walked recursively, sorted by path) or `-` for stdin.
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<PathBuf>,
+    /// The site file: segments, zones, gateways, exceptions and the policy model it follows.
+    #[arg(long, value_name = "SITE.toml")]
+    ruleset: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Write the report to this file (atomically: a temporary file renamed into place)
+    /// instead of standard output.
+    #[arg(long, short, value_name = "PATH")]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    flow: FlowOpts,
+    /// No per-input accounting lines on stderr (warnings and errors are still printed).
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub(crate) const NO_RULESET: &str = "\
+flowcli analyze needs a site file: --ruleset SITE.toml
+
+A site file names your segments (mynumber, lgwan, internet) with their prefixes, the zones
+beyond them (lgwan_wan, security_cloud), the sanitizing gateways, the exceptions, and the
+policy model you follow (mic-alpha, mic-alpha-prime, mic-beta, mic-beta-prime).
+Start from rulesets/example-site.toml (every key is documented in rulesets/README.md),
+then check it with: flowcli ruleset check SITE.toml";
+
+pub(crate) fn load_ruleset(path: &Path) -> Option<Ruleset> {
+    match Ruleset::load(path) {
+        Ok(rs) => Some(rs),
+        Err(errs) => {
+            for e in &errs {
+                eprintln!("flowcli: ruleset error: {e}");
+            }
+            None
+        }
+    }
+}
+
+pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
+    let Some(rpath) = &args.ruleset else {
+        eprintln!("{NO_RULESET}");
+        return Ok(EXIT_INPUT);
+    };
+    let Some(rs) = load_ruleset(rpath) else {
+        return Ok(EXIT_INPUT);
+    };
+    let cfg = match args.flow.config() {
+        Ok(c) => c,
+        Err(m) => {
+            eprintln!("flowcli: {m}");
+            return Ok(EXIT_INPUT);
+        }
+    };
+    let mut analyzer = Analyzer::new(&rs);
+    let mut inputs: Vec<AnalysedInput> = Vec::new();
+    let mut files: Vec<String> = Vec::new();
+    let Some(errors) = each_capture(&args.inputs, true, |mut reader| {
+        let id = files.len() as u32;
+        let name = reader.name().to_string();
+        files.push(name.clone());
+        let summary = flows_from_capture(&mut reader, id, &cfg, &mut |f| {
+            analyzer.observe(&f, &name);
+        });
+        report_input(&summary, args.quiet);
+        let digest = match reader.digest() {
+            Some(Ok(d)) => Some(d),
+            Some(Err(e)) => {
+                eprintln!("flowcli: warning: {name}: cannot finish hashing: {e}");
+                None
+            }
+            None => None,
+        };
+        inputs.push(AnalysedInput { summary, digest });
+        Ok(())
+    })?
+    else {
+        return Ok(EXIT_INPUT);
+    };
+    let analysis = analyzer.finish(&files);
+    let to_terminal = args.output.is_none() && io::stdout().is_terminal();
+    let format = args.format.unwrap_or(if to_terminal {
+        Format::Table
+    } else {
+        Format::Json
+    });
+    let mut body = Vec::new();
+    match format {
+        Format::Table => analysis_table(&rs, &inputs, &errors, &analysis, &mut body)?,
+        Format::Json => {
+            serde_json::to_writer_pretty(
+                &mut body,
+                &analysis_json(&rs, &inputs, &errors, &analysis),
+            )?;
+            body.push(b'\n');
+        }
+        Format::Ndjson => {
+            for f in &analysis.findings {
+                serde_json::to_writer(&mut body, &finding_json(f))?;
+                body.push(b'\n');
+            }
+        }
+    }
+    match &args.output {
+        Some(path) => {
+            if let Err(e) = write_atomically(path, &body) {
+                eprintln!("flowcli: cannot write {}: {e}", path.display());
+                return Ok(EXIT_INPUT);
+            }
+        }
+        None => {
+            let mut out = io::stdout().lock();
+            out.write_all(&body)?;
+            out.flush()?;
+        }
+    }
+    if !args.quiet {
+        eprintln!(
+            "flowcli: {} flows judged, {} findings ({} flows in violation)",
+            analysis.flows,
+            analysis.findings.len(),
+            analysis.violating_flows
+        );
+    }
+    Ok(if !errors.is_empty() {
+        EXIT_INPUT
+    } else if analysis.findings.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_OUTPUT
+    })
+}
+
+/// Writes `body` to a temporary file beside `path`, then renames it into place, so a
+/// reader never sees a half-written report and a failure leaves nothing behind.
+fn write_atomically(path: &Path, body: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::other("not a file name"))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(body)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

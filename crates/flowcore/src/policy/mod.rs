@@ -782,7 +782,7 @@ impl Ruleset {
                 match a.class {
                     ClassId::PUBLIC => "; globally routable",
                     ClassId::UNKNOWN => "; not globally routable: the inventory is incomplete",
-                    _ => "; never leaves the link",
+                    _ => "; loopback, multicast or broadcast: not judged",
                 }
             ),
         }];

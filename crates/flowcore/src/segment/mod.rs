@@ -21,10 +21,10 @@ pub enum ClassKind {
     Zone,
     /// A globally routable address in no segment or zone.
     Public,
-    /// A private, ULA or otherwise non-global address in no segment or zone: the inventory
-    /// is incomplete, and the flow cannot be judged.
+    /// A private, ULA, link-local or otherwise non-global address in no segment or zone:
+    /// the inventory is incomplete, and the flow cannot be judged.
     Unknown,
-    /// Never leaves the link: loopback, link-local, multicast, broadcast, unspecified.
+    /// Not a host on any segment: loopback, multicast, broadcast, unspecified.
     Local,
 }
 
@@ -37,7 +37,7 @@ impl ClassId {
     pub const PUBLIC: ClassId = ClassId(0);
     /// Non-global, in no segment or zone.
     pub const UNKNOWN: ClassId = ClassId(1);
-    /// Link-local, loopback, multicast, broadcast.
+    /// Loopback, multicast, broadcast, unspecified.
     pub const LOCAL: ClassId = ClassId(2);
 }
 
@@ -148,7 +148,8 @@ impl Inventory {
     }
 }
 
-/// Public, unknown or local for an address in no declared prefix. Documentation ranges
+/// Public, unknown or local for an address in no declared prefix. Link-local addresses are
+/// unknown (a host the inventory does not place). Documentation ranges
 /// (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32) count as public: they
 /// stand for public addresses in examples and tests.
 pub fn special_class(ip: IpAddr) -> ClassId {
@@ -184,7 +185,7 @@ pub fn special_class(ip: IpAddr) -> ClassId {
             } else if (s[0] & 0xe000) == 0x2000 {
                 ClassId::PUBLIC
             } else {
-                ClassId::UNKNOWN // ULA fc00::/7 and everything not global unicast
+                ClassId::UNKNOWN // ULA fc00::/7, link-local fe80::/10, everything not global unicast
             }
         }
     }

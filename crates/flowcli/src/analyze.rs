@@ -4,11 +4,12 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
-use flowcore::pipeline::flows_from_capture;
 use flowcore::policy::{Analyzer, Ruleset};
 use flowcore::report::analysis::{analysis_json, analysis_table, finding_json, AnalysedInput};
 
-use crate::{each_capture, report_input, FlowOpts, EXIT_INPUT, EXIT_OK, EXIT_OUTPUT};
+use crate::{
+    each_capture, report_exports, report_input, FlowOpts, EXIT_INPUT, EXIT_OK, EXIT_OUTPUT,
+};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum Format {
@@ -72,7 +73,7 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
     let Some(rs) = load_ruleset(rpath) else {
         return Ok(EXIT_INPUT);
     };
-    let cfg = match args.flow.config() {
+    let mut pipeline = match args.flow.pipeline() {
         Ok(c) => c,
         Err(m) => {
             eprintln!("flowcli: {m}");
@@ -86,7 +87,7 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
         let id = files.len() as u32;
         let name = reader.name().to_string();
         files.push(name.clone());
-        let summary = flows_from_capture(&mut reader, id, &cfg, &mut |f| {
+        let summary = pipeline.run(&mut reader, id, &mut |f| {
             analyzer.observe(&f, &name);
         });
         report_input(&summary, args.quiet);
@@ -104,6 +105,11 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
     else {
         return Ok(EXIT_INPUT);
     };
+    let stats = pipeline.finish(&mut |f| {
+        let name = files.get(f.input as usize).cloned().unwrap_or_default();
+        analyzer.observe(&f, &name);
+    });
+    report_exports(&stats, args.quiet);
     let analysis = analyzer.finish(&files);
     let to_terminal = args.output.is_none() && io::stdout().is_terminal();
     let format = args.format.unwrap_or(if to_terminal {

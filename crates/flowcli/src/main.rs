@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use flowcore::flow::{FlowConfig, Timeouts};
 use flowcore::input::{collect_inputs, CaptureReader, InputError, InputSpec};
-use flowcore::pipeline::{flows_from_capture, InputSummary};
+use flowcore::pipeline::{InputSummary, Pipeline};
 use flowcore::report::{FlowFormat, FlowWriter};
 use flowcore::time::NS_PER_SEC;
 
@@ -114,6 +114,11 @@ pub(crate) struct FlowOpts {
     /// Most flows held at once per input; beyond it the flow closest to expiry is emitted.
     #[arg(long, value_name = "N", default_value_t = FlowConfig::default().max_flows)]
     max_flows: usize,
+    /// Pair the two unidirectional records of a conversation from NetFlow/IPFIX exports
+    /// (reversed 5-tuple, within 120 s) into one bidirectional flow, so the initiator can be
+    /// told (the side that started first, or sent the bare SYN).
+    #[arg(long)]
+    pair_exports: bool,
 }
 
 impl FlowOpts {
@@ -132,6 +137,16 @@ impl FlowOpts {
         cfg.vlan_in_key = self.vlan_in_key;
         cfg.max_flows = self.max_flows.max(1);
         Ok(cfg)
+    }
+
+    /// The pipeline for a run over all inputs (export templates persist across inputs).
+    pub(crate) fn pipeline(&self) -> Result<Pipeline, String> {
+        let p = Pipeline::new(self.config()?);
+        Ok(if self.pair_exports {
+            p.pair_exports(120, 1 << 20)
+        } else {
+            p
+        })
     }
 }
 
@@ -196,7 +211,7 @@ fn main() -> ExitCode {
 }
 
 fn run_flows(args: FlowsArgs) -> io::Result<u8> {
-    let cfg = match args.flow.config() {
+    let mut pipeline = match args.flow.pipeline() {
         Ok(c) => c,
         Err(m) => {
             eprintln!("flowcli: {m}");
@@ -217,7 +232,7 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
     let Some(errors) = each_capture(&args.inputs, false, |mut reader| {
         let id = writer.add_input(reader.name());
         let mut write_err = None;
-        let summary = flows_from_capture(&mut reader, id, &cfg, &mut |rec| {
+        let summary = pipeline.run(&mut reader, id, &mut |rec| {
             if write_err.is_none() {
                 if let Err(e) = writer.write(&rec) {
                     write_err = Some(e);
@@ -231,6 +246,18 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
     else {
         return Ok(EXIT_INPUT);
     };
+    let mut write_err = None;
+    let stats = pipeline.finish(&mut |rec| {
+        if write_err.is_none() {
+            if let Err(e) = writer.write(&rec) {
+                write_err = Some(e);
+            }
+        }
+    });
+    if let Some(e) = write_err {
+        return Err(e);
+    }
+    report_exports(&stats, args.quiet);
     writer.finish(&summaries, &errors)?;
     Ok(if errors.is_empty() {
         EXIT_OK
@@ -270,8 +297,35 @@ pub(crate) fn each_capture(
     Ok(Some(errors))
 }
 
+/// Export decoder totals of the run (unless quiet, and only when there were exports).
+pub(crate) fn report_exports(s: &flowcore::input::export::ExportStats, quiet: bool) {
+    if quiet || s.datagrams == 0 {
+        return;
+    }
+    eprintln!(
+        "exports: {} datagrams, {} records, {} templates ({} withdrawn, {} refused), {} options records, {} data sets decoded after their template, {} undecodable, {} sFlow flow samples, {} counter samples skipped, {} malformed",
+        s.datagrams,
+        s.records,
+        s.templates,
+        s.template_withdrawals,
+        s.templates_refused,
+        s.options_records,
+        s.pending_decoded,
+        s.undecodable_sets,
+        s.sflow_samples,
+        s.sflow_counter_samples,
+        s.malformed
+    );
+}
+
 /// Damage warning (always) and the accounting line (unless quiet) of one input.
 pub(crate) fn report_input(summary: &InputSummary, quiet: bool) {
+    for w in &summary.export_warnings {
+        eprintln!(
+            "flowcli: warning: {}: at byte {}: {}",
+            summary.name, w.offset, w.what
+        );
+    }
     if let Some(d) = &summary.damage {
         eprintln!(
             "flowcli: warning: {}: {d}; the {} packets before it were used",
@@ -300,6 +354,12 @@ pub(crate) fn accounting_line(s: &InputSummary) -> String {
         line.push_str(&format!(" ({})", reasons.join(", ")));
     }
     line.push_str(&format!("; {} flows", s.flows.records));
+    if s.export_datagrams > 0 {
+        line.push_str(&format!(
+            "; {} export datagrams, {} export records",
+            s.export_datagrams, s.export_records
+        ));
+    }
     if s.fragments.fragments > 0 {
         line.push_str(&format!(
             "; {} fragments ({} orphaned)",

@@ -3,9 +3,19 @@
 
 use std::collections::BTreeMap;
 
-use crate::decode::{self, FragStats, FragTracker, SkipReason};
-use crate::flow::{FlowConfig, FlowRecord, FlowTable, FlowTableStats};
-use crate::input::{CaptureFormat, CaptureReader, Compression, Damage};
+use std::net::{IpAddr, Ipv4Addr};
+
+use hashbrown::HashMap;
+
+use crate::decode::{self, proto, FragStats, FragTracker, PacketSummary, SkipReason};
+use crate::flow::{
+    from_export, ExportMeta, ExportPairer, FlowConfig, FlowRecord, FlowTable, FlowTableStats,
+};
+use crate::input::export::{
+    self, DatagramContext, ExportDecoder, ExportItem, ExportKind, ExportStats, ExportWarning,
+    TemplateLimits,
+};
+use crate::input::{linktype, CaptureFormat, CaptureReader, Compression, Damage, RawPacket};
 use crate::time::TimestampNs;
 
 /// What happened to one input: every packet read is either decoded or skipped for a reason,
@@ -42,6 +52,13 @@ pub struct InputSummary {
     pub flows: FlowTableStats,
     /// Damage that ended the input early, if any (all packets before it were used).
     pub damage: Option<Damage>,
+    /// Packets of a capture that carried flow exports (decoded as records, not as flows),
+    /// or messages of a raw export file.
+    pub export_datagrams: u64,
+    /// Flow records and sFlow samples this input's exports yielded.
+    pub export_records: u64,
+    /// Malformed export datagrams (the first 100), with their offsets.
+    pub export_warnings: Vec<ExportWarning>,
 }
 
 impl InputSummary {
@@ -53,83 +70,269 @@ impl InputSummary {
 
 /// Reads every packet of `reader`, assembles flows and hands each finished record to `out`
 /// as soon as it is final (timeouts are driven by the capture's clock). Damage is recorded
-/// in the summary, never a panic; packets before it are all used.
+/// in the summary, never a panic; packets before it are all used. Flow exports inside the
+/// capture are decoded too; for state shared across inputs (templates), use [`Pipeline`].
 pub fn flows_from_capture(
     reader: &mut CaptureReader,
     input: u32,
     cfg: &FlowConfig,
     out: &mut impl FnMut(FlowRecord),
 ) -> InputSummary {
-    let mut table = FlowTable::new(*cfg, input);
-    let mut frags = FragTracker::new(cfg.frag);
-    let mut skipped = [0u64; SkipReason::ALL.len()];
-    let mut link_types = BTreeMap::new();
-    let (mut read, mut decoded, mut bytes) = (0u64, 0u64, 0u64);
-    let (mut first_ts, mut last_ts) = (TimestampNs::MAX, TimestampNs::MIN);
-    let mut damage = None;
-    let mut last_link = (u16::MAX, 0u64);
-    loop {
-        let raw = match reader.next_packet() {
-            Ok(Some(raw)) => raw,
-            Ok(None) => break,
-            Err(d) => {
-                damage = Some(d);
-                break;
+    let mut p = Pipeline::new(*cfg);
+    let s = p.run(reader, input, out);
+    p.finish(out);
+    s
+}
+
+/// UDP ports of services that are never flow exports (their traffic is not examined).
+fn never_export(s: &PacketSummary) -> bool {
+    const PORTS: [u16; 11] = [53, 67, 68, 123, 137, 138, 443, 1900, 4789, 5353, 5355];
+    PORTS.contains(&s.src_port) || PORTS.contains(&s.dst_port)
+}
+
+/// The packet path with a collector's state for one run over many inputs: flow-export
+/// templates persist from input to input (as in a collector), and unidirectional export
+/// records can be paired into bidirectional flows.
+pub struct Pipeline {
+    cfg: FlowConfig,
+    exports: ExportDecoder,
+    pairer: Option<ExportPairer>,
+    decode_exports: bool,
+}
+
+impl Pipeline {
+    /// A pipeline with default export limits, decoding exports found in captures.
+    pub fn new(cfg: FlowConfig) -> Self {
+        Pipeline {
+            cfg,
+            exports: ExportDecoder::new(TemplateLimits::default()),
+            pairer: None,
+            decode_exports: true,
+        }
+    }
+
+    /// Pairs unidirectional export records of one conversation (reversed 5-tuple, times
+    /// within `window_s` seconds) into bidirectional flows.
+    pub fn pair_exports(mut self, window_s: i64, capacity: usize) -> Self {
+        self.pairer = Some(ExportPairer::new(window_s, capacity));
+        self
+    }
+
+    /// Whether UDP packets in captures are examined for flow exports (default true).
+    pub fn decode_exports(mut self, yes: bool) -> Self {
+        self.decode_exports = yes;
+        self
+    }
+
+    /// Export decoder counters for the run so far.
+    pub fn export_stats(&self) -> ExportStats {
+        self.exports.stats()
+    }
+
+    /// Ends the run: waiting export records are emitted, data still missing its template is
+    /// counted as undecodable. Returns the export counters.
+    pub fn finish(&mut self, out: &mut impl FnMut(FlowRecord)) -> ExportStats {
+        if let Some(p) = &mut self.pairer {
+            p.flush(out);
+        }
+        self.exports.finish();
+        self.exports.stats()
+    }
+
+    /// Reads one input (capture or raw export file).
+    pub fn run(
+        &mut self,
+        reader: &mut CaptureReader,
+        input: u32,
+        out: &mut impl FnMut(FlowRecord),
+    ) -> InputSummary {
+        let mut table = FlowTable::new(self.cfg, input);
+        let mut frags = FragTracker::new(self.cfg.frag);
+        let mut samples: HashMap<IpAddr, FlowTable> = HashMap::new();
+        let mut skipped = [0u64; SkipReason::ALL.len()];
+        let mut link_types = BTreeMap::new();
+        let (mut read, mut decoded, mut bytes) = (0u64, 0u64, 0u64);
+        let (mut first_ts, mut last_ts) = (TimestampNs::MAX, TimestampNs::MIN);
+        let mut damage = None;
+        let mut last_link = (u16::MAX, 0u64);
+        let (mut datagrams, mut records) = (0u64, 0u64);
+        let mut warnings = Vec::new();
+        let cfg = self.cfg;
+        let pairer = &mut self.pairer;
+        let exports = &mut self.exports;
+        // Export records go through the pairer when pairing is on.
+        let mut emit_record = |f: FlowRecord, out: &mut dyn FnMut(FlowRecord)| match pairer {
+            Some(p) => p.push(f, &mut |r| out(r)),
+            None => out(f),
+        };
+        let mut on_item = |item: ExportItem<'_>,
+                           ctx: DatagramContext,
+                           samples: &mut HashMap<IpAddr, FlowTable>,
+                           out: &mut dyn FnMut(FlowRecord)| {
+            records += 1;
+            match item {
+                ExportItem::Record(r) => emit_record(from_export(&r, input), out),
+                ExportItem::Sample(sp) => {
+                    let link = match sp.header_protocol {
+                        1 => linktype::ETHERNET,
+                        11 => linktype::IPV4,
+                        12 => linktype::IPV6,
+                        _ => return,
+                    };
+                    let raw = RawPacket {
+                        index: ctx.index,
+                        offset: ctx.offset,
+                        ts: ctx.capture_ts,
+                        orig_len: sp.frame_length,
+                        link_type: link,
+                        interface: 0,
+                        data: sp.header,
+                    };
+                    let Ok(mut s) = decode::decode(&raw) else {
+                        return;
+                    };
+                    s.vlan = s.vlan.or(sp.vlan);
+                    let t = samples.entry(sp.exporter).or_insert_with(|| {
+                        FlowTable::for_samples(
+                            cfg,
+                            input,
+                            ExportMeta {
+                                kind: ExportKind::Sflow,
+                                exporter: sp.exporter,
+                                domain: 0,
+                                in_if: sp.in_if,
+                                out_if: sp.out_if,
+                                sampling: sp.sampling_rate,
+                            },
+                        )
+                    });
+                    t.advance(s.ts, &mut |r| out(r));
+                    t.push_weighted(&s, sp.sampling_rate, &mut |r| out(r));
+                }
             }
         };
-        read += 1;
-        bytes += u64::from(raw.orig_len);
-        first_ts = first_ts.min(raw.ts);
-        last_ts = last_ts.max(raw.ts);
-        if raw.link_type == last_link.0 {
-            last_link.1 += 1;
+        if reader.format() == CaptureFormat::Export {
+            loop {
+                let d = match reader.next_datagram() {
+                    Ok(Some(d)) => d,
+                    Ok(None) => break,
+                    Err(e) => {
+                        damage = Some(e);
+                        break;
+                    }
+                };
+                datagrams += 1;
+                read += 1;
+                bytes += d.data.len() as u64;
+                let ctx = DatagramContext {
+                    exporter: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                    port: 0,
+                    capture_ts: 0,
+                    index: d.index,
+                    offset: d.offset,
+                };
+                let w = exports.decode(d.kind, ctx, d.data, &mut |item| {
+                    on_item(item, ctx, &mut samples, out)
+                });
+                warnings.extend(w);
+            }
         } else {
-            if last_link.1 > 0 {
-                *link_types.entry(last_link.0).or_insert(0) += last_link.1;
-            }
-            last_link = (raw.link_type, 1);
-        }
-        match decode::decode(&raw) {
-            Ok(s) => {
-                decoded += 1;
-                table.advance(s.ts, out);
-                if !frags.is_empty() {
-                    frags.expire(s.ts, &mut |p| table.push(&p, out));
-                }
-                if s.frag.is_some() {
-                    frags.push(s, &mut |p| table.push(&p, out));
+            loop {
+                let raw = match reader.next_packet() {
+                    Ok(Some(raw)) => raw,
+                    Ok(None) => break,
+                    Err(d) => {
+                        damage = Some(d);
+                        break;
+                    }
+                };
+                read += 1;
+                bytes += u64::from(raw.orig_len);
+                first_ts = first_ts.min(raw.ts);
+                last_ts = last_ts.max(raw.ts);
+                if raw.link_type == last_link.0 {
+                    last_link.1 += 1;
                 } else {
-                    table.push(&s, out);
+                    if last_link.1 > 0 {
+                        *link_types.entry(last_link.0).or_insert(0) += last_link.1;
+                    }
+                    last_link = (raw.link_type, 1);
+                }
+                match decode::decode(&raw) {
+                    Ok(s) => {
+                        decoded += 1;
+                        if self.decode_exports && s.proto == proto::UDP && !never_export(&s) {
+                            if let Some((o, len)) = s.udp_payload {
+                                let payload = &raw.data[o..o + len];
+                                if let Some(kind) = export::detect(payload) {
+                                    datagrams += 1;
+                                    let ctx = DatagramContext {
+                                        exporter: s.src,
+                                        port: s.src_port,
+                                        capture_ts: raw.ts,
+                                        index: raw.index,
+                                        offset: raw.offset,
+                                    };
+                                    let w = exports.decode(kind, ctx, payload, &mut |item| {
+                                        on_item(item, ctx, &mut samples, out)
+                                    });
+                                    warnings.extend(w);
+                                    continue;
+                                }
+                            }
+                        }
+                        table.advance(s.ts, out);
+                        if !frags.is_empty() {
+                            frags.expire(s.ts, &mut |p| table.push(&p, out));
+                        }
+                        if s.frag.is_some() {
+                            frags.push(s, &mut |p| table.push(&p, out));
+                        } else {
+                            table.push(&s, out);
+                        }
+                    }
+                    Err(r) => skipped[r as usize] += 1,
                 }
             }
-            Err(r) => skipped[r as usize] += 1,
         }
-    }
-    if last_link.1 > 0 {
-        *link_types.entry(last_link.0).or_insert(0) += last_link.1;
-    }
-    frags.flush(&mut |p| table.push(&p, out));
-    table.flush(out);
-    InputSummary {
-        input,
-        name: reader.name().to_string(),
-        format: reader.format(),
-        compression: reader.compression(),
-        packets_read: read,
-        packets_decoded: decoded,
-        skipped: SkipReason::ALL
-            .iter()
-            .zip(skipped)
-            .filter(|(_, n)| *n > 0)
-            .map(|(r, n)| (*r, n))
-            .collect(),
-        bytes_read: bytes,
-        first_ts: (read > 0).then_some(first_ts),
-        last_ts: (read > 0).then_some(last_ts),
-        blocks_skipped: reader.skipped_blocks(),
-        link_types,
-        fragments: frags.stats(),
-        flows: table.stats(),
-        damage,
+        if last_link.1 > 0 {
+            *link_types.entry(last_link.0).or_insert(0) += last_link.1;
+        }
+        frags.flush(&mut |p| table.push(&p, out));
+        table.flush(out);
+        let mut agents: Vec<_> = samples.into_iter().collect();
+        agents.sort_by_key(|(a, _)| *a);
+        for (_, mut t) in agents {
+            t.flush(out);
+        }
+        if reader.format() == CaptureFormat::Export {
+            decoded = read;
+        }
+        warnings.truncate(100);
+        InputSummary {
+            input,
+            name: reader.name().to_string(),
+            format: reader.format(),
+            compression: reader.compression(),
+            packets_read: read,
+            packets_decoded: decoded,
+            skipped: SkipReason::ALL
+                .iter()
+                .zip(skipped)
+                .filter(|(_, n)| *n > 0)
+                .map(|(r, n)| (*r, n))
+                .collect(),
+            bytes_read: bytes,
+            first_ts: (read > 0 && first_ts <= last_ts).then_some(first_ts),
+            last_ts: (read > 0 && first_ts <= last_ts).then_some(last_ts),
+            blocks_skipped: reader.skipped_blocks(),
+            link_types,
+            fragments: frags.stats(),
+            flows: table.stats(),
+            damage,
+            export_datagrams: datagrams,
+            export_records: records,
+            export_warnings: warnings,
+        }
     }
 }

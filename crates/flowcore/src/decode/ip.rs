@@ -79,6 +79,7 @@ pub(super) fn decode_ip(
         dst_mac: ctx.dst_mac,
         tunnel: ctx.tunnel,
         frag,
+        udp_payload: None,
     };
     if frag.is_some_and(|f| f.offset != 0) {
         // Ports live in the first fragment; reassembly attributes this one later.
@@ -93,6 +94,10 @@ pub(super) fn decode_ip(
             }
             s.src_port = u16::from_be_bytes([t[0], t[1]]);
             s.dst_port = u16::from_be_bytes([t[2], t[3]]);
+            if p == proto::UDP && frag.is_none() && t.len() >= 8 {
+                // The address (made an offset by `decode`): exports are recognised by content.
+                s.udp_payload = Some((t.as_ptr() as usize + 8, t.len() - 8));
+            }
             if p == proto::TCP {
                 if t.len() < 14 {
                     return Err(SkipReason::TruncatedTransport);

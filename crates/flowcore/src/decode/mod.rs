@@ -110,6 +110,9 @@ pub struct PacketSummary {
     pub tunnel: Option<Tunnel>,
     /// Fragmentation, if the IP packet is a fragment.
     pub frag: Option<Fragment>,
+    /// For UDP (not fragmented): (offset, length) of the UDP payload in the captured bytes,
+    /// for the flow-export decoder.
+    pub udp_payload: Option<(usize, usize)>,
 }
 
 /// Why a packet produced no summary. Every skipped packet is counted under one reason.
@@ -162,6 +165,11 @@ pub fn decode(raw: &RawPacket<'_>) -> Result<PacketSummary, SkipReason> {
     s.wire_len = raw.orig_len.max(raw.data.len() as u32);
     s.index = raw.index;
     s.offset = raw.offset;
+    // decode_ip records the payload's address; make it an offset into the packet.
+    s.udp_payload = s
+        .udp_payload
+        .map(|(addr, len)| (addr.wrapping_sub(raw.data.as_ptr() as usize), len))
+        .filter(|&(o, len)| o.checked_add(len).is_some_and(|e| e <= raw.data.len()));
     Ok(s)
 }
 

@@ -2,12 +2,14 @@
 //! the initiator decision, TCP connection state and Community ID.
 
 mod community_id;
+mod export;
 mod table;
 mod tcp;
 
 use std::net::IpAddr;
 
 pub use community_id::{community_id_v1, icmp_counterpart};
+pub use export::{from_export, ExportMeta, ExportPairer};
 pub use table::{FlowConfig, FlowTable, FlowTableStats, Timeouts};
 pub use tcp::ConnState;
 
@@ -68,7 +70,7 @@ pub struct DirStats {
 
 impl DirStats {
     #[inline]
-    pub(crate) fn add(&mut self, ts: TimestampNs, len: u32, flags: u8) {
+    pub(crate) fn add(&mut self, ts: TimestampNs, len: u32, flags: u8, weight: u32) {
         if self.packets == 0 {
             self.first_ts = ts;
             self.last_ts = ts;
@@ -76,8 +78,8 @@ impl DirStats {
             self.first_ts = self.first_ts.min(ts);
             self.last_ts = self.last_ts.max(ts);
         }
-        self.packets += 1;
-        self.bytes += u64::from(len);
+        self.packets += u64::from(weight);
+        self.bytes += u64::from(len) * u64::from(weight);
         self.tcp_flags |= flags;
     }
 }
@@ -98,6 +100,8 @@ pub enum EndReason {
     Capacity,
     /// The input ended.
     EndOfInput,
+    /// An exporter ended it (the record came from NetFlow/IPFIX).
+    Exported,
 }
 
 impl EndReason {
@@ -110,6 +114,7 @@ impl EndReason {
             EndReason::NewConnection => "new_connection",
             EndReason::Capacity => "capacity",
             EndReason::EndOfInput => "end_of_input",
+            EndReason::Exported => "exported",
         }
     }
 }
@@ -160,6 +165,12 @@ pub struct FlowRecord {
     pub dst_mac: Option<[u8; 6]>,
     /// False when the ports are unknown (IP fragments whose first fragment was never seen).
     pub ports_known: bool,
+    /// Whether `src` is known to be the initiator. Always true for packet captures; for
+    /// unidirectional export records only when the evidence says so (see
+    /// [`from_export`]), otherwise `src` is merely the record's direction.
+    pub initiator_known: bool,
+    /// Where an exported record came from (`None` for flows assembled from packets).
+    pub export: Option<Box<ExportMeta>>,
     /// Index of the input (in the caller's list of inputs) of the first packet.
     pub input: u32,
     /// 1-based packet number of the first packet in its input.

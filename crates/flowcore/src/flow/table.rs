@@ -204,6 +204,8 @@ pub struct FlowTable {
     next_seq: u64,
     now: TimestampNs,
     stats: FlowTableStats,
+    /// Set on tables that assemble sampled packets (sFlow): recorded on every flow.
+    export_meta: Option<Box<super::ExportMeta>>,
 }
 
 impl FlowTable {
@@ -219,7 +221,15 @@ impl FlowTable {
             next_seq: 0,
             now: TimestampNs::MIN,
             stats: FlowTableStats::default(),
+            export_meta: None,
         }
+    }
+
+    /// A table for packets sampled by an exporter (sFlow): every flow records `meta`.
+    pub fn for_samples(cfg: FlowConfig, input: u32, meta: super::ExportMeta) -> Self {
+        let mut t = Self::new(cfg, input);
+        t.export_meta = Some(Box::new(meta));
+        t
     }
 
     /// Counters so far.
@@ -247,6 +257,17 @@ impl FlowTable {
 
     /// Adds one packet (the clock should have been advanced to its time).
     pub fn push(&mut self, p: &PacketSummary, out: &mut impl FnMut(FlowRecord)) {
+        self.push_weighted(p, 1, out);
+    }
+
+    /// Adds one sampled packet standing for `weight` packets (sFlow's 1-in-N sampling):
+    /// packets and bytes count `weight` times.
+    pub fn push_weighted(
+        &mut self,
+        p: &PacketSummary,
+        weight: u32,
+        out: &mut impl FnMut(FlowRecord),
+    ) {
         self.stats.packets += 1;
         let (key, dir) = self.key_of(p);
         let pure_syn = p.proto == proto::TCP && p.tcp_flags & (SYN | ACK) == SYN;
@@ -269,7 +290,7 @@ impl FlowTable {
             f.first_index = p.index;
             f.first_offset = p.offset;
         }
-        f.dirs[dir].add(p.ts, p.wire_len, p.tcp_flags);
+        f.dirs[dir].add(p.ts, p.wire_len, p.tcp_flags, weight);
         f.last_ts = f.last_ts.max(p.ts);
         if f.macs[dir].is_none() {
             f.macs[dir] = p.src_mac;
@@ -512,6 +533,8 @@ impl FlowTable {
             src_mac: f.macs[o],
             dst_mac: f.macs[r],
             ports_known: f.ports_known,
+            initiator_known: true,
+            export: self.export_meta.clone(),
             input: self.input,
             first_packet_index: f.first_index,
             first_packet_offset: f.first_offset,
@@ -525,7 +548,7 @@ impl FlowTable {
             EndReason::TcpClose => s.tcp_close += 1,
             EndReason::NewConnection => s.new_connection += 1,
             EndReason::Capacity => s.capacity += 1,
-            EndReason::EndOfInput => s.end_of_input += 1,
+            EndReason::EndOfInput | EndReason::Exported => s.end_of_input += 1,
         }
         rec
     }

@@ -23,6 +23,7 @@ fn pkt(t_s: f64, src: &str, sp: u16, dst: &str, dp: u16, proto: u8, flags: u8) -
         dst_mac: None,
         tunnel: None,
         frag: None,
+        udp_payload: None,
     }
 }
 

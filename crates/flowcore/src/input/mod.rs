@@ -5,6 +5,7 @@
 //! Damage after a valid file header ends the stream with a [`Damage`] (everything before it
 //! has been delivered); a file whose header is unusable fails to open with an [`InputError`].
 
+pub mod export;
 mod pcap;
 mod pcapng;
 mod stream;
@@ -135,6 +136,9 @@ pub enum CaptureFormat {
     Pcap,
     /// pcapng.
     Pcapng,
+    /// A raw file of concatenated flow-export messages (NetFlow v5/v9, IPFIX incl. RFC 5655
+    /// files, sFlow v5): read with [`CaptureReader::next_datagram`].
+    Export,
 }
 
 /// Compression wrapped around a capture.
@@ -174,6 +178,37 @@ pub fn detect(magic: &[u8]) -> Detected {
 enum Inner {
     Pcap(pcap::PcapReader),
     Pcapng(pcapng::PcapngReader),
+    Export(ExportFile),
+}
+
+/// Raw export messages, one after another.
+struct ExportFile {
+    stream: ByteStream,
+    index: u64,
+    done: bool,
+}
+
+/// One export message of a raw export file.
+#[derive(Debug, Clone, Copy)]
+pub struct RawDatagram<'a> {
+    /// 1-based message number.
+    pub index: u64,
+    /// Byte offset of the message in the (decompressed) file.
+    pub offset: u64,
+    /// Export protocol.
+    pub kind: export::ExportKind,
+    /// The message.
+    pub data: &'a [u8],
+}
+
+/// Whether the first bytes look like a flow-export message (for raw export files).
+fn is_export_magic(m: &[u8]) -> bool {
+    match m {
+        [0, 5, c0, c1, ..] | [0, 9, c0, c1, ..] => u16::from_be_bytes([*c0, *c1]) > 0,
+        [0, 10, l0, l1, ..] => u16::from_be_bytes([*l0, *l1]) >= 16,
+        [0, 0, 0, 5, 0, 0, 0, t, ..] => *t == 1 || *t == 2,
+        _ => false,
+    }
 }
 
 /// The raw input as stored (before decompression), hashed as it is read.
@@ -229,8 +264,8 @@ impl fmt::Debug for CaptureReader {
 
 /// Reads up to 4 bytes without losing them: returns them and a reader that replays them.
 fn sniff(mut r: Box<dyn Read + Send>) -> io::Result<(Vec<u8>, Box<dyn Read + Send>)> {
-    let mut magic = Vec::with_capacity(4);
-    (&mut r).take(4).read_to_end(&mut magic)?;
+    let mut magic = Vec::with_capacity(8);
+    (&mut r).take(8).read_to_end(&mut magic)?;
     let replay: Box<dyn Read + Send> = Box::new(io::Cursor::new(magic.clone()).chain(r));
     Ok((magic, replay))
 }
@@ -335,6 +370,7 @@ impl CaptureReader {
         }
         let format = match detected {
             Detected::Capture(f) => f,
+            _ if is_export_magic(&magic) => CaptureFormat::Export,
             _ => {
                 return Err(InputError::NotCapture {
                     path: name,
@@ -342,7 +378,7 @@ impl CaptureReader {
                         "empty file: not a capture".to_string()
                     } else {
                         format!(
-                            "not a pcap or pcapng capture (first bytes {:02x?}; gzip and zstd are unwrapped)",
+                            "not a pcap or pcapng capture nor a NetFlow/IPFIX/sFlow export file (first bytes {:02x?}; gzip and zstd are unwrapped)",
                             magic
                         )
                     },
@@ -360,6 +396,11 @@ impl CaptureReader {
             CaptureFormat::Pcapng => {
                 Inner::Pcapng(pcapng::PcapngReader::new(stream).map_err(fmt_err)?)
             }
+            CaptureFormat::Export => Inner::Export(ExportFile {
+                stream,
+                index: 0,
+                done: false,
+            }),
         };
         Ok(CaptureReader {
             inner,
@@ -389,16 +430,53 @@ impl CaptureReader {
     pub fn pcap_link_type(&self) -> Option<u16> {
         match &self.inner {
             Inner::Pcap(r) => Some(r.link_type()),
-            Inner::Pcapng(_) => None,
+            _ => None,
         }
     }
 
     /// pcapng blocks skipped because they carry no packets (statistics, names, custom).
     pub fn skipped_blocks(&self) -> u64 {
         match &self.inner {
-            Inner::Pcap(_) => 0,
             Inner::Pcapng(r) => r.skipped_blocks,
+            _ => 0,
         }
+    }
+
+    /// The next message of a raw export file (`Ok(None)` at the end, and always for
+    /// captures), or `Err(Damage)` once where the file stops being export messages.
+    pub fn next_datagram(&mut self) -> Result<Option<RawDatagram<'_>>, Damage> {
+        let Inner::Export(f) = &mut self.inner else {
+            return Ok(None);
+        };
+        if f.done {
+            return Ok(None);
+        }
+        let offset = f.stream.offset();
+        let have = f.stream.fill(1 << 16).map_err(|e| {
+            f.done = true;
+            Damage::io(offset, &e)
+        })?;
+        if have == 0 {
+            f.done = true;
+            return Ok(None);
+        }
+        let avail = &f.stream.available()[..have.min(1 << 16)];
+        let Some((kind, len)) = export::ExportDecoder::datagram_len(avail) else {
+            f.done = true;
+            return Err(Damage::new(
+                offset,
+                format!("not a NetFlow/IPFIX/sFlow message ({have} bytes left)"),
+            ));
+        };
+        f.index += 1;
+        let index = f.index;
+        let data = f.stream.take(len.max(1).min(have));
+        Ok(Some(RawDatagram {
+            index,
+            offset,
+            kind,
+            data,
+        }))
     }
 
     /// The next packet, `Ok(None)` at the end, or `Err(Damage)` once when the rest of the
@@ -408,6 +486,7 @@ impl CaptureReader {
         match &mut self.inner {
             Inner::Pcap(r) => r.next_packet(),
             Inner::Pcapng(r) => r.next_packet(),
+            Inner::Export(_) => Ok(None),
         }
     }
 }

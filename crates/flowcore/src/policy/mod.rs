@@ -1078,7 +1078,7 @@ impl<'r> Analyzer<'r> {
                     dst: endpoint(f.dst_ip, f.dst_port, j.dst),
                     service: flow_service(f),
                     proto: f.proto,
-                    initiator_known: true,
+                    initiator_known: f.initiator_known,
                     mac: None,
                     first_ts: f.first_ts,
                     last_ts: f.last_ts,
@@ -1091,7 +1091,16 @@ impl<'r> Analyzer<'r> {
                         first_packet_index: f.first_packet_index,
                         first_packet_offset: f.first_packet_offset,
                     },
-                    considered: considered.clone(),
+                    considered: if f.initiator_known {
+                        considered.clone()
+                    } else {
+                        let mut c = vec![format!(
+                            "initiator unknown: the exporter's record runs {} -> {}; no TCP flags or reverse record tell who started",
+                            f.src_ip, f.dst_ip
+                        )];
+                        c.extend(considered.iter().cloned());
+                        c
+                    },
                 });
                 e.flows += 1;
                 e.packets += f.packets();

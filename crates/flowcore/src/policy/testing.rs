@@ -161,6 +161,8 @@ pub fn run_tests(rs: &Ruleset, path: &Path) -> Result<Vec<TestOutcome>, Vec<Rule
             src_mac: None,
             dst_mac: None,
             ports_known: true,
+            initiator_known: true,
+            export: None,
             input: 0,
             first_packet_index: 0,
             first_packet_offset: 0,

@@ -34,6 +34,8 @@ fn flow(src: &str, sp: u16, dst: &str, dp: u16, proto: u8, ts: i64) -> FlowRecor
         src_mac: None,
         dst_mac: None,
         ports_known: true,
+        initiator_known: true,
+        export: None,
         input: 0,
         first_packet_index: 1,
         first_packet_offset: 24,

@@ -38,7 +38,7 @@ fn input_json(i: &AnalysedInput) -> Value {
         "file": s.name,
         "size": i.digest.as_ref().map(|d| d.size),
         "sha256": i.digest.as_ref().map(|d| d.sha256.clone()),
-        "format": match s.format { crate::input::CaptureFormat::Pcap => "pcap", crate::input::CaptureFormat::Pcapng => "pcapng" },
+        "format": match s.format { crate::input::CaptureFormat::Pcap => "pcap", crate::input::CaptureFormat::Pcapng => "pcapng", crate::input::CaptureFormat::Export => "export" },
         "packets_read": s.packets_read,
         "packets_decoded": s.packets_decoded,
         "packets_skipped": skipped,

@@ -29,7 +29,7 @@ pub enum FlowFormat {
 pub const FLOW_SCHEMA: &str = "flowcore.flow/1";
 
 /// Field names of a flow record, in order: the NDJSON object's keys and the CSV header.
-pub const FLOW_COLUMNS: [&str; 32] = [
+pub const FLOW_COLUMNS: [&str; 39] = [
     "src_ip",
     "dst_ip",
     "src_port",
@@ -59,6 +59,13 @@ pub const FLOW_COLUMNS: [&str; 32] = [
     "src_mac",
     "dst_mac",
     "ports_known",
+    "initiator_known",
+    "source",
+    "exporter",
+    "observation_domain",
+    "in_if",
+    "out_if",
+    "sampling_rate",
     "file",
     "first_packet_index",
     "first_packet_offset",
@@ -224,10 +231,11 @@ enum V<'a> {
 
 /// The schema in one place: every field of a flow record, in order, as `(name, value)`.
 /// The JSON and CSV writers only differ in how they print a value.
-fn flow_fields<'a>(r: &'a FlowRecord, file: &'a str) -> [(&'static str, V<'a>); 32] {
+fn flow_fields<'a>(r: &'a FlowRecord, file: &'a str) -> [(&'static str, V<'a>); 39] {
     let opt = |v: Option<u16>| v.map_or(V::Null, |v| V::U(u64::from(v)));
     let mac = |m: Option<[u8; 6]>| m.map_or(V::Null, |m| V::Plain(mac_str(m)));
     let t = r.tunnel.as_ref();
+    let e = r.export.as_deref();
     [
         ("src_ip", V::Plain(r.src_ip.to_string())),
         ("dst_ip", V::Plain(r.dst_ip.to_string())),
@@ -273,6 +281,22 @@ fn flow_fields<'a>(r: &'a FlowRecord, file: &'a str) -> [(&'static str, V<'a>); 
         ("src_mac", mac(r.src_mac)),
         ("dst_mac", mac(r.dst_mac)),
         ("ports_known", V::Bool(r.ports_known)),
+        ("initiator_known", V::Bool(r.initiator_known)),
+        ("source", V::Plain(source_name(r).into())),
+        (
+            "exporter",
+            e.map_or(V::Null, |e| V::Plain(e.exporter.to_string())),
+        ),
+        (
+            "observation_domain",
+            e.map_or(V::Null, |e| V::U(e.domain.into())),
+        ),
+        ("in_if", e.map_or(V::Null, |e| V::U(e.in_if.into()))),
+        ("out_if", e.map_or(V::Null, |e| V::U(e.out_if.into()))),
+        (
+            "sampling_rate",
+            e.map_or(V::Null, |e| V::U(e.sampling.into())),
+        ),
         ("file", V::Text(file)),
         ("first_packet_index", V::U(r.first_packet_index)),
         ("first_packet_offset", V::U(r.first_packet_offset)),
@@ -310,6 +334,18 @@ pub fn flow_json(r: &FlowRecord, file: &str, s: &mut String) {
         }
     }
     s.push('}');
+}
+
+/// Where a flow record came from: `packets`, `netflow5`, `netflow9`, `ipfix` or `sflow`.
+pub fn source_name(r: &FlowRecord) -> &'static str {
+    use crate::input::export::ExportKind;
+    match r.export.as_deref().map(|e| e.kind) {
+        None => "packets",
+        Some(ExportKind::NetflowV5) => "netflow5",
+        Some(ExportKind::NetflowV9) => "netflow9",
+        Some(ExportKind::Ipfix) => "ipfix",
+        Some(ExportKind::Sflow) => "sflow",
+    }
 }
 
 fn tunnel_kind(k: crate::decode::TunnelKind) -> &'static str {
@@ -359,6 +395,7 @@ fn summary_json(sum: &InputSummary, s: &mut String) {
         match sum.format {
             crate::input::CaptureFormat::Pcap => "pcap",
             crate::input::CaptureFormat::Pcapng => "pcapng",
+            crate::input::CaptureFormat::Export => "export",
         },
         match sum.compression {
             crate::input::Compression::None => "none",
@@ -513,6 +550,8 @@ mod tests {
             src_mac: None,
             dst_mac: None,
             ports_known: true,
+            initiator_known: true,
+            export: None,
             input: 0,
             first_packet_index: 1,
             first_packet_offset: 24,

@@ -1,0 +1,713 @@
+//! NetFlow v5, and the template machinery shared by NetFlow v9 and IPFIX.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use hashbrown::HashMap;
+
+use super::{DatagramContext, ExportItem, ExportKind, ExportRecord, ExportStats, ExportWarning};
+use crate::time::{TimestampNs, NS_PER_SEC};
+
+/// Bounds on template state (adversarial exporters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TemplateLimits {
+    /// Templates held per exporter address. Default 4096.
+    pub templates_per_exporter: usize,
+    /// Fields per template. Default 512.
+    pub fields_per_template: usize,
+    /// Data sets held while waiting for their template. Default 1024.
+    pub pending_sets: usize,
+    /// Bytes held while waiting for templates. Default 4 MiB.
+    pub pending_bytes: usize,
+}
+
+impl Default for TemplateLimits {
+    fn default() -> Self {
+        TemplateLimits {
+            templates_per_exporter: 4096,
+            fields_per_template: 512,
+            pending_sets: 1024,
+            pending_bytes: 4 << 20,
+        }
+    }
+}
+
+fn be(b: &[u8]) -> u64 {
+    b.iter().take(8).fold(0u64, |a, &x| (a << 8) | u64::from(x))
+}
+
+fn u16_at(d: &[u8], o: usize) -> u16 {
+    u16::from_be_bytes([d[o], d[o + 1]])
+}
+
+fn u32_at(d: &[u8], o: usize) -> u32 {
+    u32::from_be_bytes([d[o], d[o + 1], d[o + 2], d[o + 3]])
+}
+
+/// Absolute time of a sysUptime-relative timestamp (ms), given the header's uptime and
+/// wall clock: the difference is taken modulo 2^32, so uptime wraparound is harmless.
+fn uptime_to_ns(at_ms: u32, header_uptime_ms: u32, header_ns: i64) -> TimestampNs {
+    let ago = header_uptime_ms.wrapping_sub(at_ms);
+    header_ns - i64::from(ago) * 1_000_000
+}
+
+/// NetFlow v5: a 24-byte header and up to 30 fixed 48-byte records.
+pub(super) fn decode_v5(
+    ctx: DatagramContext,
+    d: &[u8],
+    stats: &mut ExportStats,
+    warnings: &mut Vec<ExportWarning>,
+    out: &mut dyn FnMut(ExportItem<'_>),
+) {
+    if d.len() < 24 {
+        warnings.push(ExportWarning {
+            offset: ctx.offset,
+            what: format!("NetFlow v5 header truncated ({} of 24 bytes)", d.len()),
+        });
+        return;
+    }
+    let count = usize::from(u16_at(d, 2));
+    let uptime = u32_at(d, 4);
+    let now = i64::from(u32_at(d, 8)) * NS_PER_SEC + i64::from(u32_at(d, 12)).min(999_999_999);
+    let engine = u32::from(d[20]) << 8 | u32::from(d[21]);
+    let sampling = u32::from(u16_at(d, 22) & 0x3fff).max(1);
+    let fits = (d.len() - 24) / 48;
+    if count > fits || count > 30 {
+        warnings.push(ExportWarning {
+            offset: ctx.offset,
+            what: format!(
+                "NetFlow v5 header claims {count} records but the datagram holds {fits} ({} bytes); decoding {}",
+                d.len(),
+                count.min(fits).min(30)
+            ),
+        });
+    }
+    for i in 0..count.min(fits).min(30) {
+        let r = &d[24 + 48 * i..24 + 48 * (i + 1)];
+        stats.records += 1;
+        out(ExportItem::Record(ExportRecord {
+            kind: ExportKind::NetflowV5,
+            exporter: ctx.exporter,
+            domain: engine,
+            src: IpAddr::V4(Ipv4Addr::from(u32_at(r, 0))),
+            dst: IpAddr::V4(Ipv4Addr::from(u32_at(r, 4))),
+            src_port: u16_at(r, 32),
+            dst_port: u16_at(r, 34),
+            proto: r[38],
+            tcp_flags: Some(r[37]),
+            packets: u64::from(u32_at(r, 16)),
+            bytes: u64::from(u32_at(r, 20)),
+            reverse: None,
+            start: uptime_to_ns(u32_at(r, 24), uptime, now),
+            end: uptime_to_ns(u32_at(r, 28), uptime, now),
+            in_if: u32::from(u16_at(r, 12)),
+            out_if: u32::from(u16_at(r, 14)),
+            vlan: None,
+            src_mac: None,
+            dst_mac: None,
+            sampling,
+            datagram_index: ctx.index,
+            datagram_offset: ctx.offset,
+        }));
+    }
+}
+
+/// One field of a template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Field {
+    id: u16,
+    /// Length; 65535 = variable.
+    len: u16,
+    /// Private enterprise number (0 = IANA).
+    pen: u32,
+}
+
+#[derive(Debug, Clone)]
+struct Template {
+    fields: Vec<Field>,
+    /// Scope fields first (options templates).
+    scope: usize,
+    /// Smallest record length (variable fields count 1 byte).
+    min_len: usize,
+}
+
+type Key = (IpAddr, u16, ExportKind, u32, u16);
+
+#[derive(Debug)]
+struct Pending {
+    key: Key,
+    data: Vec<u8>,
+    header: Header,
+    ctx: DatagramContext,
+}
+
+/// What a v9/IPFIX header says about time.
+#[derive(Debug, Clone, Copy)]
+struct Header {
+    kind: ExportKind,
+    domain: u32,
+    /// Export time, UTC ns.
+    now: TimestampNs,
+    /// v9 sysUptime (ms).
+    uptime: Option<u32>,
+}
+
+/// Templates and pending data of v9/IPFIX exporters.
+#[derive(Debug, Default)]
+pub(super) struct TemplateCache {
+    limits: TemplateLimits,
+    templates: HashMap<Key, Template>,
+    per_exporter: HashMap<IpAddr, usize>,
+    /// Sampling interval announced by options data, per (exporter, domain).
+    sampling: HashMap<(IpAddr, u16, u32), u32>,
+    /// IPFIX systemInitTimeMilliseconds per (exporter, domain), for uptime-relative fields.
+    init_ms: HashMap<(IpAddr, u16, u32), i64>,
+    pending: VecDeque<Pending>,
+    pending_bytes: usize,
+}
+
+/// Walks a raw NetFlow v9 message to find its end: flowsets until `count` records are
+/// accounted for is not possible without templates, so it stops at the next v9 header.
+pub(super) fn v9_len(d: &[u8]) -> Option<usize> {
+    if d.len() < 20 {
+        return None;
+    }
+    let mut o = 20;
+    while o + 4 <= d.len() {
+        // The next message starts here if it looks like a v9 header.
+        if u16_at(d, o) == 9 && o + 24 <= d.len() && u16_at(d, o + 2) > 0 {
+            let id = u16_at(d, o + 20);
+            if id <= 1 || id >= 256 {
+                return Some(o);
+            }
+        }
+        let len = usize::from(u16_at(d, o + 2));
+        if len < 4 || o + len > d.len() {
+            return Some(d.len().min(o.max(20)));
+        }
+        o += len;
+    }
+    Some(o.min(d.len()))
+}
+
+impl TemplateCache {
+    pub(super) fn new(limits: TemplateLimits) -> Self {
+        TemplateCache {
+            limits,
+            ..Default::default()
+        }
+    }
+
+    pub(super) fn drop_pending(&mut self) -> u64 {
+        let n = self.pending.len() as u64;
+        self.pending.clear();
+        self.pending_bytes = 0;
+        n
+    }
+
+    pub(super) fn decode(
+        &mut self,
+        kind: ExportKind,
+        ctx: DatagramContext,
+        d: &[u8],
+        stats: &mut ExportStats,
+        warnings: &mut Vec<ExportWarning>,
+        out: &mut dyn FnMut(ExportItem<'_>),
+    ) {
+        let (hlen, header) = match kind {
+            ExportKind::NetflowV9 if d.len() >= 20 => (
+                20,
+                Header {
+                    kind,
+                    domain: u32_at(d, 16),
+                    now: i64::from(u32_at(d, 8)) * NS_PER_SEC,
+                    uptime: Some(u32_at(d, 4)),
+                },
+            ),
+            ExportKind::Ipfix if d.len() >= 16 => (
+                16,
+                Header {
+                    kind,
+                    domain: u32_at(d, 12),
+                    now: i64::from(u32_at(d, 4)) * NS_PER_SEC,
+                    uptime: None,
+                },
+            ),
+            _ => {
+                warnings.push(ExportWarning {
+                    offset: ctx.offset,
+                    what: format!("{kind:?} header truncated ({} bytes)", d.len()),
+                });
+                return;
+            }
+        };
+        let end = if kind == ExportKind::Ipfix {
+            usize::from(u16_at(d, 2)).clamp(16, d.len())
+        } else {
+            d.len()
+        };
+        let (tpl_id, opt_id) = if kind == ExportKind::Ipfix {
+            (2, 3)
+        } else {
+            (0, 1)
+        };
+        let mut o = hlen;
+        while o + 4 <= end {
+            let set_id = u16_at(d, o);
+            let len = usize::from(u16_at(d, o + 2));
+            if len < 4 || o + len > end {
+                // v9 exporters pad the datagram; zeros after the last set are not damage.
+                if !(set_id == 0 && len == 0 && d[o..end].iter().all(|b| *b == 0)) {
+                    warnings.push(ExportWarning {
+                        offset: ctx.offset + o as u64,
+                        what: format!(
+                            "{kind:?} set {set_id} has length {len}, {} bytes remain",
+                            end - o
+                        ),
+                    });
+                }
+                return;
+            }
+            let body = &d[o + 4..o + len];
+            if set_id == tpl_id || set_id == opt_id {
+                self.templates(
+                    kind,
+                    header.domain,
+                    ctx,
+                    set_id == opt_id,
+                    body,
+                    stats,
+                    warnings,
+                    o,
+                    out,
+                );
+            } else if set_id >= 256 {
+                let key = (ctx.exporter, ctx.port, kind, header.domain, set_id);
+                if self.templates.contains_key(&key) {
+                    self.data(key, header, ctx, body, stats, out);
+                } else {
+                    self.hold(key, header, ctx, body, stats);
+                }
+            } // sets 4..255 are reserved: skipped
+            o += len;
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn templates(
+        &mut self,
+        kind: ExportKind,
+        domain: u32,
+        ctx: DatagramContext,
+        options: bool,
+        mut b: &[u8],
+        stats: &mut ExportStats,
+        warnings: &mut Vec<ExportWarning>,
+        set_offset: usize,
+        out: &mut dyn FnMut(ExportItem<'_>),
+    ) {
+        let ipfix = kind == ExportKind::Ipfix;
+        while b.len() >= 4 {
+            let id = u16_at(b, 0);
+            let (mut scope_n, field_n, mut rest) = if !options {
+                (0usize, usize::from(u16_at(b, 2)), &b[4..])
+            } else if ipfix {
+                if b.len() < 6 {
+                    break;
+                }
+                let total = usize::from(u16_at(b, 2));
+                (usize::from(u16_at(b, 4)), total, &b[6..])
+            } else {
+                if b.len() < 6 {
+                    break;
+                }
+                // v9 options: scope and option lengths are in bytes of (type, length) pairs.
+                let scope_bytes = usize::from(u16_at(b, 2));
+                let opt_bytes = usize::from(u16_at(b, 4));
+                ((scope_bytes / 4), (scope_bytes + opt_bytes) / 4, &b[6..])
+            };
+            if id < 256 {
+                // Padding at the end of a template set, or garbage.
+                break;
+            }
+            if field_n == 0 {
+                // IPFIX template withdrawal.
+                let key = (ctx.exporter, ctx.port, kind, domain, id);
+                if self.templates.remove(&key).is_some() {
+                    stats.template_withdrawals += 1;
+                    if let Some(n) = self.per_exporter.get_mut(&ctx.exporter) {
+                        *n = n.saturating_sub(1);
+                    }
+                }
+                b = rest;
+                continue;
+            }
+            let mut fields = Vec::with_capacity(field_n.min(64));
+            let mut ok = true;
+            for _ in 0..field_n {
+                if rest.len() < 4 {
+                    ok = false;
+                    break;
+                }
+                let raw_id = u16_at(rest, 0);
+                let len = u16_at(rest, 2);
+                let (fid, pen, step) = if ipfix && raw_id & 0x8000 != 0 {
+                    if rest.len() < 8 {
+                        ok = false;
+                        break;
+                    }
+                    (raw_id & 0x7fff, u32_at(rest, 4), 8)
+                } else {
+                    (raw_id, 0, 4)
+                };
+                fields.push(Field { id: fid, len, pen });
+                rest = &rest[step..];
+            }
+            if !ok {
+                warnings.push(ExportWarning {
+                    offset: ctx.offset + set_offset as u64,
+                    what: format!(
+                        "{kind:?} template {id} declares {field_n} fields but the set ends first"
+                    ),
+                });
+                return;
+            }
+            scope_n = scope_n.min(fields.len());
+            b = rest;
+            stats.templates += 1;
+            if fields.len() > self.limits.fields_per_template {
+                stats.templates_refused += 1;
+                continue;
+            }
+            let key = (ctx.exporter, ctx.port, kind, domain, id);
+            let count = self.per_exporter.entry(ctx.exporter).or_insert(0);
+            if !self.templates.contains_key(&key) {
+                if *count >= self.limits.templates_per_exporter {
+                    stats.templates_refused += 1;
+                    continue;
+                }
+                *count += 1;
+            }
+            let min_len = fields
+                .iter()
+                .map(|f| {
+                    if f.len == 65535 {
+                        1
+                    } else {
+                        usize::from(f.len)
+                    }
+                })
+                .sum();
+            self.templates.insert(
+                key,
+                Template {
+                    fields,
+                    scope: if options { scope_n.max(1) } else { 0 },
+                    min_len,
+                },
+            );
+            self.release(key, stats, out);
+        }
+    }
+
+    fn hold(
+        &mut self,
+        key: Key,
+        header: Header,
+        ctx: DatagramContext,
+        body: &[u8],
+        stats: &mut ExportStats,
+    ) {
+        while !self.pending.is_empty()
+            && (self.pending.len() >= self.limits.pending_sets
+                || self.pending_bytes + body.len() > self.limits.pending_bytes)
+        {
+            if let Some(p) = self.pending.pop_front() {
+                self.pending_bytes -= p.data.len();
+                stats.undecodable_sets += 1;
+            }
+        }
+        if body.len() > self.limits.pending_bytes {
+            stats.undecodable_sets += 1;
+            return;
+        }
+        self.pending_bytes += body.len();
+        self.pending.push_back(Pending {
+            key,
+            data: body.to_vec(),
+            header,
+            ctx,
+        });
+    }
+
+    fn release(&mut self, key: Key, stats: &mut ExportStats, out: &mut dyn FnMut(ExportItem<'_>)) {
+        if !self.pending.iter().any(|p| p.key == key) {
+            return;
+        }
+        let (ready, keep): (Vec<Pending>, Vec<Pending>) =
+            self.pending.drain(..).partition(|p| p.key == key);
+        self.pending = keep.into();
+        for p in ready {
+            self.pending_bytes -= p.data.len();
+            stats.pending_decoded += 1;
+            self.data(key, p.header, p.ctx, &p.data, stats, out);
+        }
+    }
+
+    fn data(
+        &mut self,
+        key: Key,
+        h: Header,
+        ctx: DatagramContext,
+        mut b: &[u8],
+        stats: &mut ExportStats,
+        out: &mut dyn FnMut(ExportItem<'_>),
+    ) {
+        let Some(t) = self.templates.get(&key) else {
+            return;
+        };
+        if t.min_len == 0 {
+            return;
+        }
+        while b.len() >= t.min_len {
+            let mut rec = Values::default();
+            let mut o = 0;
+            let mut ok = true;
+            for (i, f) in t.fields.iter().enumerate() {
+                let len = if f.len == 65535 {
+                    let Some(&l) = b.get(o) else {
+                        ok = false;
+                        break;
+                    };
+                    o += 1;
+                    if l == 255 {
+                        if b.len() < o + 2 {
+                            ok = false;
+                            break;
+                        }
+                        o += 2;
+                        usize::from(u16_at(b, o - 2))
+                    } else {
+                        usize::from(l)
+                    }
+                } else {
+                    usize::from(f.len)
+                };
+                let Some(v) = b.get(o..o + len) else {
+                    ok = false;
+                    break;
+                };
+                if i >= t.scope {
+                    rec.set(*f, v);
+                }
+                o += len;
+            }
+            if !ok || o == 0 {
+                break;
+            }
+            b = &b[o..];
+            if t.scope > 0 {
+                stats.options_records += 1;
+                if let Some(s) = rec.sampling {
+                    self.sampling
+                        .insert((ctx.exporter, ctx.port, h.domain), s.max(1));
+                }
+                if let Some(ms) = rec.init_ms {
+                    self.init_ms.insert((ctx.exporter, ctx.port, h.domain), ms);
+                }
+                continue;
+            }
+            if let Some(r) = rec.into_record(
+                h,
+                ctx,
+                self.sampling
+                    .get(&(ctx.exporter, ctx.port, h.domain))
+                    .copied(),
+                self.init_ms
+                    .get(&(ctx.exporter, ctx.port, h.domain))
+                    .copied(),
+            ) {
+                stats.records += 1;
+                out(ExportItem::Record(r));
+            }
+        }
+    }
+}
+
+/// Values of one data record, by information element.
+#[derive(Debug, Default)]
+struct Values {
+    src: Option<IpAddr>,
+    dst: Option<IpAddr>,
+    src_port: Option<u16>,
+    dst_port: Option<u16>,
+    proto: Option<u8>,
+    flags: Option<u8>,
+    bytes: Option<u64>,
+    packets: Option<u64>,
+    rev_bytes: Option<u64>,
+    rev_packets: Option<u64>,
+    rev_flags: Option<u8>,
+    icmp: Option<u16>,
+    in_if: u32,
+    out_if: u32,
+    vlan: Option<u16>,
+    src_mac: Option<[u8; 6]>,
+    dst_mac: Option<[u8; 6]>,
+    start: Option<TimestampNs>,
+    end: Option<TimestampNs>,
+    start_uptime: Option<u32>,
+    end_uptime: Option<u32>,
+    observed: Option<TimestampNs>,
+    sampling: Option<u32>,
+    init_ms: Option<i64>,
+}
+
+/// NTP-format timestamp (seconds since 1900, 32-bit fraction) to UTC ns.
+fn ntp_ns(v: &[u8]) -> Option<TimestampNs> {
+    if v.len() != 8 {
+        return None;
+    }
+    let secs = i64::from(u32_at(v, 0)) - 2_208_988_800;
+    let frac = (u64::from(u32_at(v, 4)) * NS_PER_SEC as u64) >> 32;
+    Some(secs * NS_PER_SEC + frac as i64)
+}
+
+impl Values {
+    fn set(&mut self, f: Field, v: &[u8]) {
+        let n = be(v);
+        let ip = |v: &[u8]| -> Option<IpAddr> {
+            match v.len() {
+                4 => Some(IpAddr::V4(Ipv4Addr::from(u32_at(v, 0)))),
+                16 => <[u8; 16]>::try_from(v)
+                    .ok()
+                    .map(|a| IpAddr::V6(Ipv6Addr::from(a))),
+                _ => None,
+            }
+        };
+        let mac = |v: &[u8]| <[u8; 6]>::try_from(v).ok();
+        if f.pen == 29305 {
+            // RFC 5103: the reverse direction's counterpart of an IANA element.
+            match f.id {
+                1 | 85 => self.rev_bytes = Some(n),
+                2 | 86 => self.rev_packets = Some(n),
+                6 => self.rev_flags = Some(n as u8),
+                _ => {}
+            }
+            return;
+        }
+        if f.pen != 0 {
+            return;
+        }
+        match f.id {
+            1 | 85 => self.bytes = Some(self.bytes.unwrap_or(0).max(n)),
+            2 | 86 => self.packets = Some(self.packets.unwrap_or(0).max(n)),
+            4 => self.proto = Some(n as u8),
+            6 => self.flags = Some(n as u8),
+            7 => self.src_port = Some(n as u16),
+            // Templates may carry both families; the unspecified one is filler.
+            8 | 27 => {
+                self.src = ip(v)
+                    .filter(|a| !a.is_unspecified() || self.src.is_none())
+                    .or(self.src)
+            }
+            10 => self.in_if = n as u32,
+            11 => self.dst_port = Some(n as u16),
+            12 | 28 => {
+                self.dst = ip(v)
+                    .filter(|a| !a.is_unspecified() || self.dst.is_none())
+                    .or(self.dst)
+            }
+            14 => self.out_if = n as u32,
+            21 => self.end_uptime = Some(n as u32),
+            22 => self.start_uptime = Some(n as u32),
+            32 | 139 => self.icmp = Some(n as u16),
+            34 | 305 => self.sampling = Some(n as u32),
+            56 => self.src_mac = mac(v),
+            80 => self.dst_mac = mac(v),
+            58 => self.vlan = Some((n as u16) & 0x0fff),
+            150 => self.start = Some(n as i64 * NS_PER_SEC),
+            151 => self.end = Some(n as i64 * NS_PER_SEC),
+            152 => self.start = Some(n as i64 * 1_000_000),
+            153 => self.end = Some(n as i64 * 1_000_000),
+            154 | 156 => self.start = ntp_ns(v).or(self.start),
+            155 | 157 => self.end = ntp_ns(v).or(self.end),
+            160 => self.init_ms = Some(n as i64),
+            // NSEL (Cisco ASA): initiator/responder counters make a biflow.
+            231 => self.bytes = Some(n),
+            232 => self.rev_bytes = Some(n),
+            298 => self.packets = Some(n),
+            299 => self.rev_packets = Some(n),
+            323 => self.observed = Some(n as i64 * 1_000_000),
+            _ => {}
+        }
+    }
+
+    fn into_record(
+        self,
+        h: Header,
+        ctx: DatagramContext,
+        sampling: Option<u32>,
+        init_ms: Option<i64>,
+    ) -> Option<ExportRecord> {
+        let (src, dst) = (self.src?, self.dst?);
+        let uptime = |ms: u32| -> TimestampNs {
+            match (h.uptime, init_ms) {
+                (Some(up), _) => uptime_to_ns(ms, up, h.now),
+                (None, Some(init)) => (init + i64::from(ms)) * 1_000_000,
+                (None, None) => h.now,
+            }
+        };
+        let start = self
+            .start
+            .or(self.start_uptime.map(uptime))
+            .or(self.observed)
+            .unwrap_or(h.now);
+        let end = self
+            .end
+            .or(self.end_uptime.map(uptime))
+            .or(self.observed)
+            .unwrap_or(start)
+            .max(start);
+        let proto = self.proto.unwrap_or(0);
+        let (mut sp, mut dp) = (self.src_port.unwrap_or(0), self.dst_port.unwrap_or(0));
+        if matches!(proto, 1 | 58) {
+            if let Some(tc) = self.icmp {
+                sp = tc >> 8;
+                dp = tc & 0xff;
+            } else if sp == 0 && dp > 0 {
+                // Many exporters put type*256+code in the destination port.
+                sp = dp >> 8;
+                dp &= 0xff;
+            }
+        }
+        let reverse = match (self.rev_packets, self.rev_bytes) {
+            (None, None) => None,
+            (p, b) => Some((p.unwrap_or(0), b.unwrap_or(0), self.rev_flags.unwrap_or(0))),
+        };
+        Some(ExportRecord {
+            kind: h.kind,
+            exporter: ctx.exporter,
+            domain: h.domain,
+            src,
+            dst,
+            src_port: sp,
+            dst_port: dp,
+            proto,
+            tcp_flags: self.flags,
+            packets: self.packets.unwrap_or(0),
+            bytes: self.bytes.unwrap_or(0),
+            reverse,
+            start,
+            end,
+            in_if: self.in_if,
+            out_if: self.out_if,
+            vlan: self.vlan,
+            src_mac: self.src_mac,
+            dst_mac: self.dst_mac,
+            sampling: sampling.unwrap_or(1),
+            datagram_index: ctx.index,
+            datagram_offset: ctx.offset,
+        })
+    }
+}

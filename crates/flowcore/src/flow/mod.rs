@@ -78,8 +78,10 @@ impl DirStats {
             self.first_ts = self.first_ts.min(ts);
             self.last_ts = self.last_ts.max(ts);
         }
-        self.packets += u64::from(weight);
-        self.bytes += u64::from(len) * u64::from(weight);
+        self.packets = self.packets.saturating_add(u64::from(weight));
+        self.bytes = self
+            .bytes
+            .saturating_add(u64::from(len) * u64::from(weight));
         self.tcp_flags |= flags;
     }
 }
@@ -182,12 +184,12 @@ pub struct FlowRecord {
 impl FlowRecord {
     /// Total packets, both directions.
     pub fn packets(&self) -> u64 {
-        self.fwd.packets + self.rev.packets
+        self.fwd.packets.saturating_add(self.rev.packets)
     }
 
     /// Total bytes, both directions.
     pub fn bytes(&self) -> u64 {
-        self.fwd.bytes + self.rev.bytes
+        self.fwd.bytes.saturating_add(self.rev.bytes)
     }
 }
 

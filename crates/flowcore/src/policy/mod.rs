@@ -1034,7 +1034,7 @@ impl<'r> Analyzer<'r> {
         self.flows += 1;
         let cell = self.matrix.entry((j.src.class, j.dst.class)).or_default();
         cell.flows += 1;
-        cell.bytes += f.bytes();
+        cell.bytes = cell.bytes.saturating_add(f.bytes());
         for (mac, a, ip) in [(f.src_mac, j.src, f.src_ip), (f.dst_mac, j.dst, f.dst_ip)] {
             if let Some(mac) = mac {
                 if self.rs.inventory.kind(a.class) == ClassKind::Segment
@@ -1103,8 +1103,8 @@ impl<'r> Analyzer<'r> {
                     },
                 });
                 e.flows += 1;
-                e.packets += f.packets();
-                e.bytes += f.bytes();
+                e.packets = e.packets.saturating_add(f.packets());
+                e.bytes = e.bytes.saturating_add(f.bytes());
                 if f.first_ts < e.first_ts {
                     e.first_ts = f.first_ts;
                     e.community_id = f.community_id.clone();

@@ -48,7 +48,7 @@ fn u32_at(d: &[u8], o: usize) -> u32 {
 /// wall clock: the difference is taken modulo 2^32, so uptime wraparound is harmless.
 fn uptime_to_ns(at_ms: u32, header_uptime_ms: u32, header_ns: i64) -> TimestampNs {
     let ago = header_uptime_ms.wrapping_sub(at_ms);
-    header_ns - i64::from(ago) * 1_000_000
+    header_ns.saturating_sub(i64::from(ago) * 1_000_000)
 }
 
 /// NetFlow v5: a 24-byte header and up to 30 fixed 48-byte records.
@@ -570,7 +570,7 @@ fn ntp_ns(v: &[u8]) -> Option<TimestampNs> {
     }
     let secs = i64::from(u32_at(v, 0)) - 2_208_988_800;
     let frac = (u64::from(u32_at(v, 4)) * NS_PER_SEC as u64) >> 32;
-    Some(secs * NS_PER_SEC + frac as i64)
+    Some(secs.saturating_mul(NS_PER_SEC).saturating_add(frac as i64))
 }
 
 impl Values {
@@ -626,10 +626,10 @@ impl Values {
             56 => self.src_mac = mac(v),
             80 => self.dst_mac = mac(v),
             58 => self.vlan = Some((n as u16) & 0x0fff),
-            150 => self.start = Some(n as i64 * NS_PER_SEC),
-            151 => self.end = Some(n as i64 * NS_PER_SEC),
-            152 => self.start = Some(n as i64 * 1_000_000),
-            153 => self.end = Some(n as i64 * 1_000_000),
+            150 => self.start = Some((n as i64).saturating_mul(NS_PER_SEC)),
+            151 => self.end = Some((n as i64).saturating_mul(NS_PER_SEC)),
+            152 => self.start = Some((n as i64).saturating_mul(1_000_000)),
+            153 => self.end = Some((n as i64).saturating_mul(1_000_000)),
             154 | 156 => self.start = ntp_ns(v).or(self.start),
             155 | 157 => self.end = ntp_ns(v).or(self.end),
             160 => self.init_ms = Some(n as i64),
@@ -638,7 +638,7 @@ impl Values {
             232 => self.rev_bytes = Some(n),
             298 => self.packets = Some(n),
             299 => self.rev_packets = Some(n),
-            323 => self.observed = Some(n as i64 * 1_000_000),
+            323 => self.observed = Some((n as i64).saturating_mul(1_000_000)),
             _ => {}
         }
     }
@@ -654,7 +654,7 @@ impl Values {
         let uptime = |ms: u32| -> TimestampNs {
             match (h.uptime, init_ms) {
                 (Some(up), _) => uptime_to_ns(ms, up, h.now),
-                (None, Some(init)) => (init + i64::from(ms)) * 1_000_000,
+                (None, Some(init)) => init.saturating_add(i64::from(ms)).saturating_mul(1_000_000),
                 (None, None) => h.now,
             }
         };

@@ -40,8 +40,9 @@ fn dir(packets: u64, bytes: u64, flags: u8, start: TimestampNs, end: TimestampNs
 }
 
 /// One export record as a flow record. The record's source is the initiator when that is
-/// known: a biflow record (RFC 5103, NSEL initiator/responder), or TCP flags with SYN but no
-/// ACK. Otherwise `initiator_known` is false and `src` is only the record's direction.
+/// known: the exporter says so (NSEL initiator/responder counters), or TCP flags show SYN
+/// without ACK. Otherwise `initiator_known` is false and `src` is only the record's
+/// direction (RFC 5103 biflows included: exporters such as softflowd orient them by address).
 pub fn from_export(r: &ExportRecord, input: u32) -> FlowRecord {
     let flags = r.tcp_flags.unwrap_or(0);
     let syn_only = r.proto == 6 && r.tcp_flags.is_some_and(|f| f & SYN != 0 && f & ACK == 0);
@@ -77,7 +78,7 @@ pub fn from_export(r: &ExportRecord, input: u32) -> FlowRecord {
         src_mac: r.src_mac,
         dst_mac: r.dst_mac,
         ports_known: true,
-        initiator_known: r.reverse.is_some() || syn_only,
+        initiator_known: r.initiator_known || syn_only,
         export: Some(Box::new(ExportMeta {
             kind: r.kind,
             exporter: r.exporter,

@@ -639,7 +639,26 @@ impl Ruleset {
                 },
             }
         } else {
-            self.first_rule(f, cs, cd)
+            let forward = self.first_rule(f, cs, cd);
+            match forward {
+                Verdict::Violation { .. } if !f.initiator_known => {
+                    // The export does not say who started: if the other direction is allowed
+                    // (a permit needs the declared service port on the declared side), the
+                    // flow is judged that way, and the permit says it assumed so.
+                    match self.first_rule(&reversed(f), cd, cs) {
+                        Verdict::Allowed { rule, permit } => Verdict::Allowed {
+                            rule,
+                            permit: Some(format!(
+                                "{} (assuming {} initiated: the export does not say)",
+                                permit.as_deref().unwrap_or("allowed"),
+                                f.dst_ip
+                            )),
+                        },
+                        Verdict::Violation { .. } => forward,
+                    }
+                }
+                v => v,
+            }
         };
         Judgement { src, dst, verdict }
     }
@@ -839,6 +858,16 @@ impl Ruleset {
         }
         out
     }
+}
+
+/// The flow seen from the other side (for exports whose initiator is unknown).
+fn reversed(f: &FlowRecord) -> FlowRecord {
+    let mut r = f.clone();
+    std::mem::swap(&mut r.src_ip, &mut r.dst_ip);
+    std::mem::swap(&mut r.src_port, &mut r.dst_port);
+    std::mem::swap(&mut r.fwd, &mut r.rev);
+    std::mem::swap(&mut r.src_mac, &mut r.dst_mac);
+    r
 }
 
 fn kind_word(k: ClassKind) -> &'static str {

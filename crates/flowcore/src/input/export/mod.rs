@@ -58,6 +58,10 @@ pub struct ExportRecord {
     /// Reverse direction counters (RFC 5103 biflow, or NSEL responder counters):
     /// packets, bytes, TCP flags.
     pub reverse: Option<(u64, u64, u8)>,
+    /// The exporter says the source initiated (Cisco NSEL initiator/responder counters).
+    /// RFC 5103 biflows say so too in theory, but exporters such as softflowd orient them
+    /// by address, so they do not count.
+    pub initiator_known: bool,
     /// Flow start, UTC ns.
     pub start: TimestampNs,
     /// Flow end, UTC ns.

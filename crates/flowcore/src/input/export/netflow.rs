@@ -98,6 +98,7 @@ pub(super) fn decode_v5(
             packets: u64::from(u32_at(r, 16)),
             bytes: u64::from(u32_at(r, 20)),
             reverse: None,
+            initiator_known: false,
             start: uptime_to_ns(u32_at(r, 24), uptime, now),
             end: uptime_to_ns(u32_at(r, 28), uptime, now),
             in_if: u32::from(u16_at(r, 12)),
@@ -548,6 +549,8 @@ struct Values {
     rev_bytes: Option<u64>,
     rev_packets: Option<u64>,
     rev_flags: Option<u8>,
+    /// NSEL initiator/responder counters were present.
+    nsel: bool,
     icmp: Option<u16>,
     in_if: u32,
     out_if: u32,
@@ -634,10 +637,10 @@ impl Values {
             155 | 157 => self.end = ntp_ns(v).or(self.end),
             160 => self.init_ms = Some(n as i64),
             // NSEL (Cisco ASA): initiator/responder counters make a biflow.
-            231 => self.bytes = Some(n),
-            232 => self.rev_bytes = Some(n),
-            298 => self.packets = Some(n),
-            299 => self.rev_packets = Some(n),
+            231 => (self.bytes, self.nsel) = (Some(n), true),
+            232 => (self.rev_bytes, self.nsel) = (Some(n), true),
+            298 => (self.packets, self.nsel) = (Some(n), true),
+            299 => (self.rev_packets, self.nsel) = (Some(n), true),
             323 => self.observed = Some((n as i64).saturating_mul(1_000_000)),
             _ => {}
         }
@@ -698,6 +701,7 @@ impl Values {
             packets: self.packets.unwrap_or(0),
             bytes: self.bytes.unwrap_or(0),
             reverse,
+            initiator_known: self.nsel,
             start,
             end,
             in_if: self.in_if,

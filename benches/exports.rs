@@ -8,7 +8,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use flowcore::flow::from_export;
-use flowcore::input::export::{DatagramContext, ExportDecoder, ExportItem, ExportKind, TemplateLimits};
+use flowcore::input::export::{
+    DatagramContext, ExportDecoder, ExportItem, ExportKind, TemplateLimits,
+};
 use flowcore::policy::{Analyzer, Ruleset};
 
 const SITE: &str = include_str!("../rulesets/example-site.toml");
@@ -17,12 +19,24 @@ fn addr(i: u32, seg: u8) -> [u8; 4] {
     [10, seg, (i >> 8) as u8, i as u8]
 }
 
-/// Records spread over the example site's segments and the Internet.
+/// Records spread over the example site's segments and the Internet: about a thousand hosts
+/// (a city hall's worth), so violations aggregate into findings as they do in real nights.
 fn fields(i: u32) -> ([u8; 4], [u8; 4], u16, u16, u8) {
     let segs = [1u8, 2, 3];
+    let i = i % 997;
     let src = addr(i, segs[(i % 3) as usize]);
-    let dst = if i % 5 == 0 { [93, 184, (i >> 8) as u8, i as u8] } else { addr(i * 7, segs[((i / 3) % 3) as usize]) };
-    (src, dst, 1024 + (i % 50000) as u16, [25, 443, 3389, 53, 445][(i % 5) as usize], if i % 4 == 0 { 17 } else { 6 })
+    let dst = if i.is_multiple_of(5) {
+        [93, 184, (i >> 8) as u8, i as u8]
+    } else {
+        addr(i * 7, segs[((i / 3) % 3) as usize])
+    };
+    (
+        src,
+        dst,
+        1024 + (i % 50000) as u16,
+        [25, 443, 3389, 53, 445][(i % 5) as usize],
+        if i.is_multiple_of(4) { 17 } else { 6 },
+    )
 }
 
 fn v5(n: u32) -> Vec<Vec<u8>> {
@@ -57,10 +71,30 @@ fn v5(n: u32) -> Vec<Vec<u8>> {
 /// v9 (`ipfix` false) or IPFIX messages: a template, then data sets of 30 records.
 fn templated(n: u32, ipfix: bool) -> Vec<Vec<u8>> {
     let f = |id: u16, len: u16| [id.to_be_bytes(), len.to_be_bytes()].concat();
-    let tpl_fields = [f(8, 4), f(12, 4), f(7, 2), f(11, 2), f(4, 1), f(6, 1), f(2, 4), f(1, 4), f(22, 4), f(21, 4), f(10, 4), f(14, 4)];
+    let tpl_fields = [
+        f(8, 4),
+        f(12, 4),
+        f(7, 2),
+        f(11, 2),
+        f(4, 1),
+        f(6, 1),
+        f(2, 4),
+        f(1, 4),
+        f(22, 4),
+        f(21, 4),
+        f(10, 4),
+        f(14, 4),
+    ];
     let mut tpl = vec![1u8, 0, 0, tpl_fields.len() as u8];
     tpl.extend(tpl_fields.concat());
-    let set = |id: u16, body: &[u8]| [id.to_be_bytes().to_vec(), ((4 + body.len()) as u16).to_be_bytes().to_vec(), body.to_vec()].concat();
+    let set = |id: u16, body: &[u8]| {
+        [
+            id.to_be_bytes().to_vec(),
+            ((4 + body.len()) as u16).to_be_bytes().to_vec(),
+            body.to_vec(),
+        ]
+        .concat()
+    };
     let wrap = |count: u16, sets: Vec<u8>| -> Vec<u8> {
         let mut m = if ipfix {
             let mut h = vec![0, 10];
@@ -103,7 +137,10 @@ fn templated(n: u32, ipfix: bool) -> Vec<Vec<u8>> {
 }
 
 fn main() {
-    let n: u32 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(2_000_000);
+    let n: u32 = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(2_000_000);
     let rs = Ruleset::from_str("example-site.toml", SITE, None).expect("site");
     let ctx = |i: u64| DatagramContext {
         exporter: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),

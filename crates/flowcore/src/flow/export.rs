@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use hashbrown::HashMap;
 
 use super::tcp_flags::{ACK, SYN};
-use super::{community_id_v1, ConnState, DirStats, EndReason, FlowRecord};
+use super::{ConnState, DirStats, EndReason, FlowRecord};
 use crate::input::export::{ExportKind, ExportRecord};
 use crate::time::{TimestampNs, NS_PER_SEC};
 
@@ -73,7 +73,6 @@ pub fn from_export(r: &ExportRecord, input: u32) -> FlowRecord {
         flipped: false,
         continued: false,
         end_reason: EndReason::Exported,
-        community_id: community_id_v1(0, r.src, r.dst, r.proto, r.src_port, r.dst_port),
         tunnel: None,
         src_mac: r.src_mac,
         dst_mac: r.dst_mac,

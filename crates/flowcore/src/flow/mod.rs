@@ -157,8 +157,6 @@ pub struct FlowRecord {
     pub continued: bool,
     /// Why the record was emitted.
     pub end_reason: EndReason,
-    /// Community ID v1 (seed 0).
-    pub community_id: String,
     /// Outermost tunnel of the first packet, if encapsulated.
     pub tunnel: Option<Tunnel>,
     /// MAC address the initiator's packets came from.
@@ -182,6 +180,19 @@ pub struct FlowRecord {
 }
 
 impl FlowRecord {
+    /// Community ID v1 (seed 0) of the flow. Computed on demand (SHA-1): writers and
+    /// findings call it, the hot path does not.
+    pub fn community_id(&self) -> String {
+        community_id_v1(
+            0,
+            self.src_ip,
+            self.dst_ip,
+            self.proto,
+            self.src_port,
+            self.dst_port,
+        )
+    }
+
     /// Total packets, both directions.
     pub fn packets(&self) -> u64 {
         self.fwd.packets.saturating_add(self.rev.packets)

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use hashbrown::HashMap;
 
-use super::community_id::{community_id_v1, icmp_counterpart};
+use super::community_id::icmp_counterpart;
 use super::tcp_flags::{ACK, FIN, RST, SYN};
 use super::{ConnState, DirStats, EndReason, FlowRecord};
 use crate::decode::{proto, FragConfig, PacketSummary, Tunnel};
@@ -528,7 +528,6 @@ impl FlowTable {
             flipped: f.flipped,
             continued: f.continued,
             end_reason: reason,
-            community_id: community_id_v1(0, src_ip, dst_ip, k.proto, src_port, dst_port),
             tunnel: f.tunnel,
             src_mac: f.macs[o],
             dst_mac: f.macs[r],

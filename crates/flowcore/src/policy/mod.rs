@@ -123,9 +123,57 @@ impl Service {
 
 /// The service of a flow as people write it: `tcp/25`, `udp/53`, `icmp`, `gre`.
 pub fn flow_service(f: &FlowRecord) -> String {
-    let name = crate::report::proto_name(f.proto);
-    match f.proto {
-        proto::TCP | proto::UDP | 132 => format!("{name}/{}", f.dst_port),
+    service_of(f.proto, f.dst_port)
+}
+
+fn push(considered: &mut Option<&mut Vec<String>>, reason: String) {
+    if let Some(c) = considered {
+        c.push(reason);
+    }
+}
+
+/// The parts of a flow the rules look at, in one direction.
+#[derive(Debug, Clone, Copy)]
+struct View {
+    src: IpAddr,
+    dst: IpAddr,
+    sport: u16,
+    dport: u16,
+    proto: u8,
+    ts: TimestampNs,
+}
+
+impl View {
+    fn of(f: &FlowRecord) -> Self {
+        View {
+            src: f.src_ip,
+            dst: f.dst_ip,
+            sport: f.src_port,
+            dport: f.dst_port,
+            proto: f.proto,
+            ts: f.first_ts,
+        }
+    }
+
+    fn reversed(self) -> Self {
+        View {
+            src: self.dst,
+            dst: self.src,
+            sport: self.dport,
+            dport: self.sport,
+            ..self
+        }
+    }
+
+    fn service(&self) -> String {
+        service_of(self.proto, self.dport)
+    }
+}
+
+fn service_of(p: u8, port: u16) -> String {
+    let name = crate::report::proto_name(p);
+    match p {
+        proto::TCP | proto::UDP | 132 => format!("{name}/{port}"),
         _ => name,
     }
 }
@@ -216,6 +264,8 @@ pub struct Ruleset {
     pub exceptions: Vec<Exception>,
     /// MACs of routers and firewalls (excluded from dual-homed detection).
     pub routers: HashSet<[u8; 6]>,
+    pair_rule: Vec<u16>,
+    pair_n: usize,
 }
 
 /// The three segment names a site may declare.
@@ -593,7 +643,10 @@ impl Ruleset {
         if !errs.is_empty() {
             return Err(errs);
         }
+        let pair_rule = Self::pair_table(&inv, &rules);
         Ok(Ruleset {
+            pair_rule,
+            pair_n: inv.classes().count(),
             path: PathBuf::from(name),
             sha256: hex(&Sha256::digest(text.as_bytes())),
             site_name: file.site.name.clone(),
@@ -613,8 +666,14 @@ impl Ruleset {
         self.inventory.attribute(ip, vlan)
     }
 
-    /// Judges one flow.
+    /// Judges one flow, with the reasons exceptions and gateways did not permit it.
     pub fn evaluate(&self, f: &FlowRecord) -> Judgement {
+        self.judge(f, true)
+    }
+
+    /// Judges one flow; `reasons` builds the `considered` texts of a violation (the
+    /// analyzer asks for them only when it opens a new finding).
+    fn judge(&self, f: &FlowRecord, reasons: bool) -> Judgement {
         let src = self.attribute(f.src_ip, f.vlan);
         let dst = self.attribute(f.dst_ip, f.vlan);
         let (cs, cd) = (src.class, dst.class);
@@ -639,20 +698,20 @@ impl Ruleset {
                 },
             }
         } else {
-            let forward = self.first_rule(f, cs, cd);
+            let v = View::of(f);
+            let forward = self.first_rule(v, cs, cd, reasons);
             match forward {
                 Verdict::Violation { .. } if !f.initiator_known => {
                     // The export does not say who started: if the other direction is allowed
                     // (a permit needs the declared service port on the declared side), the
                     // flow is judged that way, and the permit says it assumed so.
-                    match self.first_rule(&reversed(f), cd, cs) {
+                    match self.first_rule(v.reversed(), cd, cs, false) {
                         Verdict::Allowed { rule, permit } => Verdict::Allowed {
                             rule,
-                            permit: Some(format!(
-                                "{} (assuming {} initiated: the export does not say)",
-                                permit.as_deref().unwrap_or("allowed"),
-                                f.dst_ip
-                            )),
+                            permit: permit.map(|p| Permission {
+                                assumed_initiator: Some(f.dst_ip),
+                                ..p
+                            }),
                         },
                         Verdict::Violation { .. } => forward,
                     }
@@ -663,84 +722,130 @@ impl Ruleset {
         Judgement { src, dst, verdict }
     }
 
-    fn first_rule(&self, f: &FlowRecord, cs: ClassId, cd: ClassId) -> Verdict {
-        for (i, r) in self.rules.iter().enumerate() {
-            if !matches!(r.def.kind, RuleKind::Deny | RuleKind::Allow) {
-                continue;
-            }
-            let fwd = r.from.contains(&cs) && r.to.contains(&cd);
-            let rev =
-                r.def.direction == Direction::Either && r.from.contains(&cd) && r.to.contains(&cs);
-            if !(fwd || rev) {
-                continue;
-            }
-            if r.def.kind == RuleKind::Allow {
+    fn first_rule(&self, f: View, cs: ClassId, cd: ClassId, reasons: bool) -> Verdict {
+        let i = match self
+            .pair_rule
+            .get(usize::from(cs.0) * self.pair_n + usize::from(cd.0))
+        {
+            Some(&i) if i != u16::MAX => usize::from(i),
+            _ => {
                 return Verdict::Allowed {
-                    rule: Some(i),
+                    rule: None,
                     permit: None,
-                };
-            }
-            let mut considered = Vec::new();
-            if r.def.permit.contains(&Permit::Exception) {
-                if let Some(p) = self.exception_permits(f, cs, cd, &mut considered) {
-                    return Verdict::Allowed {
-                        rule: Some(i),
-                        permit: Some(p),
-                    };
                 }
             }
-            if r.def.permit.contains(&Permit::Gateway) {
-                if let Some(p) = self.gateway_permits(f, cs, cd, &mut considered) {
-                    return Verdict::Allowed {
-                        rule: Some(i),
-                        permit: Some(p),
-                    };
-                }
-            }
-            return Verdict::Violation {
-                rule: i,
-                considered,
+        };
+        let r = &self.rules[i];
+        if r.def.kind == RuleKind::Allow {
+            return Verdict::Allowed {
+                rule: Some(i),
+                permit: None,
             };
         }
-        Verdict::Allowed {
-            rule: None,
-            permit: None,
+        let mut considered = Vec::new();
+        let found = if r.def.permit.contains(&Permit::Exception) {
+            self.exception_permits(&f, cs, cd, reasons.then_some(&mut considered))
+        } else {
+            None
+        }
+        .or_else(|| {
+            if r.def.permit.contains(&Permit::Gateway) {
+                self.gateway_permits(&f, cs, cd, reasons.then_some(&mut considered))
+            } else {
+                None
+            }
+        });
+        match found {
+            Some(by) => Verdict::Allowed {
+                rule: Some(i),
+                permit: Some(Permission {
+                    by,
+                    assumed_initiator: None,
+                }),
+            },
+            None => Verdict::Violation {
+                rule: i,
+                considered,
+            },
+        }
+    }
+
+    /// The first `deny`/`allow` rule for each (initiator class, responder class) pair,
+    /// `u16::MAX` where none applies: rules depend on classes only, so this is fixed.
+    fn pair_table(inv: &Inventory, rules: &[Rule]) -> Vec<u16> {
+        let ids: Vec<ClassId> = inv.classes().map(|(c, _, _)| c).collect();
+        let mut t = Vec::with_capacity(ids.len() * ids.len());
+        for &cs in &ids {
+            for &cd in &ids {
+                let hit = rules.iter().position(|r| {
+                    matches!(r.def.kind, RuleKind::Deny | RuleKind::Allow)
+                        && ((r.from.contains(&cs) && r.to.contains(&cd))
+                            || (r.def.direction == Direction::Either
+                                && r.from.contains(&cd)
+                                && r.to.contains(&cs)))
+                });
+                t.push(hit.map_or(u16::MAX, |i| i as u16));
+            }
+        }
+        t
+    }
+
+    /// How a permit reads in findings and policy tests.
+    pub fn permit_text(&self, p: &Permission) -> String {
+        let base = match p.by {
+            PermitBy::Exception(i) => {
+                let x = &self.exceptions[i];
+                format!("exception {} ({})", x.id, x.reason)
+            }
+            PermitBy::Gateway(i) => {
+                let g = &self.gateways[i];
+                format!("gateway {} ({})", g.name, g.role)
+            }
+        };
+        match p.assumed_initiator {
+            Some(ip) => format!("{base} (assuming {ip} initiated: the export does not say)"),
+            None => base,
         }
     }
 
     fn exception_permits(
         &self,
-        f: &FlowRecord,
+        f: &View,
         cs: ClassId,
         cd: ClassId,
-        considered: &mut Vec<String>,
-    ) -> Option<String> {
-        let svc = flow_service(f);
-        for x in &self.exceptions {
-            let fwd = matches_any(&x.from, f.src_ip, cs) && matches_any(&x.to, f.dst_ip, cd);
-            let rev = matches_any(&x.from, f.dst_ip, cd) && matches_any(&x.to, f.src_ip, cs);
-            let service = x.services.iter().any(|s| s.matches(f.proto, f.dst_port));
+        mut considered: Option<&mut Vec<String>>,
+    ) -> Option<PermitBy> {
+        let svc = || f.service();
+        for (xi, x) in self.exceptions.iter().enumerate() {
+            let fwd = matches_any(&x.from, f.src, cs) && matches_any(&x.to, f.dst, cd);
+            let rev = matches_any(&x.from, f.dst, cd) && matches_any(&x.to, f.src, cs);
+            let service = x.services.iter().any(|s| s.matches(f.proto, f.dport));
             if fwd && service {
                 match x.expires_at {
-                    Some(at) if f.first_ts >= at => considered.push(format!(
-                        "exception {} expired: valid through {} ({})",
-                        x.id,
-                        x.expires.as_deref().unwrap_or("?"),
-                        x.reason
-                    )),
-                    _ => return Some(format!("exception {} ({})", x.id, x.reason)),
+                    Some(at) if f.ts >= at => push(
+                        &mut considered,
+                        format!(
+                            "exception {} expired: valid through {} ({})",
+                            x.id,
+                            x.expires.as_deref().unwrap_or("?"),
+                            x.reason
+                        ),
+                    ),
+                    _ => return Some(PermitBy::Exception(xi)),
                 }
             } else if fwd {
-                considered.push(format!(
-                    "exception {} covers these hosts but not {svc}",
-                    x.id
-                ));
-            } else if rev && (service || x.services.iter().any(|s| s.matches(f.proto, f.src_port)))
-            {
-                considered.push(format!(
-                    "exception {} covers the other direction: {} must initiate",
-                    x.id, f.dst_ip
-                ));
+                push(
+                    &mut considered,
+                    format!("exception {} covers these hosts but not {}", x.id, svc()),
+                );
+            } else if rev && (service || x.services.iter().any(|s| s.matches(f.proto, f.sport))) {
+                push(
+                    &mut considered,
+                    format!(
+                        "exception {} covers the other direction: {} must initiate",
+                        x.id, f.dst
+                    ),
+                );
             }
         }
         None
@@ -748,40 +853,49 @@ impl Ruleset {
 
     fn gateway_permits(
         &self,
-        f: &FlowRecord,
+        f: &View,
         cs: ClassId,
         cd: ClassId,
-        considered: &mut Vec<String>,
-    ) -> Option<String> {
-        let svc = flow_service(f);
-        for g in &self.gateways {
-            let src_host = matches_any(&g.hosts, f.src_ip, cs);
-            let dst_host = matches_any(&g.hosts, f.dst_ip, cd);
-            let dst_peer = matches_any(&g.to, f.dst_ip, cd);
-            let src_client = matches_any(&g.clients, f.src_ip, cs);
-            let service = g.services.iter().any(|s| s.matches(f.proto, f.dst_port));
+        mut considered: Option<&mut Vec<String>>,
+    ) -> Option<PermitBy> {
+        let svc = || f.service();
+        for (gi, g) in self.gateways.iter().enumerate() {
+            let src_host = matches_any(&g.hosts, f.src, cs);
+            let dst_host = matches_any(&g.hosts, f.dst, cd);
+            let dst_peer = matches_any(&g.to, f.dst, cd);
+            let src_client = matches_any(&g.clients, f.src, cs);
+            let service = g.services.iter().any(|s| s.matches(f.proto, f.dport));
             if !(src_host || dst_host || (service && (dst_peer || src_client))) {
                 continue;
             }
             if service && ((src_host && dst_peer) || (dst_host && src_client)) {
-                return Some(format!("gateway {} ({})", g.name, g.role));
+                return Some(PermitBy::Gateway(gi));
             }
             let gw = format!("gateway {} ({})", g.name, g.role);
-            considered.push(if !service {
-                format!("{gw} is not declared for {svc}")
-            } else if src_host && g.to.is_empty() {
-                format!("{gw} only accepts {svc} from its clients; it may not open it itself (wrong direction)")
-            } else if src_host {
-                format!("{gw}: {} is not a declared peer", f.dst_ip)
-            } else if dst_host && g.clients.is_empty() {
-                format!("{gw} accepts no connections; it only opens {svc} to its declared peers")
-            } else if dst_host {
-                format!("{gw}: {} is not a declared client", f.src_ip)
-            } else if dst_peer {
-                format!("{gw}: {} is not the gateway; only its hosts may send {svc} to {}", f.src_ip, f.dst_ip)
-            } else {
-                format!("{gw}: {} is not one of its hosts", f.dst_ip)
-            });
+            let svc = svc();
+            push(
+                &mut considered,
+                if !service {
+                    format!("{gw} is not declared for {svc}")
+                } else if src_host && g.to.is_empty() {
+                    format!("{gw} only accepts {svc} from its clients; it may not open it itself (wrong direction)")
+                } else if src_host {
+                    format!("{gw}: {} is not a declared peer", f.dst)
+                } else if dst_host && g.clients.is_empty() {
+                    format!(
+                        "{gw} accepts no connections; it only opens {svc} to its declared peers"
+                    )
+                } else if dst_host {
+                    format!("{gw}: {} is not a declared client", f.src)
+                } else if dst_peer {
+                    format!(
+                        "{gw}: {} is not the gateway; only its hosts may send {svc} to {}",
+                        f.src, f.dst
+                    )
+                } else {
+                    format!("{gw}: {} is not one of its hosts", f.dst)
+                },
+            );
         }
         None
     }
@@ -860,16 +974,6 @@ impl Ruleset {
     }
 }
 
-/// The flow seen from the other side (for exports whose initiator is unknown).
-fn reversed(f: &FlowRecord) -> FlowRecord {
-    let mut r = f.clone();
-    std::mem::swap(&mut r.src_ip, &mut r.dst_ip);
-    std::mem::swap(&mut r.src_port, &mut r.dst_port);
-    std::mem::swap(&mut r.fwd, &mut r.rev);
-    std::mem::swap(&mut r.src_mac, &mut r.dst_mac);
-    r
-}
-
 fn kind_word(k: ClassKind) -> &'static str {
     match k {
         ClassKind::Segment => "segment",
@@ -906,6 +1010,24 @@ pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// What permitted a flow that a `deny` rule matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PermitBy {
+    /// The exception at this index of [`Ruleset::exceptions`].
+    Exception(usize),
+    /// The gateway at this index of [`Ruleset::gateways`].
+    Gateway(usize),
+}
+
+/// A permit, and whether it assumed who initiated (exports that do not say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permission {
+    /// The exception or gateway.
+    pub by: PermitBy,
+    /// Set when the export did not say who started and this side was assumed.
+    pub assumed_initiator: Option<IpAddr>,
+}
+
 /// What the policy says of one flow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -914,8 +1036,8 @@ pub enum Verdict {
     Allowed {
         /// Index of the deciding rule.
         rule: Option<usize>,
-        /// What permitted it, if a `deny` rule matched.
-        permit: Option<String>,
+        /// What permitted it, if a `deny` rule matched ([`Ruleset::permit_text`] says it).
+        permit: Option<Permission>,
     },
     /// A violation of the rule at this index.
     Violation {
@@ -1030,6 +1152,9 @@ pub struct Analysis {
     pub violating_flows: u64,
     /// MAC addresses not tracked because the limit was reached.
     pub macs_untracked: u64,
+    /// Violating flows counted in a rule's overflow finding because the number of distinct
+    /// findings reached the limit (a scan or flood must not exhaust memory).
+    pub findings_overflowed: u64,
 }
 
 type AggKey = (usize, IpAddr, IpAddr, u8, u16);
@@ -1042,6 +1167,8 @@ pub struct Analyzer<'r> {
     macs: MacObservations,
     flows: u64,
     violating: u64,
+    max_findings: usize,
+    overflowed: u64,
 }
 
 impl<'r> Analyzer<'r> {
@@ -1054,12 +1181,21 @@ impl<'r> Analyzer<'r> {
             macs: MacObservations::new(1 << 20),
             flows: 0,
             violating: 0,
+            max_findings: 100_000,
+            overflowed: 0,
         }
+    }
+
+    /// Most distinct findings kept (default 100 000); beyond it, each rule's further
+    /// violations are aggregated into one overflow finding per rule.
+    pub fn max_findings(mut self, n: usize) -> Self {
+        self.max_findings = n.max(1);
+        self
     }
 
     /// Judges one flow whose first packet is in `file`.
     pub fn observe(&mut self, f: &FlowRecord, file: &str) -> Verdict {
-        let j = self.rs.evaluate(f);
+        let j = self.rs.judge(f, false);
         self.flows += 1;
         let cell = self.matrix.entry((j.src.class, j.dst.class)).or_default();
         cell.flows += 1;
@@ -1086,10 +1222,28 @@ impl<'r> Analyzer<'r> {
                 permit: Some(_), ..
             } => cell.permitted += 1,
             Verdict::Allowed { .. } => {}
-            Verdict::Violation { rule, considered } => {
+            Verdict::Violation { rule, .. } => {
                 cell.violations += 1;
                 self.violating += 1;
-                let key = (*rule, f.src_ip, f.dst_ip, f.proto, f.dst_port);
+                let mut key = (*rule, f.src_ip, f.dst_ip, f.proto, f.dst_port);
+                let overflow =
+                    !self.findings.contains_key(&key) && self.findings.len() >= self.max_findings;
+                if overflow {
+                    let any = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+                    key = (*rule, any, any, 0, 0);
+                    self.overflowed += 1;
+                }
+                let limit = self.max_findings;
+                // Reasons are worked out once, when the finding opens.
+                let considered: Vec<String> = if !overflow && !self.findings.contains_key(&key) {
+                    match self.rs.judge(f, true).verdict {
+                        Verdict::Violation { considered, .. } => considered,
+                        Verdict::Allowed { .. } => Vec::new(),
+                    }
+                } else {
+                    Vec::new()
+                };
+                let considered = &considered;
                 let endpoint = |ip, port, a: Attribution| FindingEndpoint {
                     ip,
                     port,
@@ -1114,13 +1268,17 @@ impl<'r> Analyzer<'r> {
                     flows: 0,
                     packets: 0,
                     bytes: 0,
-                    community_id: f.community_id.clone(),
+                    community_id: f.community_id(),
                     evidence: Evidence {
                         file: file.to_string(),
                         first_packet_index: f.first_packet_index,
                         first_packet_offset: f.first_packet_offset,
                     },
-                    considered: if f.initiator_known {
+                    considered: if overflow {
+                        vec![format!(
+                            "more than {limit} distinct findings: further violations of this rule are counted here; the first is shown"
+                        )]
+                    } else if f.initiator_known {
                         considered.clone()
                     } else {
                         let mut c = vec![format!(
@@ -1136,7 +1294,7 @@ impl<'r> Analyzer<'r> {
                 e.bytes = e.bytes.saturating_add(f.bytes());
                 if f.first_ts < e.first_ts {
                     e.first_ts = f.first_ts;
-                    e.community_id = f.community_id.clone();
+                    e.community_id = f.community_id();
                     e.src.port = f.src_port;
                     e.evidence = Evidence {
                         file: file.to_string(),
@@ -1248,6 +1406,7 @@ impl<'r> Analyzer<'r> {
             flows: self.flows,
             violating_flows: self.violating,
             macs_untracked: self.macs.dropped,
+            findings_overflowed: self.overflowed,
         }
     }
 }

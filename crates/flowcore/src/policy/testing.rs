@@ -156,7 +156,6 @@ pub fn run_tests(rs: &Ruleset, path: &Path) -> Result<Vec<TestOutcome>, Vec<Rule
             flipped: false,
             continued: false,
             end_reason: EndReason::EndOfInput,
-            community_id: String::new(),
             tunnel: None,
             src_mac: None,
             dst_mac: None,
@@ -172,7 +171,7 @@ pub fn run_tests(rs: &Ruleset, path: &Path) -> Result<Vec<TestOutcome>, Vec<Rule
             Verdict::Allowed { permit, rule } => (
                 expect == "allow",
                 match (permit, rule) {
-                    (Some(p), _) => format!("allow (permitted by {p})"),
+                    (Some(p), _) => format!("allow (permitted by {})", rs.permit_text(p)),
                     (None, Some(r)) => format!("allow (rule {})", rs.rules[*r].def.id),
                     (None, None) => "allow (no rule covers this pair)".to_string(),
                 },

@@ -29,7 +29,6 @@ fn flow(src: &str, sp: u16, dst: &str, dp: u16, proto: u8, ts: i64) -> FlowRecor
         flipped: false,
         continued: false,
         end_reason: EndReason::EndOfInput,
-        community_id: "1:x".into(),
         tunnel: None,
         src_mac: None,
         dst_mac: None,
@@ -51,7 +50,7 @@ fn judge_at(rs: &Ruleset, src: &str, dst: &str, dp: u16, proto: u8, ts: i64) -> 
     match rs.evaluate(&flow(src, 50000, dst, dp, proto, ts)).verdict {
         Verdict::Allowed {
             permit: Some(p), ..
-        } => format!("allow via {p}"),
+        } => format!("allow via {}", rs.permit_text(&p)),
         Verdict::Allowed { .. } => "allow".into(),
         Verdict::Violation { rule, .. } => rs.rules[rule].def.id.clone(),
     }
@@ -287,4 +286,23 @@ fn builtin_models_parse_and_name_their_clauses() {
         let site = EXAMPLE.replace("policy = \"mic-alpha\"", &format!("policy = \"{id}\""));
         Ruleset::from_str("s.toml", &site, None).unwrap();
     }
+}
+
+#[test]
+fn findings_are_bounded_under_a_scan() {
+    let rs = example();
+    let mut a = Analyzer::new(&rs).max_findings(10);
+    for i in 0..1000u32 {
+        let dst = format!("93.184.{}.{}", i / 256, i % 256);
+        a.observe(&flow("10.3.20.15", 40000, &dst, 443, 6, 0), "scan.pcap");
+    }
+    let an = a.finish(&["scan.pcap".into()]);
+    assert_eq!(an.findings.len(), 11);
+    assert_eq!(an.findings_overflowed, 990);
+    let over = an
+        .findings
+        .iter()
+        .find(|f| f.considered.iter().any(|c| c.contains("more than 10")))
+        .unwrap();
+    assert_eq!(over.flows, 990);
 }

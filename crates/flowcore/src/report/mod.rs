@@ -261,7 +261,7 @@ fn flow_fields<'a>(r: &'a FlowRecord, file: &'a str) -> [(&'static str, V<'a>); 
         ("flipped", V::Bool(r.flipped)),
         ("continued", V::Bool(r.continued)),
         ("end_reason", V::Plain(r.end_reason.as_str().into())),
-        ("community_id", V::Plain(r.community_id.clone())),
+        ("community_id", V::Plain(r.community_id())),
         (
             "tunnel_type",
             t.map_or(V::Null, |t| V::Plain(tunnel_kind(t.kind).into())),
@@ -545,7 +545,6 @@ mod tests {
             flipped: false,
             continued: false,
             end_reason: crate::flow::EndReason::Idle,
-            community_id: String::new(),
             tunnel: None,
             src_mac: None,
             dst_mac: None,

@@ -126,9 +126,10 @@ pub fn flow_service(f: &FlowRecord) -> String {
     service_of(f.proto, f.dst_port)
 }
 
-fn push(considered: &mut Option<&mut Vec<String>>, reason: String) {
+/// Records a reason, formatting it only when reasons are wanted.
+fn push(considered: &mut Option<&mut Vec<String>>, reason: impl FnOnce() -> String) {
     if let Some(c) = considered {
-        c.push(reason);
+        c.push(reason());
     }
 }
 
@@ -822,30 +823,27 @@ impl Ruleset {
             let service = x.services.iter().any(|s| s.matches(f.proto, f.dport));
             if fwd && service {
                 match x.expires_at {
-                    Some(at) if f.ts >= at => push(
-                        &mut considered,
+                    Some(at) if f.ts >= at => push(&mut considered, || {
                         format!(
                             "exception {} expired: valid through {} ({})",
                             x.id,
                             x.expires.as_deref().unwrap_or("?"),
                             x.reason
-                        ),
-                    ),
+                        )
+                    }),
                     _ => return Some(PermitBy::Exception(xi)),
                 }
             } else if fwd {
-                push(
-                    &mut considered,
-                    format!("exception {} covers these hosts but not {}", x.id, svc()),
-                );
+                push(&mut considered, || {
+                    format!("exception {} covers these hosts but not {}", x.id, svc())
+                });
             } else if rev && (service || x.services.iter().any(|s| s.matches(f.proto, f.sport))) {
-                push(
-                    &mut considered,
+                push(&mut considered, || {
                     format!(
                         "exception {} covers the other direction: {} must initiate",
                         x.id, f.dst
-                    ),
-                );
+                    )
+                });
             }
         }
         None
@@ -871,10 +869,12 @@ impl Ruleset {
             if service && ((src_host && dst_peer) || (dst_host && src_client)) {
                 return Some(PermitBy::Gateway(gi));
             }
+            if considered.is_none() {
+                continue; // not permitted, and no reasons wanted
+            }
             let gw = format!("gateway {} ({})", g.name, g.role);
             let svc = svc();
-            push(
-                &mut considered,
+            push(&mut considered, || {
                 if !service {
                     format!("{gw} is not declared for {svc}")
                 } else if src_host && g.to.is_empty() {
@@ -894,8 +894,8 @@ impl Ruleset {
                     )
                 } else {
                     format!("{gw}: {} is not one of its hosts", f.dst)
-                },
-            );
+                }
+            });
         }
         None
     }
@@ -1159,6 +1159,24 @@ pub struct Analysis {
 
 type AggKey = (usize, IpAddr, IpAddr, u8, u16);
 
+/// Adds one more flow to a finding.
+fn add_flow(e: &mut Finding, f: &FlowRecord, file: &str) {
+    e.flows += 1;
+    e.packets = e.packets.saturating_add(f.packets());
+    e.bytes = e.bytes.saturating_add(f.bytes());
+    if f.first_ts < e.first_ts {
+        e.first_ts = f.first_ts;
+        e.community_id = f.community_id();
+        e.src.port = f.src_port;
+        e.evidence = Evidence {
+            file: file.to_string(),
+            first_packet_index: f.first_packet_index,
+            first_packet_offset: f.first_packet_offset,
+        };
+    }
+    e.last_ts = e.last_ts.max(f.last_ts);
+}
+
 /// Judges flows one by one (streaming) and aggregates findings.
 pub struct Analyzer<'r> {
     rs: &'r Ruleset,
@@ -1226,8 +1244,12 @@ impl<'r> Analyzer<'r> {
                 cell.violations += 1;
                 self.violating += 1;
                 let mut key = (*rule, f.src_ip, f.dst_ip, f.proto, f.dst_port);
-                let overflow =
-                    !self.findings.contains_key(&key) && self.findings.len() >= self.max_findings;
+                // The common case: the finding is open already.
+                if let Some(e) = self.findings.get_mut(&key) {
+                    add_flow(e, f, file);
+                    return j.verdict;
+                }
+                let overflow = self.findings.len() >= self.max_findings;
                 if overflow {
                     let any = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
                     key = (*rule, any, any, 0, 0);
@@ -1235,7 +1257,7 @@ impl<'r> Analyzer<'r> {
                 }
                 let limit = self.max_findings;
                 // Reasons are worked out once, when the finding opens.
-                let considered: Vec<String> = if !overflow && !self.findings.contains_key(&key) {
+                let considered: Vec<String> = if !overflow {
                     match self.rs.judge(f, true).verdict {
                         Verdict::Violation { considered, .. } => considered,
                         Verdict::Allowed { .. } => Vec::new(),
@@ -1289,25 +1311,7 @@ impl<'r> Analyzer<'r> {
                         c
                     },
                 });
-                e.flows += 1;
-                e.packets = e.packets.saturating_add(f.packets());
-                e.bytes = e.bytes.saturating_add(f.bytes());
-                if f.first_ts < e.first_ts {
-                    e.first_ts = f.first_ts;
-                    e.community_id = f.community_id();
-                    e.src.port = f.src_port;
-                    e.evidence = Evidence {
-                        file: file.to_string(),
-                        first_packet_index: f.first_packet_index,
-                        first_packet_offset: f.first_packet_offset,
-                    };
-                }
-                e.last_ts = e.last_ts.max(f.last_ts);
-                for c in considered {
-                    if !e.considered.contains(c) {
-                        e.considered.push(c.clone());
-                    }
-                }
+                add_flow(e, f, file);
             }
         }
         j.verdict

@@ -13,41 +13,12 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+mod common;
+use common::{flowcli, repo_root, run, samples, temp_dir};
 
-fn samples() -> PathBuf {
-    repo_root().join("../shared/samples")
-}
-
-fn flowcli() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_flowcli"))
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.stdin(Stdio::null()).output().expect("run command")
-}
-
-/// Whether a reference tool is installed; loud skip locally, failure under CI.
+/// tshark and capinfos, from Debian's wireshark packages.
 fn have(tool: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        if std::env::var_os("CI").is_some() {
-            panic!("{tool} is required under CI (apt-get install -y tshark wireshark-common)");
-        }
-        eprintln!("\n*** SKIPPED: {tool} is not installed; reference comparison not run. ***");
-        eprintln!("*** Install it with: apt-get install -y tshark wireshark-common ***\n");
-    }
-    ok
+    common::have(tool, "--version", "tshark wireshark-common")
 }
 
 fn sample_files() -> Vec<PathBuf> {
@@ -396,13 +367,6 @@ fn ndjson(out: &Output) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).expect("each line is JSON"))
         .collect()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("flowcore-e2e-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 const OWN_SAMPLE: &str = "samples/ome-city-sample.pcap";

@@ -10,35 +10,15 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+mod common;
+use common::{repo_root, run};
 
 fn netflow(name: &str) -> PathBuf {
     repo_root().join("../shared/samples/netflow").join(name)
 }
 
-fn run(cmd: &mut Command) -> Output {
-    cmd.stdin(Stdio::null()).output().expect("run command")
-}
-
 fn have_tshark() -> bool {
-    let ok = Command::new("tshark")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        if std::env::var_os("CI").is_some() {
-            panic!("tshark is required under CI (apt-get install -y tshark)");
-        }
-        eprintln!("\n*** SKIPPED: tshark is not installed; export comparison not run ***\n");
-    }
-    ok
+    common::have("tshark", "--version", "tshark")
 }
 
 fn temp(name: &str) -> PathBuf {
@@ -555,19 +535,7 @@ fn exports_are_judged_like_packets_and_initiators_are_not_guessed() {
 }
 
 fn have(tool: &str, arg: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg(arg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        if std::env::var_os("CI").is_some() {
-            panic!("{tool} is required under CI (apt-get install -y softflowd tcpdump)");
-        }
-        eprintln!("\n*** SKIPPED: {tool} is not installed; softflowd round trip not run ***\n");
-    }
-    ok
+    common::have(tool, arg, "softflowd tcpdump")
 }
 
 /// Runs softflowd over the sample capture, exporting to a loopback port while tcpdump

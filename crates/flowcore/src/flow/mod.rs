@@ -180,6 +180,45 @@ pub struct FlowRecord {
 }
 
 impl FlowRecord {
+    /// A flow with only its 5-tuple and time set (no packets counted, initiator known):
+    /// for policy tests, examples, and flows built by hand from other sources.
+    pub fn new(
+        src_ip: IpAddr,
+        src_port: u16,
+        dst_ip: IpAddr,
+        dst_port: u16,
+        proto: u8,
+        ts: TimestampNs,
+    ) -> Self {
+        FlowRecord {
+            src_ip,
+            dst_ip,
+            src_port,
+            dst_port,
+            proto,
+            icmp_id: None,
+            vlan: None,
+            inner_vlan: None,
+            first_ts: ts,
+            last_ts: ts,
+            fwd: DirStats::default(),
+            rev: DirStats::default(),
+            state: ConnState::OTH,
+            flipped: false,
+            continued: false,
+            end_reason: EndReason::EndOfInput,
+            tunnel: None,
+            src_mac: None,
+            dst_mac: None,
+            ports_known: true,
+            initiator_known: true,
+            export: None,
+            input: 0,
+            first_packet_index: 0,
+            first_packet_offset: 0,
+        }
+    }
+
     /// Community ID v1 (seed 0) of the flow. Computed on demand (SHA-1): writers and
     /// findings call it, the hot path does not.
     pub fn community_id(&self) -> String {

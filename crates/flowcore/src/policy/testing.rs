@@ -9,7 +9,7 @@ use toml::Spanned;
 
 use super::site::{Locator, RulesetError};
 use super::{Ruleset, Service, Verdict};
-use crate::flow::{ConnState, DirStats, EndReason, FlowRecord};
+use crate::flow::FlowRecord;
 use crate::time::NS_PER_SEC;
 
 #[derive(Debug, Deserialize)]
@@ -139,33 +139,15 @@ pub fn run_tests(rs: &Ruleset, path: &Path) -> Result<Vec<TestOutcome>, Vec<Rule
         else {
             continue;
         };
-        let f = FlowRecord {
-            src_ip: sip,
-            dst_ip: dip,
-            src_port: if sport == 0 { 49152 } else { sport },
-            dst_port: dport,
+        let mut f = FlowRecord::new(
+            sip,
+            if sport == 0 { 49152 } else { sport },
+            dip,
+            dport,
             proto,
-            icmp_id: None,
-            vlan: t.vlan,
-            inner_vlan: None,
-            first_ts: at,
-            last_ts: at,
-            fwd: DirStats::default(),
-            rev: DirStats::default(),
-            state: ConnState::OTH,
-            flipped: false,
-            continued: false,
-            end_reason: EndReason::EndOfInput,
-            tunnel: None,
-            src_mac: None,
-            dst_mac: None,
-            ports_known: true,
-            initiator_known: true,
-            export: None,
-            input: 0,
-            first_packet_index: 0,
-            first_packet_offset: 0,
-        };
+            at,
+        );
+        f.vlan = t.vlan;
         let v = rs.evaluate(&f).verdict;
         let (passed, got) = match &v {
             Verdict::Allowed { permit, rule } => (

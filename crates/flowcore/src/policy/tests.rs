@@ -1,5 +1,5 @@
 use super::*;
-use crate::flow::{ConnState, DirStats, EndReason};
+use crate::flow::{ConnState, DirStats};
 
 const EXAMPLE: &str = include_str!("../../../../rulesets/example-site.toml");
 
@@ -8,37 +8,23 @@ fn example() -> Ruleset {
 }
 
 fn flow(src: &str, sp: u16, dst: &str, dp: u16, proto: u8, ts: i64) -> FlowRecord {
-    FlowRecord {
-        src_ip: src.parse().unwrap(),
-        dst_ip: dst.parse().unwrap(),
-        src_port: sp,
-        dst_port: dp,
+    let mut f = FlowRecord::new(
+        src.parse().unwrap(),
+        sp,
+        dst.parse().unwrap(),
+        dp,
         proto,
-        icmp_id: None,
-        vlan: None,
-        inner_vlan: None,
-        first_ts: ts,
-        last_ts: ts,
-        fwd: DirStats {
-            packets: 1,
-            bytes: 60,
-            ..Default::default()
-        },
-        rev: DirStats::default(),
-        state: ConnState::S0,
-        flipped: false,
-        continued: false,
-        end_reason: EndReason::EndOfInput,
-        tunnel: None,
-        src_mac: None,
-        dst_mac: None,
-        ports_known: true,
-        initiator_known: true,
-        export: None,
-        input: 0,
-        first_packet_index: 1,
-        first_packet_offset: 24,
-    }
+        ts,
+    );
+    f.fwd = DirStats {
+        packets: 1,
+        bytes: 60,
+        ..Default::default()
+    };
+    f.state = ConnState::S0;
+    f.first_packet_index = 1;
+    f.first_packet_offset = 24;
+    f
 }
 
 /// "allow", "allow via …" or the violated rule id.

@@ -528,33 +528,16 @@ mod tests {
 
     #[test]
     fn column_list_is_the_schema() {
-        let r = FlowRecord {
-            src_ip: "10.0.0.1".parse().unwrap(),
-            dst_ip: "10.0.0.2".parse().unwrap(),
-            src_port: 1,
-            dst_port: 2,
-            proto: 6,
-            icmp_id: None,
-            vlan: None,
-            inner_vlan: None,
-            first_ts: 0,
-            last_ts: 0,
-            fwd: Default::default(),
-            rev: Default::default(),
-            state: crate::flow::ConnState::OTH,
-            flipped: false,
-            continued: false,
-            end_reason: crate::flow::EndReason::Idle,
-            tunnel: None,
-            src_mac: None,
-            dst_mac: None,
-            ports_known: true,
-            initiator_known: true,
-            export: None,
-            input: 0,
-            first_packet_index: 1,
-            first_packet_offset: 24,
-        };
+        let mut r = FlowRecord::new(
+            "10.0.0.1".parse().unwrap(),
+            1,
+            "10.0.0.2".parse().unwrap(),
+            2,
+            6,
+            0,
+        );
+        r.first_packet_index = 1;
+        r.first_packet_offset = 24;
         let names: Vec<&str> = flow_fields(&r, "a,\"b").iter().map(|(n, _)| *n).collect();
         assert_eq!(names, FLOW_COLUMNS);
         let mut csv = String::new();

@@ -1,0 +1,57 @@
+//! Helpers shared by the end-to-end test files.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The repository's root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// `../shared/samples` beside the repository.
+pub fn samples() -> PathBuf {
+    repo_root().join("../shared/samples")
+}
+
+/// The `flowcli` binary under test.
+pub fn flowcli() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_flowcli"))
+}
+
+/// Runs a command with no standard input and collects its output.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null()).output().expect("run command")
+}
+
+/// Whether a reference tool runs (`tool probe_arg`). Missing: a loud SKIPPED message
+/// locally, a failure under CI (`CI` set), where `.ci/run` installs `package`.
+pub fn have(tool: &str, probe_arg: &str, package: &str) -> bool {
+    let ok = Command::new(tool)
+        .arg(probe_arg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !ok {
+        if std::env::var_os("CI").is_some() {
+            panic!("{tool} is required under CI (apt-get install -y {package})");
+        }
+        eprintln!(
+            "\n*** SKIPPED: {tool} is not installed; the comparison with it was not run. ***"
+        );
+        eprintln!("*** Install it with: apt-get install -y {package} ***\n");
+    }
+    ok
+}
+
+/// A fresh per-process temporary directory for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("flowcore-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}

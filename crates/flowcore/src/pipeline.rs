@@ -84,6 +84,9 @@ pub fn flows_from_capture(
     s
 }
 
+/// sFlow agents assembled per input; samples from further agents are counted and skipped.
+const MAX_SFLOW_AGENTS: usize = 1024;
+
 /// UDP ports of services that are never flow exports (their traffic is not examined).
 fn never_export(s: &PacketSummary) -> bool {
     const PORTS: [u16; 11] = [53, 67, 68, 123, 137, 138, 443, 1900, 4789, 5353, 5355];
@@ -156,6 +159,7 @@ impl Pipeline {
         let mut damage = None;
         let mut last_link = (u16::MAX, 0u64);
         let (mut datagrams, mut records) = (0u64, 0u64);
+        let mut agents_over_limit = 0u64;
         let mut warnings = Vec::new();
         let cfg = self.cfg;
         let pairer = &mut self.pairer;
@@ -192,6 +196,11 @@ impl Pipeline {
                         return;
                     };
                     s.vlan = s.vlan.or(sp.vlan);
+                    // One flow table per agent, and a bounded number of agents.
+                    if !samples.contains_key(&sp.exporter) && samples.len() >= MAX_SFLOW_AGENTS {
+                        agents_over_limit += 1;
+                        return;
+                    }
                     let t = samples.entry(sp.exporter).or_insert_with(|| {
                         FlowTable::for_samples(
                             cfg,
@@ -307,6 +316,12 @@ impl Pipeline {
         }
         if reader.format() == CaptureFormat::Export {
             decoded = read;
+        }
+        if agents_over_limit > 0 {
+            warnings.push(ExportWarning {
+                offset: 0,
+                what: format!("{agents_over_limit} sFlow samples skipped: more than {MAX_SFLOW_AGENTS} agents"),
+            });
         }
         warnings.truncate(100);
         InputSummary {

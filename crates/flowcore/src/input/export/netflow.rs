@@ -15,6 +15,9 @@ pub struct TemplateLimits {
     pub templates_per_exporter: usize,
     /// Fields per template. Default 512.
     pub fields_per_template: usize,
+    /// Templates held in all, over every exporter (spoofed exporter addresses must not
+    /// exhaust memory). Default 65 536.
+    pub templates_total: usize,
     /// Data sets held while waiting for their template. Default 1024.
     pub pending_sets: usize,
     /// Bytes held while waiting for templates. Default 4 MiB.
@@ -26,6 +29,7 @@ impl Default for TemplateLimits {
         TemplateLimits {
             templates_per_exporter: 4096,
             fields_per_template: 512,
+            templates_total: 65_536,
             pending_sets: 1024,
             pending_bytes: 4 << 20,
         }
@@ -381,6 +385,12 @@ impl TemplateCache {
                 continue;
             }
             let key = (ctx.exporter, ctx.port, kind, domain, id);
+            if !self.templates.contains_key(&key)
+                && self.templates.len() >= self.limits.templates_total
+            {
+                stats.templates_refused += 1;
+                continue;
+            }
             let count = self.per_exporter.entry(ctx.exporter).or_insert(0);
             if !self.templates.contains_key(&key) {
                 if *count >= self.limits.templates_per_exporter {

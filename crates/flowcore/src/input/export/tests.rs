@@ -169,6 +169,7 @@ fn template_floods_are_bounded() {
     let limits = TemplateLimits {
         templates_per_exporter: 10,
         fields_per_template: 4,
+        templates_total: 1000,
         pending_sets: 5,
         pending_bytes: 1 << 20,
     };

@@ -43,18 +43,10 @@ pub(super) fn decode_ip(
         }
         LaxIpSlice::Ipv6(v6) => {
             let h = v6.header();
-            let mut frag = None;
-            for ext in v6.extensions().clone() {
-                if let etherparse::Ipv6ExtensionSlice::Fragment(f) = ext {
-                    if f.is_fragmenting_payload() {
-                        frag = Some(Fragment {
-                            id: f.identification(),
-                            offset: f.fragment_offset().value(),
-                            more: f.more_fragments(),
-                        });
-                    }
-                }
-            }
+            // Walk the extension chain ourselves: etherparse 0.21's extension iterator reads
+            // out of bounds on some lax-parsed chains (found by cargo-fuzz, AddressSanitizer
+            // heap-buffer-overflow in Ipv6RawExtHeaderSlice::from_slice_unchecked).
+            let frag = v6_fragment(data).filter(|f| f.offset != 0 || f.more);
             (h.source_addr().into(), h.destination_addr().into(), frag)
         }
     };
@@ -157,6 +149,40 @@ pub(super) fn decode_ip(
         _ => {}
     }
     Ok(s)
+}
+
+/// The Fragment extension header of an IPv6 packet, if its chain has one; every length is
+/// checked against the bytes captured.
+fn v6_fragment(d: &[u8]) -> Option<Fragment> {
+    let mut next = *d.get(6)?;
+    let mut o = 40usize;
+    for _ in 0..16 {
+        match next {
+            44 => {
+                let f = d.get(o..o + 8)?;
+                let off_flags = u16::from_be_bytes([f[2], f[3]]);
+                return Some(Fragment {
+                    id: u32::from_be_bytes([f[4], f[5], f[6], f[7]]),
+                    offset: off_flags >> 3,
+                    more: off_flags & 1 != 0,
+                });
+            }
+            // Hop-by-hop, routing, destination options: (length + 1) * 8 bytes.
+            0 | 43 | 60 => {
+                let h = d.get(o..o + 2)?;
+                next = h[0];
+                o = o.checked_add((usize::from(h[1]) + 1) * 8)?;
+            }
+            // Authentication header: (length + 2) * 4 bytes.
+            51 => {
+                let h = d.get(o..o + 2)?;
+                next = h[0];
+                o = o.checked_add((usize::from(h[1]) + 2) * 4)?;
+            }
+            _ => return None,
+        }
+    }
+    None
 }
 
 fn has_ports(p: u8) -> bool {

@@ -8,7 +8,9 @@ use flowcore::input::CaptureReader;
 use flowcore::pipeline::Pipeline;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(mut r) = CaptureReader::from_reader("fuzz".into(), Box::new(std::io::Cursor::new(data.to_vec()))) else {
+    let Ok(mut r) =
+        CaptureReader::from_reader("fuzz".into(), Box::new(std::io::Cursor::new(data.to_vec())))
+    else {
         return;
     };
     let mut p = Pipeline::new(FlowConfig::default()).pair_exports(60, 1024);

@@ -19,7 +19,12 @@ fuzz_target!(|data: &[u8]| {
     let mut rest = data;
     let mut i = 0u64;
     while rest.len() >= 3 {
-        let kind = [ExportKind::NetflowV5, ExportKind::NetflowV9, ExportKind::Ipfix, ExportKind::Sflow][usize::from(rest[0] & 3)];
+        let kind = [
+            ExportKind::NetflowV5,
+            ExportKind::NetflowV9,
+            ExportKind::Ipfix,
+            ExportKind::Sflow,
+        ][usize::from(rest[0] & 3)];
         let len = usize::from(u16::from_be_bytes([rest[1], rest[2]])).min(rest.len() - 3);
         let d = &rest[3..3 + len];
         rest = &rest[3 + len..];

@@ -5,7 +5,9 @@ use libfuzzer_sys::fuzz_target;
 use flowcore::input::{linktype, RawPacket};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, bytes)) = data.split_first() else { return };
+    let Some((&sel, bytes)) = data.split_first() else {
+        return;
+    };
     let links = [
         linktype::ETHERNET,
         linktype::RAW,

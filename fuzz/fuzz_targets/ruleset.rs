@@ -3,7 +3,9 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Err(errs) = flowcore::policy::Ruleset::from_str("fuzz.toml", text, None) {
         for e in errs {
             let _ = e.to_string();

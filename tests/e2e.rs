@@ -421,6 +421,11 @@ fn bundled_sample_flows() {
         (rdp["state"].as_str(), rdp["vlan"].as_u64()),
         (Some("SF"), Some(20))
     );
+    // Per-direction times: the refusal came 1 ms after the SYN; unanswered SYNs have none back.
+    let rej = find("10.3.6.10", 3389);
+    assert_eq!(rej["fwd_first_ts"], "2026-11-24T15:00:02.200000000Z");
+    assert_eq!(rej["rev_first_ts"], "2026-11-24T15:00:02.201000000Z");
+    assert!(find("10.3.20.15", 443)["rev_first_ts"].is_null());
     // Unanswered SYNs straight to the Internet.
     assert_eq!(find("10.3.20.15", 443)["fwd_packets"], 3);
     assert_eq!(find("10.3.20.15", 443)["state"], "S0");

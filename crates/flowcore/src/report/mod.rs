@@ -29,7 +29,7 @@ pub enum FlowFormat {
 pub const FLOW_SCHEMA: &str = "flowcore.flow/1";
 
 /// Field names of a flow record, in order: the NDJSON object's keys and the CSV header.
-pub const FLOW_COLUMNS: [&str; 39] = [
+pub const FLOW_COLUMNS: [&str; 43] = [
     "src_ip",
     "dst_ip",
     "src_port",
@@ -44,6 +44,10 @@ pub const FLOW_COLUMNS: [&str; 39] = [
     "fwd_bytes",
     "rev_packets",
     "rev_bytes",
+    "fwd_first_ts",
+    "fwd_last_ts",
+    "rev_first_ts",
+    "rev_last_ts",
     "tcp_flags",
     "fwd_tcp_flags",
     "rev_tcp_flags",
@@ -231,7 +235,7 @@ enum V<'a> {
 
 /// The schema in one place: every field of a flow record, in order, as `(name, value)`.
 /// The JSON and CSV writers only differ in how they print a value.
-fn flow_fields<'a>(r: &'a FlowRecord, file: &'a str) -> [(&'static str, V<'a>); 39] {
+fn flow_fields<'a>(r: &'a FlowRecord, file: &'a str) -> [(&'static str, V<'a>); 43] {
     let opt = |v: Option<u16>| v.map_or(V::Null, |v| V::U(u64::from(v)));
     let mac = |m: Option<[u8; 6]>| m.map_or(V::Null, |m| V::Plain(mac_str(m)));
     let t = r.tunnel.as_ref();
@@ -251,6 +255,10 @@ fn flow_fields<'a>(r: &'a FlowRecord, file: &'a str) -> [(&'static str, V<'a>); 
         ("fwd_bytes", V::U(r.fwd.bytes)),
         ("rev_packets", V::U(r.rev.packets)),
         ("rev_bytes", V::U(r.rev.bytes)),
+        ("fwd_first_ts", dir_ts(&r.fwd, r.fwd.first_ts)),
+        ("fwd_last_ts", dir_ts(&r.fwd, r.fwd.last_ts)),
+        ("rev_first_ts", dir_ts(&r.rev, r.rev.first_ts)),
+        ("rev_last_ts", dir_ts(&r.rev, r.rev.last_ts)),
         (
             "tcp_flags",
             V::U((r.fwd.tcp_flags | r.rev.tcp_flags).into()),
@@ -301,6 +309,15 @@ fn flow_fields<'a>(r: &'a FlowRecord, file: &'a str) -> [(&'static str, V<'a>); 
         ("first_packet_index", V::U(r.first_packet_index)),
         ("first_packet_offset", V::U(r.first_packet_offset)),
     ]
+}
+
+/// A direction's timestamp, or null when that direction has no packets.
+fn dir_ts<'a>(d: &crate::flow::DirStats, ts: i64) -> V<'a> {
+    if d.packets == 0 {
+        V::Null
+    } else {
+        V::Ts(ts)
+    }
 }
 
 /// Appends the NDJSON object of one flow (schema `flowcore.flow/1`).

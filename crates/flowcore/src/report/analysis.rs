@@ -45,6 +45,8 @@ fn input_json(i: &AnalysedInput) -> Value {
         "first_ts": opt_ts(s.first_ts),
         "last_ts": opt_ts(s.last_ts),
         "flows": s.flows.records,
+        "export_datagrams": s.export_datagrams,
+        "export_records": s.export_records,
         "damage": s.damage.as_ref().map(|d| json!({"offset": d.offset, "what": d.what})),
     })
 }

@@ -444,11 +444,13 @@ fn summary_json(sum: &InputSummary, s: &mut String) {
     };
     let _ = write!(
         s,
-        "}},\"bytes_read\":{},\"first_ts\":{},\"last_ts\":{},\"blocks_skipped\":{},\"fragments\":{},\"flows\":{},\"damage\":",
+        "}},\"bytes_read\":{},\"first_ts\":{},\"last_ts\":{},\"blocks_skipped\":{},\"export_datagrams\":{},\"export_records\":{},\"fragments\":{},\"flows\":{},\"damage\":",
         sum.bytes_read,
         ts(sum.first_ts),
         ts(sum.last_ts),
         sum.blocks_skipped,
+        sum.export_datagrams,
+        sum.export_records,
         serde_json::to_string(&sum.fragments).unwrap_or_default(),
         serde_json::to_string(&sum.flows).unwrap_or_default(),
     );

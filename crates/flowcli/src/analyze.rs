@@ -143,8 +143,14 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
         }
         None => {
             let mut out = io::stdout().lock();
-            out.write_all(&body)?;
-            out.flush()?;
+            if let Err(e) = out.write_all(&body).and_then(|()| out.flush()) {
+                if e.kind() == io::ErrorKind::BrokenPipe {
+                    return Ok(EXIT_OK);
+                }
+                // For analyze, 1 means findings: a failed report is an error (2).
+                eprintln!("flowcli: cannot write the report: {e}");
+                return Ok(EXIT_INPUT);
+            }
         }
     }
     if !args.quiet {

@@ -532,7 +532,8 @@ impl FlowTable {
             src_mac: f.macs[o],
             dst_mac: f.macs[r],
             ports_known: f.ports_known,
-            initiator_known: true,
+            // Sampled packets (sFlow) show the initiator only if the SYN was sampled.
+            initiator_known: self.export_meta.is_none() || f.syn_seen,
             export: self.export_meta.clone(),
             input: self.input,
             first_packet_index: f.first_index,

@@ -14,7 +14,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 mod common;
-use common::{flowcli, repo_root, run, samples, temp_dir};
+use common::{flowcli, repo_root, run, samples, temp_dir, NO_TIMEOUTS};
 
 /// tshark and capinfos, from Debian's wireshark packages.
 fn have(tool: &str) -> bool {
@@ -41,17 +41,8 @@ fn sample_files() -> Vec<PathBuf> {
 
 fn flows_json(file: &Path) -> (Output, Option<Value>) {
     let out = run(flowcli()
-        .args([
-            "flows",
-            "--format",
-            "json",
-            "--idle-timeout",
-            "0",
-            "--active-timeout",
-            "0",
-            "--tcp-close-linger",
-            "0",
-        ])
+        .args(["flows", "--format", "json"])
+        .args(NO_TIMEOUTS)
         .arg(file));
     let v = serde_json::from_slice(&out.stdout).ok();
     (out, v)
@@ -602,17 +593,8 @@ fn timeouts_from_the_command_line() {
         .args(["flows", "--format", "ndjson", "--idle-timeout", "0.5"])
         .arg(&f)));
     let none = ndjson(&run(flowcli()
-        .args([
-            "flows",
-            "--format",
-            "ndjson",
-            "--idle-timeout",
-            "0",
-            "--active-timeout",
-            "0",
-            "--tcp-close-linger",
-            "0",
-        ])
+        .args(["flows", "--format", "ndjson"])
+        .args(NO_TIMEOUTS)
         .arg(&f)));
     assert_eq!(none.len(), 26);
     assert!(short.len() > none.len());

@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 mod common;
-use common::{repo_root, run};
+use common::{analyze_ndjson, repo_root, run, NO_TIMEOUTS};
 
 fn netflow(name: &str) -> PathBuf {
     repo_root().join("../shared/samples/netflow").join(name)
@@ -147,17 +147,8 @@ fn tshark_records(pcap: &Path) -> Vec<Rec> {
 
 fn our_flows(inputs: &[PathBuf]) -> (Output, Vec<Value>) {
     let out = run(Command::new(env!("CARGO_BIN_EXE_flowcli"))
-        .args([
-            "flows",
-            "--format",
-            "ndjson",
-            "--idle-timeout",
-            "0",
-            "--active-timeout",
-            "0",
-            "--tcp-close-linger",
-            "0",
-        ])
+        .args(["flows", "--format", "ndjson"])
+        .args(NO_TIMEOUTS)
         .args(inputs));
     let flows = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -487,17 +478,7 @@ fn exports_are_judged_like_packets_and_initiators_are_not_guessed() {
     let dump = temp("sample.v5");
     std::fs::write(&dump, datagrams.concat()).unwrap();
     let analyze = |extra: &[&str], input: &Path| -> Vec<Value> {
-        let out = run(Command::new(env!("CARGO_BIN_EXE_flowcli"))
-            .current_dir(&root)
-            .args([
-                "analyze",
-                "--ruleset",
-                "rulesets/ome-city.toml",
-                "--format",
-                "ndjson",
-            ])
-            .args(extra)
-            .arg(input));
+        let out = analyze_ndjson("rulesets/ome-city.toml", extra, input);
         assert_eq!(
             out.status.code(),
             Some(1),
@@ -620,17 +601,7 @@ fn softflowd_round_trip_gives_the_same_flows_and_findings() {
         }
     }
     let findings = |input: &Path, extra: &[&str]| -> std::collections::BTreeSet<String> {
-        let out = run(Command::new(env!("CARGO_BIN_EXE_flowcli"))
-            .current_dir(&root)
-            .args([
-                "analyze",
-                "--ruleset",
-                "rulesets/ome-city.toml",
-                "--format",
-                "ndjson",
-            ])
-            .args(extra)
-            .arg(input));
+        let out = analyze_ndjson("rulesets/ome-city.toml", extra, input);
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(|l| serde_json::from_str::<Value>(l).unwrap())

@@ -22,6 +22,26 @@ pub fn flowcli() -> Command {
     Command::new(env!("CARGO_BIN_EXE_flowcli"))
 }
 
+/// `flowcli flows` options that disable every timeout: one record per 5-tuple and input.
+pub const NO_TIMEOUTS: [&str; 6] = [
+    "--idle-timeout",
+    "0",
+    "--active-timeout",
+    "0",
+    "--tcp-close-linger",
+    "0",
+];
+
+/// `flowcli analyze --ruleset <site> --format ndjson <extra> <input>`, run from the
+/// repository root.
+pub fn analyze_ndjson(site: &str, extra: &[&str], input: &Path) -> Output {
+    run(flowcli()
+        .current_dir(repo_root())
+        .args(["analyze", "--ruleset", site, "--format", "ndjson"])
+        .args(extra)
+        .arg(input))
+}
+
 /// Runs a command with no standard input and collects its output.
 pub fn run(cmd: &mut Command) -> Output {
     cmd.stdin(Stdio::null()).output().expect("run command")

@@ -12,7 +12,7 @@ use crate::input::export::{ExportKind, ExportRecord};
 use crate::time::{TimestampNs, NS_PER_SEC};
 
 /// Where an exported flow came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExportMeta {
     /// Export protocol.
     pub kind: ExportKind,
@@ -78,14 +78,14 @@ pub fn from_export(r: &ExportRecord, input: u32) -> FlowRecord {
         dst_mac: r.dst_mac,
         ports_known: true,
         initiator_known: r.initiator_known || syn_only,
-        export: Some(Box::new(ExportMeta {
+        export: Some(ExportMeta {
             kind: r.kind,
             exporter: r.exporter,
             domain: r.domain,
             in_if: r.in_if,
             out_if: r.out_if,
             sampling: r.sampling,
-        })),
+        }),
         input,
         first_packet_index: r.datagram_index,
         first_packet_offset: r.datagram_offset,

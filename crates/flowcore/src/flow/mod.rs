@@ -170,7 +170,7 @@ pub struct FlowRecord {
     /// [`from_export`]), otherwise `src` is merely the record's direction.
     pub initiator_known: bool,
     /// Where an exported record came from (`None` for flows assembled from packets).
-    pub export: Option<Box<ExportMeta>>,
+    pub export: Option<ExportMeta>,
     /// Index of the input (in the caller's list of inputs) of the first packet.
     pub input: u32,
     /// 1-based packet number of the first packet in its input.

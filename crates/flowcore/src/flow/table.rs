@@ -205,7 +205,7 @@ pub struct FlowTable {
     now: TimestampNs,
     stats: FlowTableStats,
     /// Set on tables that assemble sampled packets (sFlow): recorded on every flow.
-    export_meta: Option<Box<super::ExportMeta>>,
+    export_meta: Option<super::ExportMeta>,
 }
 
 impl FlowTable {
@@ -228,7 +228,7 @@ impl FlowTable {
     /// A table for packets sampled by an exporter (sFlow): every flow records `meta`.
     pub fn for_samples(cfg: FlowConfig, input: u32, meta: super::ExportMeta) -> Self {
         let mut t = Self::new(cfg, input);
-        t.export_meta = Some(Box::new(meta));
+        t.export_meta = Some(meta);
         t
     }
 
@@ -534,7 +534,7 @@ impl FlowTable {
             ports_known: f.ports_known,
             // Sampled packets (sFlow) show the initiator only if the SYN was sampled.
             initiator_known: self.export_meta.is_none() || f.syn_seen,
-            export: self.export_meta.clone(),
+            export: self.export_meta,
             input: self.input,
             first_packet_index: f.first_index,
             first_packet_offset: f.first_offset,

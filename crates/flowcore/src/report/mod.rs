@@ -239,7 +239,7 @@ fn flow_fields<'a>(r: &'a FlowRecord, file: &'a str) -> [(&'static str, V<'a>); 
     let opt = |v: Option<u16>| v.map_or(V::Null, |v| V::U(u64::from(v)));
     let mac = |m: Option<[u8; 6]>| m.map_or(V::Null, |m| V::Plain(mac_str(m)));
     let t = r.tunnel.as_ref();
-    let e = r.export.as_deref();
+    let e = r.export.as_ref();
     [
         ("src_ip", V::Plain(r.src_ip.to_string())),
         ("dst_ip", V::Plain(r.dst_ip.to_string())),
@@ -356,7 +356,7 @@ pub fn flow_json(r: &FlowRecord, file: &str, s: &mut String) {
 /// Where a flow record came from: `packets`, `netflow5`, `netflow9`, `ipfix` or `sflow`.
 pub fn source_name(r: &FlowRecord) -> &'static str {
     use crate::input::export::ExportKind;
-    match r.export.as_deref().map(|e| e.kind) {
+    match r.export.as_ref().map(|e| e.kind) {
         None => "packets",
         Some(ExportKind::NetflowV5) => "netflow5",
         Some(ExportKind::NetflowV9) => "netflow9",

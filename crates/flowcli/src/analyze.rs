@@ -24,7 +24,8 @@ pub(crate) enum Format {
 
 #[derive(clap::Args)]
 pub(crate) struct AnalyzeArgs {
-    /// Capture files, directories (walked recursively, sorted by path) or `-` for stdin.
+    /// Captures or flow-export files, directories (walked recursively, sorted by path) or
+    /// `-` for stdin.
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
     /// The site file: segments, zones, gateways, exceptions and the policy model it follows.

@@ -26,7 +26,7 @@ const EXIT_INPUT: u8 = 2;
 #[command(
     name = "flowcli",
     version,
-    about = "Flows and three-tier separation checks from network captures",
+    about = "Flows and three-tier separation checks from network captures and flow exports",
     long_about = None
 )]
 struct Cli {
@@ -36,7 +36,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Assemble bidirectional flows from pcap/pcapng captures (plain, gzip or zstd).
+    /// Assemble bidirectional flows from pcap/pcapng captures and NetFlow/IPFIX/sFlow exports
+    /// (plain, gzip or zstd).
     #[command(after_help = "\
 Examples:
   flowcli flows samples/ome-city-sample.pcap
@@ -81,7 +82,8 @@ enum Format {
 
 #[derive(clap::Args)]
 struct FlowsArgs {
-    /// Capture files, directories (walked recursively, sorted by path) or `-` for stdin.
+    /// Captures or flow-export files, directories (walked recursively, sorted by path) or
+    /// `-` for stdin.
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
     /// Output format.

@@ -125,6 +125,41 @@ struct Field {
     len: u16,
     /// Private enterprise number (0 = IANA).
     pen: u32,
+    /// Whether [`Values::set`] reads this element (decided once, when the template arrives).
+    used: bool,
+}
+
+/// The information elements [`Values::set`] reads.
+fn is_used(pen: u32, id: u16) -> bool {
+    match pen {
+        0 => matches!(
+            id,
+            1 | 2
+                | 4
+                | 6
+                | 7
+                | 8
+                | 10
+                | 11
+                | 12
+                | 14
+                | 21
+                | 22
+                | 27
+                | 28
+                | 32
+                | 34
+                | 56
+                | 58
+                | 80
+                | 85
+                | 86
+                | 139
+                | 150..=157 | 160 | 231 | 232 | 298 | 299 | 305 | 323
+        ),
+        29305 => matches!(id, 1 | 2 | 6 | 85 | 86),
+        _ => false,
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -365,7 +400,12 @@ impl TemplateCache {
                 } else {
                     (raw_id, 0, 4)
                 };
-                fields.push(Field { id: fid, len, pen });
+                fields.push(Field {
+                    id: fid,
+                    len,
+                    pen,
+                    used: is_used(pen, fid),
+                });
                 rest = &rest[step..];
             }
             if !ok {
@@ -508,7 +548,7 @@ impl TemplateCache {
                     ok = false;
                     break;
                 };
-                if i >= t.scope {
+                if i >= t.scope && f.used {
                     rec.set(*f, v);
                 }
                 o += len;

@@ -156,6 +156,28 @@ impl SkipReason {
     }
 }
 
+/// Short protocol name for people (`tcp`, `udp`, `icmp`, `icmp6`, `gre`, or the number).
+pub fn proto_name(p: u8) -> String {
+    match p {
+        proto::TCP => "tcp".into(),
+        proto::UDP => "udp".into(),
+        proto::ICMP => "icmp".into(),
+        proto::ICMPV6 => "icmp6".into(),
+        proto::GRE => "gre".into(),
+        50 => "esp".into(),
+        132 => "sctp".into(),
+        n => n.to_string(),
+    }
+}
+
+/// `aa:bb:cc:dd:ee:ff`.
+pub fn mac_str(m: [u8; 6]) -> String {
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
+}
+
 /// Decodes one captured packet into a summary.
 pub fn decode(raw: &RawPacket<'_>) -> Result<PacketSummary, SkipReason> {
     let mut ctx = ip::Ctx::default();

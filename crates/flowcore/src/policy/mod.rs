@@ -172,7 +172,7 @@ impl View {
 }
 
 fn service_of(p: u8, port: u16) -> String {
-    let name = crate::report::proto_name(p);
+    let name = crate::decode::proto_name(p);
     match p {
         proto::TCP | proto::UDP | 132 => format!("{name}/{port}"),
         _ => name,
@@ -983,7 +983,7 @@ fn kind_word(k: ClassKind) -> &'static str {
 }
 
 fn service_str(s: &Service) -> String {
-    let p = s.proto.map_or("any".to_string(), crate::report::proto_name);
+    let p = s.proto.map_or("any".to_string(), crate::decode::proto_name);
     match s.ports {
         None => p,
         Some((a, b)) if a == b => format!("{p}/{a}"),
@@ -1337,7 +1337,7 @@ impl<'r> Analyzer<'r> {
                     prefix: self.rs.attribute(s.ip, None).prefix,
                 };
                 let first = a;
-                let macs = crate::report::mac_str(mac);
+                let macs = crate::decode::mac_str(mac);
                 let mut considered: Vec<String> = sightings
                     .iter()
                     .map(|s| {

@@ -12,6 +12,8 @@ use crate::time::push_rfc3339;
 
 pub mod analysis;
 
+pub use crate::decode::{mac_str, proto_name};
+
 /// Output formats of flow records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlowFormat {
@@ -194,31 +196,9 @@ fn file_name(inputs: &[String], input: u32) -> &str {
     inputs.get(input as usize).map_or("", String::as_str)
 }
 
-/// Short protocol name for people (`tcp`, `udp`, `icmp`, `icmp6`, `gre`, or the number).
-pub fn proto_name(p: u8) -> String {
-    match p {
-        proto::TCP => "tcp".into(),
-        proto::UDP => "udp".into(),
-        proto::ICMP => "icmp".into(),
-        proto::ICMPV6 => "icmp6".into(),
-        proto::GRE => "gre".into(),
-        50 => "esp".into(),
-        132 => "sctp".into(),
-        n => n.to_string(),
-    }
-}
-
 fn json_str(out: &mut String, s: &str) {
     // serde_json escapes exactly as JSON requires; a String write cannot fail.
     out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()));
-}
-
-/// `aa:bb:cc:dd:ee:ff`.
-pub fn mac_str(m: [u8; 6]) -> String {
-    format!(
-        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        m[0], m[1], m[2], m[3], m[4], m[5]
-    )
 }
 
 /// One field value of a flow record.

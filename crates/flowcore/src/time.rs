@@ -36,6 +36,101 @@ pub fn push_rfc3339(out: &mut String, ts: TimestampNs) {
     );
 }
 
+/// Parses a time given by a person: RFC 3339 with a `Z` or `±HH:MM` offset and optional
+/// fraction (`2026-11-24T22:00:00+09:00`, `2026-11-24 13:00:00.5Z`), or whole seconds since
+/// the epoch (`1764000000`). A time without an offset is refused rather than guessed.
+pub fn parse_time(s: &str) -> Result<TimestampNs, String> {
+    let s = s.trim();
+    let bad = |why: &str| {
+        format!("bad time {s:?}: {why} (want e.g. 2026-11-24T22:00:00+09:00, 2026-11-24T13:00:00Z or epoch seconds)")
+    };
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        let secs: i64 = s.parse().map_err(|_| bad("out of range"))?;
+        return secs
+            .checked_mul(NS_PER_SEC)
+            .ok_or_else(|| bad("out of range"));
+    }
+    let b = s.as_bytes();
+    if b.len() < 19 || !b.is_ascii() {
+        return Err(bad("too short"));
+    }
+    let num = |r: std::ops::Range<usize>| -> Result<i64, String> {
+        let t = &s[r];
+        if t.bytes().all(|c| c.is_ascii_digit()) {
+            t.parse::<i64>().map_err(|_| bad("not a number"))
+        } else {
+            Err(bad("not a number"))
+        }
+    };
+    if b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return Err(bad("layout"));
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 60
+    {
+        return Err(bad("field out of range"));
+    }
+    let mut i = 19;
+    let mut nanos = 0i64;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            if i - start < 9 {
+                nanos = nanos * 10 + i64::from(b[i] - b'0');
+            }
+            i += 1;
+        }
+        if i == start {
+            return Err(bad("empty fraction"));
+        }
+        for _ in (i - start).min(9)..9 {
+            nanos *= 10;
+        }
+    }
+    let offset = match &s[i..] {
+        "Z" | "z" => 0,
+        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
+            let v = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
+            if o.starts_with('-') {
+                -v
+            } else {
+                v
+            }
+        }
+        "" => return Err(bad("no timezone offset")),
+        _ => return Err(bad("bad timezone offset")),
+    };
+    let secs = days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + se - offset;
+    Ok(secs * NS_PER_SEC + nanos)
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Converts days since 1970-01-01 into a proleptic Gregorian (year, month, day).
 /// Howard Hinnant's `civil_from_days`.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -68,5 +163,44 @@ mod tests {
             "2106-02-07T06:28:15.000000000Z"
         );
         assert_eq!(format_rfc3339(-1), "1969-12-31T23:59:59.999999999Z");
+    }
+
+    #[test]
+    fn parses_what_it_formats_and_offsets() {
+        for ts in [
+            0,
+            5,
+            951_782_400 * NS_PER_SEC + 5,
+            4_294_967_295 * NS_PER_SEC,
+            -1,
+            1_764_000_000_123_456_789,
+        ] {
+            assert_eq!(parse_time(&format_rfc3339(ts)), Ok(ts));
+        }
+        assert_eq!(
+            parse_time("2026-11-24T22:00:00+09:00"),
+            parse_time("2026-11-24T13:00:00Z")
+        );
+        assert_eq!(
+            parse_time("2026-11-24 13:00:00.5z").unwrap() % NS_PER_SEC,
+            500_000_000
+        );
+        assert_eq!(parse_time("1764000000"), Ok(1_764_000_000 * NS_PER_SEC));
+        assert_eq!(
+            parse_time("2026-11-24T04:00:00-09:00"),
+            parse_time("2026-11-24T13:00:00Z")
+        );
+        for bad in [
+            "",
+            "2026-11-24T13:00:00",
+            "2026-02-30T00:00:00Z",
+            "2026-11-24T13:00:00+0900",
+            "2026-11-24T25:00:00Z",
+            "２０２６-11-24T13:00:00Z",
+            "99999999999999999999",
+            "2026-11-24T13:00:00.Z",
+        ] {
+            assert!(parse_time(bad).is_err(), "{bad}");
+        }
     }
 }

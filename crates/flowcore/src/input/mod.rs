@@ -179,6 +179,8 @@ enum Inner {
     Pcap(pcap::PcapReader),
     Pcapng(pcapng::PcapngReader),
     Export(ExportFile),
+    #[cfg(feature = "libpcap")]
+    Live(Box<libpcap::LiveReader>),
 }
 
 /// Raw export messages, one after another.
@@ -411,6 +413,40 @@ impl CaptureReader {
         })
     }
 
+    /// A live capture on `iface` through libpcap (cargo feature `libpcap`), read in windows
+    /// of wall-clock time: see [`CaptureReader::set_window_end`]. Its format is reported
+    /// as pcap and its name as `live:IFACE`.
+    #[cfg(feature = "libpcap")]
+    pub fn live(iface: &str, snaplen: i32, bpf: Option<&str>) -> Result<Self, InputError> {
+        let r = libpcap::LiveReader::open(iface, snaplen, bpf)?;
+        Ok(CaptureReader {
+            name: r.name().to_string(),
+            inner: Inner::Live(Box::new(r)),
+            format: CaptureFormat::Pcap,
+            compression: Compression::None,
+            raw: None,
+        })
+    }
+
+    /// For a live capture: the current window ends at `until` (the reader then reports the
+    /// end of input; set a new end to read the next window). No effect on files.
+    #[cfg(feature = "libpcap")]
+    pub fn set_window_end(&mut self, until: Option<std::time::Instant>) {
+        if let Inner::Live(r) = &mut self.inner {
+            r.set_window_end(until);
+        }
+    }
+
+    /// For a live capture: packets received, dropped by the kernel, dropped by the
+    /// interface, as libpcap reports them.
+    #[cfg(feature = "libpcap")]
+    pub fn live_drops(&mut self) -> Option<(u32, u32, u32)> {
+        match &mut self.inner {
+            Inner::Live(r) => r.drops(),
+            _ => None,
+        }
+    }
+
     /// The input's name (path, or `-`).
     pub fn name(&self) -> &str {
         &self.name
@@ -430,6 +466,8 @@ impl CaptureReader {
     pub fn pcap_link_type(&self) -> Option<u16> {
         match &self.inner {
             Inner::Pcap(r) => Some(r.link_type()),
+            #[cfg(feature = "libpcap")]
+            Inner::Live(r) => Some(r.link_type()),
             _ => None,
         }
     }
@@ -487,6 +525,8 @@ impl CaptureReader {
             Inner::Pcap(r) => r.next_packet(),
             Inner::Pcapng(r) => r.next_packet(),
             Inner::Export(_) => Ok(None),
+            #[cfg(feature = "libpcap")]
+            Inner::Live(r) => r.next_packet(),
         }
     }
 }

@@ -8,7 +8,8 @@ use flowcore::policy::{Analyzer, Ruleset};
 use flowcore::report::analysis::{analysis_json, analysis_table, finding_json, AnalysedInput};
 
 use crate::{
-    each_capture, report_exports, report_input, FlowOpts, EXIT_INPUT, EXIT_OK, EXIT_OUTPUT,
+    each_capture, report_exports, report_input, run_context, FlowOpts, EXIT_INPUT, EXIT_OK,
+    EXIT_OUTPUT,
 };
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -38,6 +39,10 @@ pub(crate) struct AnalyzeArgs {
     /// instead of standard output.
     #[arg(long, short, value_name = "PATH")]
     output: Option<PathBuf>,
+    /// Put the wall-clock time in the report (`generated_at`). Without it the same inputs
+    /// and command line give a byte-identical report.
+    #[arg(long)]
+    generated_at: bool,
     #[command(flatten)]
     flow: FlowOpts,
     /// No per-input accounting lines on stderr (warnings and errors are still printed).
@@ -92,14 +97,7 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
             analyzer.observe(&f, &name);
         });
         report_input(&summary, args.quiet);
-        let digest = match reader.digest() {
-            Some(Ok(d)) => Some(d),
-            Some(Err(e)) => {
-                eprintln!("flowcli: warning: {name}: cannot finish hashing: {e}");
-                None
-            }
-            None => None,
-        };
+        let digest = summary.digest.clone();
         inputs.push(AnalysedInput { summary, digest });
         Ok(())
     })?
@@ -111,6 +109,7 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
         analyzer.observe(&f, &name);
     });
     report_exports(&stats, args.quiet);
+    let ctx = run_context(stats, args.generated_at);
     let analysis = analyzer.finish(&files);
     let to_terminal = args.output.is_none() && io::stdout().is_terminal();
     let format = args.format.unwrap_or(if to_terminal {
@@ -124,7 +123,7 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
         Format::Json => {
             serde_json::to_writer_pretty(
                 &mut body,
-                &analysis_json(&rs, &inputs, &errors, &analysis),
+                &analysis_json(&rs, &inputs, &errors, &analysis, &ctx),
             )?;
             body.push(b'\n');
         }
@@ -137,7 +136,7 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
     }
     match &args.output {
         Some(path) => {
-            if let Err(e) = write_atomically(path, &body) {
+            if let Err(e) = crate::AtomicFile::write(path, &body) {
                 eprintln!("flowcli: cannot write {}: {e}", path.display());
                 return Ok(EXIT_INPUT);
             }
@@ -169,31 +168,4 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
     } else {
         EXIT_OUTPUT
     })
-}
-
-/// Writes `body` to a temporary file beside `path`, then renames it into place, so a
-/// reader never sees a half-written report and a failure leaves nothing behind.
-fn write_atomically(path: &Path, body: &[u8]) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::other("not a file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(body)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use flowcore::filter::Filter;
 use flowcore::flow::{FlowConfig, Timeouts};
 use flowcore::input::{collect_inputs, CaptureReader, InputError, InputSpec};
 use flowcore::pipeline::{InputSummary, Pipeline};
@@ -13,7 +14,73 @@ use flowcore::report::{FlowFormat, FlowWriter};
 use flowcore::time::NS_PER_SEC;
 
 mod analyze;
+mod extract;
 mod rules;
+
+/// A file written beside its final path and renamed into place by [`AtomicFile::commit`],
+/// so a reader never sees half a report; dropped uncommitted, it leaves nothing behind.
+pub(crate) struct AtomicFile {
+    file: std::fs::File,
+    tmp: PathBuf,
+    path: PathBuf,
+    committed: bool,
+}
+
+impl AtomicFile {
+    /// Creates the temporary file in the target's directory.
+    pub(crate) fn create(path: &std::path::Path) -> io::Result<Self> {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let name = path
+            .file_name()
+            .ok_or_else(|| io::Error::other("not a file name"))?;
+        let tmp = dir.join(format!(
+            ".{}.tmp{}",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        Ok(AtomicFile {
+            file: std::fs::File::create(&tmp)?,
+            tmp,
+            path: path.to_path_buf(),
+            committed: false,
+        })
+    }
+
+    /// Flushes to disk and renames into place.
+    pub(crate) fn commit(mut self) -> io::Result<()> {
+        self.file.sync_all()?;
+        std::fs::rename(&self.tmp, &self.path)?;
+        self.committed = true;
+        Ok(())
+    }
+
+    /// Writes `body` to `path` atomically.
+    pub(crate) fn write(path: &std::path::Path, body: &[u8]) -> io::Result<()> {
+        let mut f = AtomicFile::create(path)?;
+        f.file.write_all(body)?;
+        f.commit()
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.file.write(b)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
 
 /// Exit status when every input was read (warnings about damaged files allowed).
 const EXIT_OK: u8 = 0;
@@ -61,6 +128,24 @@ Damaged captures are warnings: everything before the damage is judged.")]
     /// Validate a site file, or run its policy tests.
     #[command(subcommand)]
     Ruleset(rules::RulesetCmd),
+    /// Write the packets of selected flows (a finding, a Community ID, a host, a time
+    /// window) to a capture that Wireshark and tshark open.
+    #[command(after_help = "\
+Examples:
+  flowcli extract --ruleset rulesets/ome-city.toml --finding LG-01 -o lg01.pcap samples/ome-city-sample.pcap
+  flowcli extract --ruleset site.toml --finding 3f2a9c0d1e2b4a5f -o evidence.pcap /var/capture/2026-11-25/
+  flowcli extract --flow 1:LQU9qZlK+B5F3KDmev6m5PMibrg= -o flow.pcap night.pcapng
+  flowcli extract --host 10.3.20.15 --from 2026-11-25T00:00:00+09:00 --to 2026-11-25T06:00:00+09:00 -o host.pcap captures/
+
+Selectors (--finding, --flow) add up; filters (--host, --from, --to, --bpf) restrict packets
+as in every subcommand; with no selector every flow the filters keep is written. Use the
+same flow options as the analysis the finding came from. Exactly the packets of the
+selected flows are written (as many as their packet counts), in file order; flow-export
+records are written as NDJSON beside the capture.
+
+Exit status: 0 written; 1 nothing matched (nothing written); 2 error (bad ruleset,
+unreadable input, output not writable: no partial file is left behind).")]
+    Extract(extract::ExtractArgs),
     /// Show which segment, zone, gateway or exception an address belongs to, and why.
     #[command(after_help = "\
 Examples:
@@ -89,11 +174,32 @@ struct FlowsArgs {
     /// Output format.
     #[arg(long, value_enum)]
     format: Option<Format>,
+    /// Put the wall-clock time in the JSON document (`generated_at`). Without it the same
+    /// inputs and command line give a byte-identical document.
+    #[arg(long)]
+    generated_at: bool,
     #[command(flatten)]
     flow: FlowOpts,
     /// No per-input accounting lines on stderr (warnings and errors are still printed).
     #[arg(long, short)]
     quiet: bool,
+}
+
+/// What a report says about the run: command line, export counters, and the wall-clock time
+/// only when asked.
+pub(crate) fn run_context(
+    exports: flowcore::input::export::ExportStats,
+    stamp: bool,
+) -> flowcore::report::RunContext {
+    let mut ctx = flowcore::report::RunContext::from_env();
+    ctx.exports = exports;
+    if stamp {
+        ctx.generated_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .and_then(|d| i64::try_from(d.as_nanos()).ok());
+    }
+    ctx
 }
 
 /// Flow assembly options shared by `flows` and `analyze`.
@@ -121,6 +227,33 @@ pub(crate) struct FlowOpts {
     /// told (the side that started first, or sent the bare SYN).
     #[arg(long)]
     pair_exports: bool,
+    /// Only packets at or after this time (RFC 3339 with offset, e.g.
+    /// 2026-11-24T22:00:00+09:00, or epoch seconds); export records that end before it are
+    /// left out. Left-out packets are counted as skipped (`filtered`).
+    #[arg(long, value_name = "TIME", value_parser = flowcore::time::parse_time)]
+    from: Option<i64>,
+    /// Only packets before this time (same forms as --from).
+    #[arg(long, value_name = "TIME", value_parser = flowcore::time::parse_time)]
+    to: Option<i64>,
+    /// Only packets to or from this host or network (IP or CIDR; repeat or separate with
+    /// commas for several).
+    #[arg(long, value_name = "IP|CIDR", value_delimiter = ',', value_parser = parse_net)]
+    host: Vec<flowcore::segment::IpNet>,
+    /// Only packets matching this BPF filter (tcpdump syntax), compiled by libpcap for each
+    /// link type; flow-export records are not affected. Needs the `libpcap` feature.
+    #[arg(long, value_name = "EXPR")]
+    bpf: Option<String>,
+}
+
+/// An address (a host network) or a CIDR network.
+fn parse_net(s: &str) -> Result<flowcore::segment::IpNet, String> {
+    let s = s.trim();
+    if let Ok(ip) = s.parse::<std::net::IpAddr>() {
+        return Ok(ip.into());
+    }
+    s.parse::<flowcore::segment::IpNet>()
+        .map(|n| n.trunc())
+        .map_err(|_| format!("not an IP address or CIDR network: {s:?}"))
 }
 
 impl FlowOpts {
@@ -143,13 +276,53 @@ impl FlowOpts {
 
     /// The pipeline for a run over all inputs (export templates persist across inputs).
     pub(crate) fn pipeline(&self) -> Result<Pipeline, String> {
-        let p = Pipeline::new(self.config()?);
-        Ok(if self.pair_exports {
-            p.pair_exports(120, 1 << 20)
-        } else {
-            p
+        self.pipeline_with(self.config()?)
+    }
+
+    /// The pipeline for `cfg` with these options' pairing and filters.
+    pub(crate) fn pipeline_with(&self, cfg: FlowConfig) -> Result<Pipeline, String> {
+        let mut p = Pipeline::new(cfg).filter(self.filter()?);
+        if self.pair_exports {
+            p = p.pair_exports(120, 1 << 20);
+        }
+        if let Some(expr) = &self.bpf {
+            p = p.raw_filter(bpf_filter(expr)?);
+        }
+        Ok(p)
+    }
+
+    /// The time and host filter.
+    pub(crate) fn filter(&self) -> Result<Filter, String> {
+        if let (Some(f), Some(t)) = (self.from, self.to) {
+            if f >= t {
+                return Err("--from must be before --to".into());
+            }
+        }
+        Ok(Filter {
+            from: self.from,
+            to: self.to,
+            nets: self.host.clone(),
         })
     }
+}
+
+/// A BPF filter as a pipeline test; a link type the expression cannot be compiled for is
+/// reported once and its packets are left out.
+#[cfg(feature = "libpcap")]
+fn bpf_filter(expr: &str) -> Result<flowcore::pipeline::RawFilter, String> {
+    let mut f = flowcore::input::libpcap::BpfFilter::new(expr)?;
+    Ok(Box::new(move |p| match f.matches(p) {
+        Ok(keep) => keep,
+        Err(e) => {
+            eprintln!("flowcli: warning: {e}; its packets are left out (counted as filtered)");
+            false
+        }
+    }))
+}
+
+#[cfg(not(feature = "libpcap"))]
+fn bpf_filter(_expr: &str) -> Result<flowcore::pipeline::RawFilter, String> {
+    Err("--bpf needs libpcap: this flowcli was built without the `libpcap` feature (cargo build --features flowcli/libpcap)".into())
 }
 
 fn secs(s: f64) -> Result<i64, String> {
@@ -199,6 +372,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Flows(args) => run_flows(args),
         Command::Analyze(args) => analyze::run(args),
+        Command::Extract(args) => extract::run(args),
         Command::Ruleset(cmd) => rules::run(cmd),
         Command::Explain(args) => rules::explain(args),
     };
@@ -231,7 +405,9 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
     };
     let mut writer = FlowWriter::new(format, io::BufWriter::with_capacity(1 << 16, stdout.lock()));
     let mut summaries: Vec<InputSummary> = Vec::new();
-    let Some(errors) = each_capture(&args.inputs, false, |mut reader| {
+    // The JSON document names each input's SHA-256; the streams carry only flows.
+    let hash = matches!(format, FlowFormat::Json);
+    let Some(errors) = each_capture(&args.inputs, hash, |mut reader| {
         let id = writer.add_input(reader.name());
         let mut write_err = None;
         let summary = pipeline.run(&mut reader, id, &mut |rec| {
@@ -260,6 +436,7 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
         return Err(e);
     }
     report_exports(&stats, args.quiet);
+    writer.set_context(run_context(stats, args.generated_at));
     writer.finish(&summaries, &errors)?;
     Ok(if errors.is_empty() {
         EXIT_OK

@@ -39,6 +39,7 @@
 //! ```
 
 pub mod decode;
+pub mod filter;
 pub mod flow;
 pub mod input;
 pub mod pipeline;

@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use hashbrown::HashMap;
 
 use crate::decode::{self, proto, FragStats, FragTracker, PacketSummary, SkipReason};
+use crate::filter::Filter;
 use crate::flow::{
     from_export, ExportMeta, ExportPairer, FlowConfig, FlowRecord, FlowTable, FlowTableStats,
 };
@@ -15,7 +16,9 @@ use crate::input::export::{
     self, DatagramContext, ExportDecoder, ExportItem, ExportKind, ExportStats, ExportWarning,
     TemplateLimits,
 };
-use crate::input::{linktype, CaptureFormat, CaptureReader, Compression, Damage, RawPacket};
+use crate::input::{
+    linktype, CaptureFormat, CaptureReader, Compression, Damage, InputDigest, RawPacket,
+};
 use crate::time::TimestampNs;
 
 /// What happened to one input: every packet read is either decoded or skipped for a reason,
@@ -59,6 +62,12 @@ pub struct InputSummary {
     pub export_records: u64,
     /// Malformed export datagrams (the first 100), with their offsets.
     pub export_warnings: Vec<ExportWarning>,
+    /// Export records (and sFlow samples) left out by the run's filter; they are not in
+    /// `export_records`.
+    pub export_records_filtered: u64,
+    /// Size and SHA-256 of the input as stored, for readers opened with hashing
+    /// ([`CaptureReader::open_with`]).
+    pub digest: Option<InputDigest>,
 }
 
 impl InputSummary {
@@ -101,7 +110,13 @@ pub struct Pipeline {
     exports: ExportDecoder,
     pairer: Option<ExportPairer>,
     decode_exports: bool,
+    filter: Filter,
+    raw_filter: Option<RawFilter>,
 }
+
+/// A test on a packet's captured bytes before it is decoded (a compiled BPF program, for
+/// example): `true` keeps the packet.
+pub type RawFilter = Box<dyn FnMut(&RawPacket<'_>) -> bool + Send>;
 
 impl Pipeline {
     /// A pipeline with default export limits, decoding exports found in captures.
@@ -111,7 +126,24 @@ impl Pipeline {
             exports: ExportDecoder::new(TemplateLimits::default()),
             pairer: None,
             decode_exports: true,
+            filter: Filter::default(),
+            raw_filter: None,
         }
+    }
+
+    /// Keeps only the packets (and export records) `filter` keeps; the others are counted
+    /// as skipped for reason `filtered`.
+    pub fn filter(mut self, filter: Filter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Tests each packet's captured bytes before decoding (e.g. a BPF program); packets it
+    /// rejects are counted as skipped for reason `filtered`. Flow exports inside a capture
+    /// are examined only if their packet passes.
+    pub fn raw_filter(mut self, f: RawFilter) -> Self {
+        self.raw_filter = Some(f);
+        self
     }
 
     /// Pairs unidirectional export records of one conversation (reversed 5-tuple, times
@@ -161,7 +193,10 @@ impl Pipeline {
         let (mut datagrams, mut records) = (0u64, 0u64);
         let mut agents_over_limit = 0u64;
         let mut warnings = Vec::new();
+        let mut records_filtered = 0u64;
         let cfg = self.cfg;
+        let filter = &self.filter;
+        let filtering = !filter.is_empty();
         let pairer = &mut self.pairer;
         let exports = &mut self.exports;
         // Export records go through the pairer when pairing is on.
@@ -173,15 +208,25 @@ impl Pipeline {
                            ctx: DatagramContext,
                            samples: &mut HashMap<IpAddr, FlowTable>,
                            out: &mut dyn FnMut(FlowRecord)| {
-            records += 1;
             match item {
-                ExportItem::Record(r) => emit_record(from_export(&r, input), out),
+                ExportItem::Record(r) => {
+                    let f = from_export(&r, input);
+                    if filtering && !filter.record(&f) {
+                        records_filtered += 1;
+                        return;
+                    }
+                    records += 1;
+                    emit_record(f, out)
+                }
                 ExportItem::Sample(sp) => {
                     let link = match sp.header_protocol {
                         1 => linktype::ETHERNET,
                         11 => linktype::IPV4,
                         12 => linktype::IPV6,
-                        _ => return,
+                        _ => {
+                            records += 1;
+                            return;
+                        }
                     };
                     let raw = RawPacket {
                         index: ctx.index,
@@ -193,8 +238,14 @@ impl Pipeline {
                         data: sp.header,
                     };
                     let Ok(mut s) = decode::decode(&raw) else {
+                        records += 1;
                         return;
                     };
+                    if filtering && !filter.packet(&s) {
+                        records_filtered += 1;
+                        return;
+                    }
+                    records += 1;
                     s.vlan = s.vlan.or(sp.vlan);
                     // One flow table per agent, and a bounded number of agents.
                     if !samples.contains_key(&sp.exporter) && samples.len() >= MAX_SFLOW_AGENTS {
@@ -267,9 +318,14 @@ impl Pipeline {
                     }
                     last_link = (raw.link_type, 1);
                 }
+                if let Some(keep) = &mut self.raw_filter {
+                    if !keep(&raw) {
+                        skipped[SkipReason::Filtered as usize] += 1;
+                        continue;
+                    }
+                }
                 match decode::decode(&raw) {
                     Ok(s) => {
-                        decoded += 1;
                         if self.decode_exports && s.proto == proto::UDP && !never_export(&s) {
                             if let Some((o, len)) = s.udp_payload {
                                 let payload = &raw.data[o..o + len];
@@ -286,10 +342,16 @@ impl Pipeline {
                                         on_item(item, ctx, &mut samples, out)
                                     });
                                     warnings.extend(w);
+                                    decoded += 1;
                                     continue;
                                 }
                             }
                         }
+                        if filtering && !filter.packet(&s) {
+                            skipped[SkipReason::Filtered as usize] += 1;
+                            continue;
+                        }
+                        decoded += 1;
                         table.advance(s.ts, out);
                         if !frags.is_empty() {
                             frags.expire(s.ts, &mut |p| table.push(&p, out));
@@ -324,6 +386,14 @@ impl Pipeline {
             });
         }
         warnings.truncate(100);
+        let digest = match reader.digest() {
+            Some(Ok(d)) => Some(d),
+            Some(Err(e)) => {
+                damage.get_or_insert(Damage::new(0, format!("cannot finish hashing: {e}")));
+                None
+            }
+            None => None,
+        };
         InputSummary {
             input,
             name: reader.name().to_string(),
@@ -348,6 +418,8 @@ impl Pipeline {
             export_datagrams: datagrams,
             export_records: records,
             export_warnings: warnings,
+            export_records_filtered: records_filtered,
+            digest,
         }
     }
 }

@@ -130,17 +130,20 @@ pub enum SkipReason {
     TruncatedTransport,
     /// The IP header is invalid (bad version, header length, extension header chain).
     MalformedIp,
+    /// Decoded, but left out by the run's filter (time window, hosts, BPF).
+    Filtered,
 }
 
 impl SkipReason {
     /// All reasons, in report order.
-    pub const ALL: [SkipReason; 6] = [
+    pub const ALL: [SkipReason; 7] = [
         SkipReason::UnsupportedLinkType,
         SkipReason::NotIp,
         SkipReason::TruncatedLink,
         SkipReason::TruncatedIp,
         SkipReason::TruncatedTransport,
         SkipReason::MalformedIp,
+        SkipReason::Filtered,
     ];
 
     /// Stable snake_case name used in reports.
@@ -152,6 +155,7 @@ impl SkipReason {
             SkipReason::TruncatedIp => "truncated_ip",
             SkipReason::TruncatedTransport => "truncated_transport",
             SkipReason::MalformedIp => "malformed_ip",
+            SkipReason::Filtered => "filtered",
         }
     }
 }

@@ -89,6 +89,7 @@ pub fn from_export(r: &ExportRecord, input: u32) -> FlowRecord {
         input,
         first_packet_index: r.datagram_index,
         first_packet_offset: r.datagram_offset,
+        packet_indices: Vec::new(),
     }
 }
 

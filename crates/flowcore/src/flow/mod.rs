@@ -177,6 +177,10 @@ pub struct FlowRecord {
     pub first_packet_index: u64,
     /// Byte offset of the first packet's record in its input.
     pub first_packet_offset: u64,
+    /// 1-based numbers of every packet of this record in its input, in the order they were
+    /// added, when the flow table tracks packets ([`FlowConfig::track_packets`], for
+    /// extracting evidence); empty otherwise.
+    pub packet_indices: Vec<u64>,
 }
 
 impl FlowRecord {
@@ -216,6 +220,7 @@ impl FlowRecord {
             input: 0,
             first_packet_index: 0,
             first_packet_offset: 0,
+            packet_indices: Vec::new(),
         }
     }
 

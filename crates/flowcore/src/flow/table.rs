@@ -81,6 +81,10 @@ pub struct FlowConfig {
     pub max_flows: usize,
     /// Fragment tracking bounds.
     pub frag: FragConfig,
+    /// Record the number of every packet of every flow in
+    /// [`FlowRecord::packet_indices`] (for extracting evidence; costs 8 bytes per packet of
+    /// each live flow). Default false.
+    pub track_packets: bool,
 }
 
 impl Default for FlowConfig {
@@ -90,6 +94,7 @@ impl Default for FlowConfig {
             vlan_in_key: false,
             max_flows: 1 << 22,
             frag: FragConfig::default(),
+            track_packets: false,
         }
     }
 }
@@ -206,6 +211,8 @@ pub struct FlowTable {
     stats: FlowTableStats,
     /// Set on tables that assemble sampled packets (sFlow): recorded on every flow.
     export_meta: Option<super::ExportMeta>,
+    /// Packet numbers of each live flow, by flow sequence number (only when tracking).
+    tracks: Option<HashMap<u64, Vec<u64>>>,
 }
 
 impl FlowTable {
@@ -222,6 +229,7 @@ impl FlowTable {
             now: TimestampNs::MIN,
             stats: FlowTableStats::default(),
             export_meta: None,
+            tracks: cfg.track_packets.then(HashMap::new),
         }
     }
 
@@ -291,6 +299,9 @@ impl FlowTable {
             f.first_offset = p.offset;
         }
         f.dirs[dir].add(p.ts, p.wire_len, p.tcp_flags, weight);
+        if let Some(t) = &mut self.tracks {
+            t.entry(f.seq).or_default().push(p.index);
+        }
         f.last_ts = f.last_ts.max(p.ts);
         if f.macs[dir].is_none() {
             f.macs[dir] = p.src_mac;
@@ -494,6 +505,10 @@ impl FlowTable {
 
     fn record(&mut self, slot: u32, reason: EndReason) -> FlowRecord {
         let f = self.slots[slot as usize].as_ref().expect("live slot");
+        let packet_indices = match &mut self.tracks {
+            Some(t) => t.remove(&f.seq).unwrap_or_default(),
+            None => Vec::new(),
+        };
         let k = &f.key;
         let (o, r) = if f.orig_lo { (0, 1) } else { (1, 0) };
         let (src_ip, src_port, dst_ip, dst_port) = if f.orig_lo {
@@ -538,6 +553,7 @@ impl FlowTable {
             input: self.input,
             first_packet_index: f.first_index,
             first_packet_offset: f.first_offset,
+            packet_indices,
         };
         let s = &mut self.stats;
         s.records += 1;

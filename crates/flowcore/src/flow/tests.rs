@@ -259,3 +259,37 @@ fn capacity_bound_evicts_and_counts() {
     assert_eq!(t.stats().capacity, 90);
     assert_eq!(t.stats().peak_flows, 10);
 }
+
+#[test]
+fn tracked_packets_are_exactly_each_records_packets() {
+    let cfg = FlowConfig {
+        track_packets: true,
+        timeouts: Timeouts {
+            active: 10 * NS_PER_SEC,
+            ..Timeouts::default()
+        },
+        ..FlowConfig::default()
+    };
+    // Two interleaved flows, each cut once by the active timeout of 10 s.
+    let mut pkts = Vec::new();
+    for i in 0..15 {
+        pkts.push(pkt(i as f64, A, 1000, B, 2000, 17, 0));
+        if i % 3 == 0 {
+            pkts.push(pkt(i as f64 + 0.5, B, 53, A, 3000, 17, 0));
+        }
+    }
+    let recs = run(cfg, &pkts);
+    let mut all: Vec<u64> = Vec::new();
+    for r in &recs {
+        assert_eq!(r.packet_indices.len() as u64, r.packets(), "{r:?}");
+        assert_eq!(r.packet_indices.iter().min(), Some(&r.first_packet_index));
+        all.extend(&r.packet_indices);
+    }
+    assert_eq!(recs.len(), 4, "both flows last over 10 s and are cut once");
+    all.sort_unstable();
+    assert_eq!(all, (1..=pkts.len() as u64).collect::<Vec<_>>());
+    // Without tracking, nothing is kept.
+    assert!(run(FlowConfig::default(), &pkts)
+        .iter()
+        .all(|r| r.packet_indices.is_empty()));
+}

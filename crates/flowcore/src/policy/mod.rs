@@ -1083,9 +1083,21 @@ pub struct Evidence {
     pub first_packet_offset: u64,
 }
 
+/// The stable identifier of a finding: 16 hex digits of the SHA-256 of its rule id,
+/// initiator and responder addresses and service (for dual-homed findings, the MAC address
+/// in place of the service). The same violation gets the same id in every run, so it can be
+/// named to `flowcli extract --finding` or compared with an earlier report.
+pub fn finding_id(rule_id: &str, src: IpAddr, dst: IpAddr, service: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(format!("{rule_id}|{src}|{dst}|{service}").as_bytes());
+    h[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A policy finding: one rule, one pair of endpoints and one service, aggregated over flows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
+    /// Stable identifier ([`finding_id`]).
+    pub id: String,
     /// Rule id.
     pub rule_id: String,
     /// Severity.
@@ -1211,6 +1223,22 @@ impl<'r> Analyzer<'r> {
         self
     }
 
+    /// The id of the finding a flow judged a violation of rule number `rule` (as in
+    /// [`Verdict::Violation`]) is aggregated into.
+    pub fn finding_id_of(&self, rule: usize, f: &FlowRecord) -> String {
+        finding_id(
+            &self.rs.rules[rule].def.id,
+            f.src_ip,
+            f.dst_ip,
+            &flow_service(f),
+        )
+    }
+
+    /// The id (e.g. `LG-01`) of rule number `rule` (as in [`Verdict::Violation`]).
+    pub fn rule_id(&self, rule: usize) -> &str {
+        &self.rs.rules[rule].def.id
+    }
+
     /// Judges one flow whose first packet is in `file`.
     pub fn observe(&mut self, f: &FlowRecord, file: &str) -> Verdict {
         let j = self.rs.judge(f, false);
@@ -1274,6 +1302,7 @@ impl<'r> Analyzer<'r> {
                 };
                 let r = &self.rs.rules[*rule].def;
                 let e = self.findings.entry(key).or_insert_with(|| Finding {
+                    id: String::new(),
                     rule_id: r.id.clone(),
                     severity: r.severity,
                     clause: r.clause.clone(),
@@ -1350,6 +1379,7 @@ impl<'r> Analyzer<'r> {
                     .collect();
                 considered.push("not declared in [devices] routers".to_string());
                 findings.push(Finding {
+                    id: String::new(),
                     rule_id: r.id.clone(),
                     severity: r.severity,
                     clause: r.clause.clone(),
@@ -1378,6 +1408,10 @@ impl<'r> Analyzer<'r> {
                     considered,
                 });
             }
+        }
+        for f in &mut findings {
+            let service = f.mac.as_deref().unwrap_or(&f.service);
+            f.id = finding_id(&f.rule_id, f.src.ip, f.dst.ip, service);
         }
         findings.sort_by(|a, b| {
             (

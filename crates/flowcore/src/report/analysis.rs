@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use crate::input::InputDigest;
 use crate::pipeline::InputSummary;
 use crate::policy::{Analysis, Finding, Ruleset, Severity};
+use crate::report::RunContext;
 use crate::time::{format_rfc3339, NS_PER_SEC};
 
 /// Identifier of the analysis document's schema.
@@ -34,10 +35,11 @@ fn input_json(i: &AnalysedInput) -> Value {
         .iter()
         .map(|(r, n)| (r.as_str().to_string(), json!(n)))
         .collect();
+    let digest = i.digest.as_ref().or(s.digest.as_ref());
     json!({
         "file": s.name,
-        "size": i.digest.as_ref().map(|d| d.size),
-        "sha256": i.digest.as_ref().map(|d| d.sha256.clone()),
+        "size": digest.map(|d| d.size),
+        "sha256": digest.map(|d| d.sha256.clone()),
         "format": match s.format { crate::input::CaptureFormat::Pcap => "pcap", crate::input::CaptureFormat::Pcapng => "pcapng", crate::input::CaptureFormat::Export => "export" },
         "packets_read": s.packets_read,
         "packets_decoded": s.packets_decoded,
@@ -47,6 +49,9 @@ fn input_json(i: &AnalysedInput) -> Value {
         "flows": s.flows.records,
         "export_datagrams": s.export_datagrams,
         "export_records": s.export_records,
+        "export_records_filtered": s.export_records_filtered,
+        "flow_table": s.flows,
+        "fragments": s.fragments,
         "damage": s.damage.as_ref().map(|d| json!({"offset": d.offset, "what": d.what})),
     })
 }
@@ -54,6 +59,7 @@ fn input_json(i: &AnalysedInput) -> Value {
 /// A finding as a flat JSON object (the NDJSON line, and an element of `findings`).
 pub fn finding_json(f: &Finding) -> Value {
     json!({
+        "id": f.id,
         "rule_id": f.rule_id,
         "severity": f.severity.as_str(),
         "clause": f.clause,
@@ -113,12 +119,14 @@ pub fn analysis_json(
     inputs: &[AnalysedInput],
     errors: &[String],
     a: &Analysis,
+    ctx: &RunContext,
 ) -> Value {
-    json!({
+    let mut v = json!({
         "schema": ANALYSIS_SCHEMA,
         "summary": {
             "tool": "flowcore",
             "version": env!("CARGO_PKG_VERSION"),
+            "command_line": ctx.command_line,
             "ruleset": {
                 "path": rs.path.display().to_string(),
                 "sha256": rs.sha256,
@@ -130,8 +138,11 @@ pub fn analysis_json(
             },
             "inputs": inputs.iter().map(input_json).collect::<Vec<_>>(),
             "errors": errors,
+            "exports": ctx.exports,
             "flows": a.flows,
             "violating_flows": a.violating_flows,
+            "findings_overflowed": a.findings_overflowed,
+            "macs_untracked": a.macs_untracked,
             "findings": a.findings.len(),
             "findings_by_severity": severity_counts(a),
             "matrix": a.matrix.iter().map(|(s, d, c)| json!({
@@ -140,7 +151,11 @@ pub fn analysis_json(
             })).collect::<Vec<_>>(),
         },
         "findings": a.findings.iter().map(finding_json).collect::<Vec<_>>(),
-    })
+    });
+    if let (Some(t), Some(s)) = (ctx.generated_at, v["summary"].as_object_mut()) {
+        s.insert("generated_at".into(), json!(format_rfc3339(t)));
+    }
+    v
 }
 
 /// `YYYY-MM-DD HH:MM:SS+HH:MM` in the site's time.

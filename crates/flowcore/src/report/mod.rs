@@ -11,6 +11,7 @@ use crate::pipeline::InputSummary;
 use crate::time::push_rfc3339;
 
 pub mod analysis;
+pub mod capture;
 
 pub use crate::decode::{mac_str, proto_name};
 
@@ -77,6 +78,50 @@ pub const FLOW_COLUMNS: [&str; 43] = [
     "first_packet_offset",
 ];
 
+/// What a report says about the run itself, beyond its inputs: what ran it and how, and
+/// (only when asked) when. Everything else in a report follows from the inputs, so the same
+/// inputs and command line give a byte-identical report.
+#[derive(Debug, Clone, Default)]
+pub struct RunContext {
+    /// The command line, one element per argument.
+    pub command_line: Vec<String>,
+    /// Wall-clock time the report was made; `None` (the default) keeps the report
+    /// reproducible.
+    pub generated_at: Option<crate::time::TimestampNs>,
+    /// Export decoder counters of the run (templates, pending data, refusals).
+    pub exports: crate::input::export::ExportStats,
+}
+
+impl RunContext {
+    /// The context of this process: its command line, no time stamp.
+    pub fn from_env() -> Self {
+        RunContext {
+            command_line: std::env::args_os()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    /// The JSON members `"tool"`, `"version"`, `"command_line"`, `"generated_at"` (when
+    /// set) and `"exports"`, without braces.
+    pub fn json_members(&self) -> String {
+        let mut s = format!(
+            "\"tool\":\"flowcore\",\"version\":\"{}\",\"command_line\":",
+            env!("CARGO_PKG_VERSION")
+        );
+        s.push_str(&serde_json::to_string(&self.command_line).unwrap_or_default());
+        if let Some(t) = self.generated_at {
+            s.push_str(",\"generated_at\":\"");
+            push_rfc3339(&mut s, t);
+            s.push('"');
+        }
+        s.push_str(",\"exports\":");
+        s.push_str(&serde_json::to_string(&self.exports).unwrap_or_default());
+        s
+    }
+}
+
 /// Writes flow records in one format. Streaming formats write each record at once;
 /// `table` and `json` keep records until [`FlowWriter::finish`] and sort them by
 /// (input, first packet index) so the output never depends on eviction order.
@@ -87,6 +132,7 @@ pub struct FlowWriter<W: Write> {
     held: Vec<FlowRecord>,
     line: String,
     header_done: bool,
+    context: RunContext,
 }
 
 impl<W: Write> FlowWriter<W> {
@@ -99,7 +145,14 @@ impl<W: Write> FlowWriter<W> {
             held: Vec::new(),
             line: String::with_capacity(512),
             header_done: false,
+            context: RunContext::default(),
         }
+    }
+
+    /// Sets what the JSON document says about the run (command line, export counters,
+    /// time stamp); call before [`FlowWriter::finish`].
+    pub fn set_context(&mut self, context: RunContext) {
+        self.context = context;
     }
 
     /// Registers the name of the next input; records refer to inputs by their number.
@@ -154,7 +207,9 @@ impl<W: Write> FlowWriter<W> {
                 let mut s = String::new();
                 s.push_str("{\"schema\":\"");
                 s.push_str(FLOW_SCHEMA);
-                s.push_str("\",\"inputs\":[");
+                s.push_str("\",");
+                s.push_str(&self.context.json_members());
+                s.push_str(",\"inputs\":[");
                 for (i, sum) in summaries.iter().enumerate() {
                     if i > 0 {
                         s.push(',');
@@ -386,6 +441,12 @@ fn summary_json(sum: &InputSummary, s: &mut String) {
     use std::fmt::Write;
     s.push_str("{\"file\":");
     json_str(s, &sum.name);
+    match &sum.digest {
+        Some(d) => {
+            let _ = write!(s, ",\"size\":{},\"sha256\":\"{}\"", d.size, d.sha256);
+        }
+        None => s.push_str(",\"size\":null,\"sha256\":null"),
+    }
     let _ = write!(
         s,
         ",\"format\":\"{}\",\"compression\":\"{}\",\"packets_read\":{},\"packets_decoded\":{},\"packets_skipped\":{{",
@@ -424,13 +485,14 @@ fn summary_json(sum: &InputSummary, s: &mut String) {
     };
     let _ = write!(
         s,
-        "}},\"bytes_read\":{},\"first_ts\":{},\"last_ts\":{},\"blocks_skipped\":{},\"export_datagrams\":{},\"export_records\":{},\"fragments\":{},\"flows\":{},\"damage\":",
+        "}},\"bytes_read\":{},\"first_ts\":{},\"last_ts\":{},\"blocks_skipped\":{},\"export_datagrams\":{},\"export_records\":{},\"export_records_filtered\":{},\"fragments\":{},\"flows\":{},\"damage\":",
         sum.bytes_read,
         ts(sum.first_ts),
         ts(sum.last_ts),
         sum.blocks_skipped,
         sum.export_datagrams,
         sum.export_records,
+        sum.export_records_filtered,
         serde_json::to_string(&sum.fragments).unwrap_or_default(),
         serde_json::to_string(&sum.flows).unwrap_or_default(),
     );

@@ -1,0 +1,431 @@
+//! End-to-end tests of evidence and provenance: `flowcli extract` writes exactly the packets
+//! of the selected flows (checked with tshark and capinfos), the filters (`--from`, `--to`,
+//! `--host`) keep what tshark's display filters keep, and reports name the tool, the command
+//! line and every input's SHA-256 without a wall-clock time unless asked.
+//!
+//! tshark and capinfos come from Debian (`apt-get install tshark wireshark-common`); when
+//! missing, the comparisons are SKIPPED loudly (a failure under CI).
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::Value;
+
+mod common;
+use common::{flowcli, have, repo_root, run, samples, temp_dir};
+
+const SITE: &str = "rulesets/ome-city.toml";
+
+fn sample() -> PathBuf {
+    repo_root().join("samples/ome-city-sample.pcap")
+}
+
+fn json(out: &Output) -> Value {
+    assert!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON report")
+}
+
+fn analysis() -> Value {
+    json(&run(flowcli()
+        .current_dir(repo_root())
+        .args(["analyze", "--ruleset", SITE, "--format", "json"])
+        .arg(sample())))
+}
+
+fn extract(args: &[&str], out: &Path, inputs: &[PathBuf]) -> Output {
+    run(flowcli()
+        .current_dir(repo_root())
+        .arg("extract")
+        .args(args)
+        .arg("-o")
+        .arg(out)
+        .args(inputs))
+}
+
+/// `tshark -r file -T fields -e ...` lines.
+fn tshark_fields(file: &Path, fields: &[&str]) -> Vec<String> {
+    let mut cmd = std::process::Command::new("tshark");
+    cmd.arg("-r")
+        .arg(file)
+        .args(["-T", "fields", "-E", "separator=,"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = run(&mut cmd);
+    assert!(
+        out.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn extracting_a_finding_writes_exactly_its_packets() {
+    if !have("tshark", "--version", "tshark") || !have("capinfos", "-v", "wireshark-common") {
+        return;
+    }
+    let dir = temp_dir("extract-finding");
+    let a = analysis();
+    let findings = a["findings"].as_array().unwrap();
+    let mut checked = 0;
+    for f in findings.iter().filter(|f| f["packets"].as_u64() > Some(0)) {
+        let id = f["id"].as_str().unwrap();
+        assert_eq!(id.len(), 16, "{f}");
+        let out = dir.join(format!("{id}.pcap"));
+        let o = extract(&["--ruleset", SITE, "--finding", id], &out, &[sample()]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        // tshark reads it, frame for frame: as many as the finding's packets, and every
+        // frame is between the finding's two endpoints.
+        let frames = tshark_fields(&out, &["ip.src", "ipv6.src", "ip.dst", "ipv6.dst"]);
+        assert_eq!(frames.len() as u64, f["packets"].as_u64().unwrap(), "{f}");
+        let (s, d) = (f["src_ip"].as_str().unwrap(), f["dst_ip"].as_str().unwrap());
+        for fr in &frames {
+            let addrs: Vec<&str> = fr.split(',').filter(|x| !x.is_empty()).collect();
+            assert!(
+                addrs.contains(&s) && addrs.contains(&d),
+                "frame {fr} of finding {id} is not between {s} and {d}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} findings with packets");
+
+    // A rule id selects every finding of the rule.
+    let lg01: u64 = findings
+        .iter()
+        .filter(|f| f["rule_id"] == "LG-01")
+        .map(|f| f["packets"].as_u64().unwrap())
+        .sum();
+    assert!(lg01 > 0);
+    let out = dir.join("lg01.pcap");
+    let o = extract(
+        &["--ruleset", SITE, "--finding", "LG-01"],
+        &out,
+        &[sample()],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let ci = run(std::process::Command::new("capinfos")
+        .args(["-c", "-M"])
+        .arg(&out));
+    assert!(
+        String::from_utf8_lossy(&ci.stdout).contains(&format!("Number of packets:   {lg01}")),
+        "{}",
+        String::from_utf8_lossy(&ci.stdout)
+    );
+    // The packets are the originals: same bytes as in the sample, in file order.
+    let orig = tshark_fields(
+        &sample(),
+        &["frame.time_epoch", "frame.len", "frame.cap_len"],
+    );
+    let got = tshark_fields(&out, &["frame.time_epoch", "frame.len", "frame.cap_len"]);
+    let mut it = orig.iter();
+    for g in &got {
+        assert!(
+            it.any(|o| o == g),
+            "{g} is not a frame of the sample (in order)"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn extract_by_community_id_host_and_link_types() {
+    if !have("tshark", "--version", "tshark") || !have("capinfos", "-v", "wireshark-common") {
+        return;
+    }
+    let dir = temp_dir("extract-flow");
+    // --flow: the flow's packets, from the flows report.
+    let flows = run(flowcli()
+        .args(["flows", "--format", "ndjson", "-q"])
+        .arg(sample()));
+    let flows: Vec<Value> = String::from_utf8_lossy(&flows.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let f = flows
+        .iter()
+        .max_by_key(|f| f["fwd_packets"].as_u64().unwrap() + f["rev_packets"].as_u64().unwrap())
+        .unwrap();
+    let want = f["fwd_packets"].as_u64().unwrap() + f["rev_packets"].as_u64().unwrap();
+    let cid = f["community_id"].as_str().unwrap();
+    let out = dir.join("flow.pcap");
+    let o = extract(&["--flow", cid], &out, &[sample()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(tshark_fields(&out, &["frame.number"]).len() as u64, want);
+    // tshark computes the same Community ID for every frame written.
+    let ids = tshark_fields(&out, &["communityid"]);
+    if ids.iter().all(|i| !i.is_empty()) {
+        assert!(ids.iter().all(|i| i == cid), "{ids:?} vs {cid}");
+    }
+
+    // --host with no selector: every packet to or from the host, as tshark filters it.
+    let host = "10.3.20.15";
+    let out = dir.join("host.pcap");
+    let o = extract(&["--host", host], &out, &[sample()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let mut cmd = std::process::Command::new("tshark");
+    cmd.arg("-r")
+        .arg(sample())
+        .args(["-Y", &format!("ip.addr == {host}")]);
+    let expect = String::from_utf8_lossy(&run(&mut cmd).stdout)
+        .lines()
+        .count();
+    assert!(expect > 0);
+    assert_eq!(tshark_fields(&out, &["frame.number"]).len(), expect);
+
+    // Several link types (Ethernet, SLL2, raw IP) and a time past 2106: pcapng, every packet
+    // that is in a flow.
+    let s = samples();
+    let inputs = [
+        sample(),
+        s.join("pcap/zeek-linux_dlt_sll2.pcap"),
+        s.join("pcap/tcpdump-LINKTYPE_RAW_ipv6.pcap"),
+        s.join("pcapng/tcpdump-time_2107.pcapng"),
+    ];
+    let decoded: u64 = inputs
+        .iter()
+        .map(|i| {
+            let o = run(flowcli().args(["flows", "--format", "json", "-q"]).arg(i));
+            let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+            v["inputs"][0]["packets_decoded"].as_u64().unwrap()
+        })
+        .sum();
+    let out = dir.join("mixed.pcapng");
+    let o = extract(&[], &out, &inputs);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let ci = run(std::process::Command::new("capinfos")
+        .args(["-c", "-t", "-M"])
+        .arg(&out));
+    let ci = String::from_utf8_lossy(&ci.stdout);
+    assert!(ci.contains("pcapng"), "{ci}");
+    assert!(
+        ci.contains(&format!("Number of packets:   {decoded}")),
+        "{ci}"
+    );
+    let times = tshark_fields(&out, &["frame.time_epoch"]);
+    assert!(
+        times.iter().any(|t| t.starts_with("4323283200")),
+        "the 2107 time is kept"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn extract_failures_leave_nothing_behind() {
+    let dir = temp_dir("extract-fail");
+    // Nothing matched: 1, no file.
+    let out = dir.join("none.pcap");
+    let o = extract(&["--flow", "1:nothing="], &out, &[sample()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nothing matched"));
+    assert!(!out.exists());
+    // The output cannot be created (its directory is a file): 2, no file, no temporary.
+    let blocker = dir.join("file");
+    std::fs::write(&blocker, b"x").unwrap();
+    let o = extract(&[], &blocker.join("out.pcap"), &[sample()]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot write"));
+    // --finding without the site file, and standard input: 2.
+    let o = extract(&["--finding", "LG-01"], &out, &[sample()]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = extract(&[], &out, &[PathBuf::from("-")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("standard input"));
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("file")], "{left:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn extract_from_flow_exports_writes_records() {
+    let dir = temp_dir("extract-export");
+    let input = samples().join("netflow/logstash-netflow5.dat");
+    let out = dir.join("ev.pcap");
+    let o = extract(&[], &out, &[input]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!out.exists(), "no packets, no capture");
+    let nd = std::fs::read_to_string(dir.join("ev.ndjson")).unwrap();
+    let recs: Vec<Value> = nd
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!recs.is_empty());
+    assert!(
+        recs.iter().all(|r| r["source"] == "netflow5"),
+        "{}",
+        recs[0]
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("as NDJSON"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Packets kept by `flowcli flows` with a filter, as counted by its JSON accounting.
+fn decoded_with(args: &[&str]) -> (u64, u64) {
+    let o = run(flowcli()
+        .args(["flows", "--format", "json", "-q"])
+        .args(args)
+        .arg(sample()));
+    let v = json(&o);
+    let i = &v["inputs"][0];
+    (
+        i["packets_decoded"].as_u64().unwrap(),
+        i["packets_skipped"]["filtered"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn time_and_host_filters_keep_what_tshark_keeps() {
+    if !have("tshark", "--version", "tshark") {
+        return;
+    }
+    let tshark_count = |filter: &str| {
+        let mut cmd = std::process::Command::new("tshark");
+        cmd.arg("-r").arg(sample()).args(["-Y", filter]);
+        String::from_utf8_lossy(&run(&mut cmd).stdout)
+            .lines()
+            .count() as u64
+    };
+    let (all, none) = decoded_with(&[]);
+    assert_eq!((all, none), (tshark_count("ip or ipv6"), 0));
+    // The sample's night runs from 2026-11-24T15:00:00Z (00:00 in Japan).
+    let from = 1_795_532_405u64;
+    let to = 1_795_532_415u64;
+    for (args, filter) in [
+        (
+            vec!["--host", "10.3.20.15"],
+            "ip.addr == 10.3.20.15".to_string(),
+        ),
+        (
+            vec!["--host", "10.2.0.0/16,fd00:3::/64"],
+            "ip.addr == 10.2.0.0/16 or ipv6.addr == fd00:3::/64".to_string(),
+        ),
+        (
+            vec!["--from", "2026-11-25T00:00:05+09:00"],
+            format!("frame.time_epoch >= {from}"),
+        ),
+        (
+            vec!["--from", &from.to_string(), "--to", "2026-11-24T15:00:15Z"],
+            format!("frame.time_epoch >= {from} and frame.time_epoch < {to}"),
+        ),
+    ] {
+        let (kept, filtered) = decoded_with(&args);
+        assert_eq!(kept, tshark_count(&filter), "{args:?} vs {filter}");
+        assert_eq!(kept + filtered, all, "{args:?}: the accounting reconciles");
+        assert!(
+            kept > 0 && filtered > 0,
+            "{args:?} should keep some and not all"
+        );
+    }
+    // A bad time or network is an argument error naming the value.
+    for bad in [
+        vec!["--from", "2026-11-25T00:00:05"],
+        vec!["--host", "10.3.300.1"],
+        vec![
+            "--from",
+            "2026-11-25T00:00:05Z",
+            "--to",
+            "2026-11-25T00:00:00Z",
+        ],
+    ] {
+        let o = run(flowcli().args(["flows", "-q"]).args(&bad).arg(sample()));
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+    }
+}
+
+#[test]
+fn reports_carry_provenance_and_no_wall_clock_unless_asked() {
+    let a = analysis();
+    let s = &a["summary"];
+    assert_eq!(s["tool"], "flowcore");
+    assert_eq!(s["version"], env!("CARGO_PKG_VERSION"));
+    let cl: Vec<&str> = s["command_line"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(&cl[1..5], ["analyze", "--ruleset", SITE, "--format"]);
+    assert_eq!(s["ruleset"]["sha256"].as_str().unwrap().len(), 64);
+    let i = &s["inputs"][0];
+    assert_eq!(i["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        i["size"].as_u64(),
+        std::fs::metadata(sample()).ok().map(|m| m.len())
+    );
+    assert!(i["first_ts"].is_string() && i["last_ts"].is_string());
+    assert!(
+        s.get("generated_at").is_none(),
+        "no wall clock unless asked"
+    );
+    // Asked: an RFC 3339 time stamp of now.
+    let o = run(flowcli()
+        .current_dir(repo_root())
+        .args([
+            "analyze",
+            "--ruleset",
+            SITE,
+            "--format",
+            "json",
+            "--generated-at",
+        ])
+        .arg(sample()));
+    let v = json(&o);
+    assert!(v["summary"]["generated_at"]
+        .as_str()
+        .unwrap()
+        .starts_with("20"));
+    // The flows document too.
+    let o = run(flowcli()
+        .args(["flows", "--format", "json", "-q"])
+        .arg(sample()));
+    let v = json(&o);
+    assert_eq!(v["tool"], "flowcore");
+    assert!(v["command_line"].is_array() && v.get("generated_at").is_none());
+    assert_eq!(v["inputs"][0]["sha256"], i["sha256"]);
+}

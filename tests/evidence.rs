@@ -429,3 +429,88 @@ fn reports_carry_provenance_and_no_wall_clock_unless_asked() {
     assert!(v["command_line"].is_array() && v.get("generated_at").is_none());
     assert_eq!(v["inputs"][0]["sha256"], i["sha256"]);
 }
+
+/// `--bpf` keeps exactly the packets tcpdump's own filter keeps (feature `libpcap`).
+#[cfg(feature = "libpcap")]
+#[test]
+fn bpf_filter_keeps_what_tcpdump_keeps() {
+    if !have("tcpdump", "--version", "tcpdump") {
+        return;
+    }
+    for expr in [
+        "tcp port 25",
+        "vlan and tcp port 25",
+        "vlan and udp",
+        "ip6 or (vlan and ip6)",
+        "vlan and host 10.3.20.15",
+    ] {
+        let mut cmd = std::process::Command::new("tcpdump");
+        cmd.args(["-n", "-r"]).arg(sample()).arg(expr);
+        let want = String::from_utf8_lossy(&run(&mut cmd).stdout)
+            .lines()
+            .count() as u64;
+        let (kept, filtered) = decoded_with(&["--bpf", expr]);
+        assert_eq!(kept, want, "{expr}");
+        assert_eq!(kept + filtered, 123, "{expr}");
+    }
+    let o = run(flowcli()
+        .args(["flows", "--bpf", "tcp port ("])
+        .arg(sample()));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("syntax error"));
+}
+
+/// `flowcli capture` on loopback: datagrams sent during the window are in its report
+/// (feature `libpcap`; needs the right to capture, so it is skipped loudly without it).
+#[cfg(feature = "libpcap")]
+#[test]
+fn live_capture_on_loopback_reports_each_window() {
+    use std::io::BufRead;
+    let port = 40000 + (std::process::id() % 20000) as u16;
+    let child = flowcli()
+        .current_dir(repo_root())
+        .args([
+            "capture",
+            "-i",
+            "lo",
+            "--ruleset",
+            SITE,
+            "--window",
+            "2",
+            "--windows",
+            "2",
+        ])
+        .args(["--format", "json", "--bpf", &format!("udp port {port}")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..7 {
+        sock.send_to(b"three-tier", ("127.0.0.1", port)).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() == Some(2) && err.contains("ermission") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must be able to capture: {err}"
+        );
+        eprintln!("\n*** SKIPPED: no right to capture on lo: {err} ***\n");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let windows: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    assert_eq!(windows.len(), 2, "one report per window");
+    let first = &windows[0]["summary"];
+    assert_eq!(first["window"], 0);
+    assert_eq!(first["inputs"][0]["file"], "live:lo");
+    assert_eq!(first["inputs"][0]["packets_read"], 7, "{first}");
+    assert_eq!(first["flows"], 1);
+    assert_eq!(windows[1]["summary"]["inputs"][0]["packets_read"], 0);
+}

@@ -14,6 +14,7 @@ use flowcore::report::{FlowFormat, FlowWriter};
 use flowcore::time::NS_PER_SEC;
 
 mod analyze;
+mod capture;
 mod extract;
 mod rules;
 
@@ -146,6 +147,19 @@ records are written as NDJSON beside the capture.
 Exit status: 0 written; 1 nothing matched (nothing written); 2 error (bad ruleset,
 unreadable input, output not writable: no partial file is left behind).")]
     Extract(extract::ExtractArgs),
+    /// Analyse live traffic on an interface in consecutive windows (needs the `libpcap`
+    /// feature and the right to capture).
+    #[command(after_help = "\
+Examples:
+  flowcli capture -i eth1 --ruleset site.toml --window 300 >> /var/log/flowcli/live.ndjson
+  flowcli capture -i lo --ruleset rulesets/ome-city.toml --window 5 --windows 1 --format table
+
+Each window's flows are judged when it closes and its report is written (JSON: one document
+per line, with \"window\": N). Flows do not span windows. --bpf runs in the kernel.
+
+Exit status: 0 no findings; 1 findings in some window; 2 error (cannot open the interface,
+bad ruleset).")]
+    Capture(capture::CaptureArgs),
     /// Show which segment, zone, gateway or exception an address belongs to, and why.
     #[command(after_help = "\
 Examples:
@@ -242,7 +256,7 @@ pub(crate) struct FlowOpts {
     /// Only packets matching this BPF filter (tcpdump syntax), compiled by libpcap for each
     /// link type; flow-export records are not affected. Needs the `libpcap` feature.
     #[arg(long, value_name = "EXPR")]
-    bpf: Option<String>,
+    pub(crate) bpf: Option<String>,
 }
 
 /// An address (a host network) or a CIDR network.
@@ -373,6 +387,7 @@ fn main() -> ExitCode {
         Command::Flows(args) => run_flows(args),
         Command::Analyze(args) => analyze::run(args),
         Command::Extract(args) => extract::run(args),
+        Command::Capture(args) => capture::run(args),
         Command::Ruleset(cmd) => rules::run(cmd),
         Command::Explain(args) => rules::explain(args),
     };

@@ -89,8 +89,9 @@ pub struct LiveReader {
 }
 
 impl LiveReader {
-    /// Opens `iface` (not promiscuous; `snaplen` bytes per packet; nanosecond times), with
-    /// an optional BPF filter applied in the kernel.
+    /// Opens `iface` (not promiscuous; `snaplen` bytes per packet; nanosecond times;
+    /// non-blocking, polled every 5 ms when idle), with an optional BPF filter applied in
+    /// the kernel.
     pub fn open(iface: &str, snaplen: i32, bpf: Option<&str>) -> Result<Self, InputError> {
         let name = format!("live:{iface}");
         let err = |e: pcap::Error| InputError::Format {
@@ -103,9 +104,9 @@ impl LiveReader {
             .promisc(false)
             .snaplen(snaplen)
             .timeout(100)
-            .immediate_mode(true)
             .precision(pcap::Precision::Nano)
             .open()
+            .and_then(|c| c.setnonblock())
             .map_err(err)?;
         if let Some(expr) = bpf {
             cap.filter(expr, true).map_err(err)?;
@@ -156,7 +157,11 @@ impl LiveReader {
                     self.buf.extend_from_slice(p.data);
                     break *p.header;
                 }
-                Err(pcap::Error::TimeoutExpired) => {}
+                // Non-blocking: nothing to read now. Wait a little (windows end on time
+                // even on a silent interface).
+                Err(pcap::Error::TimeoutExpired) => {
+                    std::thread::sleep(std::time::Duration::from_millis(5))
+                }
                 Err(e) => return Err(Damage::new(0, format!("libpcap: {e}"))),
             }
         };

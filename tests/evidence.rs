@@ -514,3 +514,47 @@ fn live_capture_on_loopback_reports_each_window() {
     assert_eq!(first["flows"], 1);
     assert_eq!(windows[1]["summary"]["inputs"][0]["packets_read"], 0);
 }
+
+#[test]
+fn flows_output_is_atomic() {
+    let dir = temp_dir("flows-output");
+    let out = dir.join("flows.ndjson");
+    let o = run(flowcli()
+        .args(["flows", "-q", "--format", "ndjson", "-o"])
+        .arg(&out)
+        .arg(sample()));
+    assert_eq!(o.status.code(), Some(0));
+    assert!(o.stdout.is_empty());
+    let direct = run(flowcli()
+        .args(["flows", "-q", "--format", "ndjson"])
+        .arg(sample()));
+    assert_eq!(std::fs::read(&out).unwrap(), direct.stdout);
+    // A directory that is a file: exit 1, nothing left behind.
+    let blocker = dir.join("file");
+    std::fs::write(&blocker, b"x").unwrap();
+    let o = run(flowcli()
+        .args(["flows", "-q", "-o"])
+        .arg(blocker.join("f.ndjson"))
+        .arg(sample()));
+    assert_eq!(o.status.code(), Some(1));
+    // An unreadable input still writes the report of the others, and exits 2.
+    let out2 = dir.join("partial.json");
+    let o = run(flowcli()
+        .args(["flows", "-q", "--format", "json", "-o"])
+        .arg(&out2)
+        .arg(sample())
+        .arg(dir.join("missing.pcap")));
+    assert_eq!(o.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&std::fs::read(&out2).unwrap()).unwrap();
+    assert_eq!(v["errors"].as_array().unwrap().len(), 1);
+    let mut left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["file", "flows.ndjson", "partial.json"].map(std::ffi::OsString::from)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -75,6 +75,27 @@ impl Write for AtomicFile {
     }
 }
 
+/// Where `flows` writes: standard output, or a file renamed into place when complete.
+enum Sink {
+    Stdout(io::StdoutLock<'static>),
+    File(AtomicFile),
+}
+
+impl Write for Sink {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Stdout(s) => s.write(b),
+            Sink::File(f) => f.write(b),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Stdout(s) => s.flush(),
+            Sink::File(f) => f.flush(),
+        }
+    }
+}
+
 impl Drop for AtomicFile {
     fn drop(&mut self) {
         if !self.committed {
@@ -188,6 +209,10 @@ struct FlowsArgs {
     /// Output format.
     #[arg(long, value_enum)]
     format: Option<Format>,
+    /// Write the flows to this file (atomically: a temporary file renamed into place once
+    /// complete; nothing is left behind on failure) instead of standard output.
+    #[arg(long, short, value_name = "PATH")]
+    output: Option<PathBuf>,
     /// Put the wall-clock time in the JSON document (`generated_at`). Without it the same
     /// inputs and command line give a byte-identical document.
     #[arg(long)]
@@ -415,10 +440,20 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
         Some(Format::Json) => FlowFormat::Json,
         Some(Format::Ndjson) => FlowFormat::Ndjson,
         Some(Format::Csv) => FlowFormat::Csv,
-        None if stdout.is_terminal() => FlowFormat::Table,
+        None if args.output.is_none() && stdout.is_terminal() => FlowFormat::Table,
         None => FlowFormat::Ndjson,
     };
-    let mut writer = FlowWriter::new(format, io::BufWriter::with_capacity(1 << 16, stdout.lock()));
+    let sink: Sink = match &args.output {
+        Some(path) => match AtomicFile::create(path) {
+            Ok(f) => Sink::File(f),
+            Err(e) => {
+                eprintln!("flowcli: cannot write {}: {e}", path.display());
+                return Ok(EXIT_OUTPUT);
+            }
+        },
+        None => Sink::Stdout(stdout.lock()),
+    };
+    let mut writer = FlowWriter::new(format, io::BufWriter::with_capacity(1 << 16, sink));
     let mut summaries: Vec<InputSummary> = Vec::new();
     // The JSON document names each input's SHA-256; the streams carry only flows.
     let hash = matches!(format, FlowFormat::Json);
@@ -452,7 +487,10 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
     }
     report_exports(&stats, args.quiet);
     writer.set_context(run_context(stats, args.generated_at));
-    writer.finish(&summaries, &errors)?;
+    let sink = writer.finish(&summaries, &errors)?;
+    if let Sink::File(f) = sink.into_inner().map_err(|e| e.into_error())? {
+        f.commit()?;
+    }
     Ok(if errors.is_empty() {
         EXIT_OK
     } else {

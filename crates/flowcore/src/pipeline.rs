@@ -131,6 +131,14 @@ impl Pipeline {
         }
     }
 
+    /// Bounds of the flow-export decoder (templates per exporter and in all, fields per
+    /// template, data held while waiting for templates). Replaces the decoder, so set it
+    /// before the first input.
+    pub fn export_limits(mut self, limits: TemplateLimits) -> Self {
+        self.exports = ExportDecoder::new(limits);
+        self
+    }
+
     /// Keeps only the packets (and export records) `filter` keeps; the others are counted
     /// as skipped for reason `filtered`.
     pub fn filter(mut self, filter: Filter) -> Self {

@@ -25,7 +25,7 @@ run() {
     "$G" "$kind" "$n" |
         /usr/bin/time -o "$T/time" -f "%M %e" "$F" analyze -q --ruleset "$SITE" --format json "$@" - \
             >"$T/report.json" || [ $? -eq 1 ]
-    read -r rss_kb secs <"$T/time"
+    read -r rss_kb secs < <(tail -n 1 "$T/time")
     python3 - "$kind" "$n" "$rss_kb" "$secs" "$*" "$T/report.json" <<'PY'
 import json, sys
 kind, n, rss_kb, secs, opts, path = sys.argv[1:]

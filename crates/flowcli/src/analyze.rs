@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 use flowcore::policy::{Analyzer, Ruleset};
-use flowcore::report::analysis::{analysis_json, analysis_table, finding_json, AnalysedInput};
+use flowcore::report::analysis::{
+    analysis_table, finding_json, write_analysis_json, AnalysedInput,
+};
 
 use crate::{
     each_capture, report_exports, report_input, run_context, FlowOpts, EXIT_INPUT, EXIT_OK,
@@ -121,11 +123,7 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
     match format {
         Format::Table => analysis_table(&rs, &inputs, &errors, &analysis, &mut body)?,
         Format::Json => {
-            serde_json::to_writer_pretty(
-                &mut body,
-                &analysis_json(&rs, &inputs, &errors, &analysis, &ctx),
-            )?;
-            body.push(b'\n');
+            write_analysis_json(&rs, &inputs, &errors, &analysis, &ctx, &mut body)?;
         }
         Format::Ndjson => {
             for f in &analysis.findings {

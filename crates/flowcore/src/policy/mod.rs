@@ -1169,6 +1169,20 @@ pub struct Analysis {
     pub findings_overflowed: u64,
 }
 
+impl Analysis {
+    /// The counts and the matrix without the findings (for writers that stream them).
+    pub fn clone_counts(&self) -> Analysis {
+        Analysis {
+            findings: Vec::new(),
+            matrix: self.matrix.clone(),
+            flows: self.flows,
+            violating_flows: self.violating_flows,
+            macs_untracked: self.macs_untracked,
+            findings_overflowed: self.findings_overflowed,
+        }
+    }
+}
+
 type AggKey = (usize, IpAddr, IpAddr, u8, u16);
 
 /// Adds one more flow to a finding.

@@ -158,6 +158,50 @@ pub fn analysis_json(
     v
 }
 
+/// Writes the document [`analysis_json`] makes, pretty-printed, without holding it in memory
+/// at once: each finding is turned into JSON only as it is written (a flood's 100 000
+/// findings would otherwise take hundreds of MiB as one JSON tree).
+pub fn write_analysis_json(
+    rs: &Ruleset,
+    inputs: &[AnalysedInput],
+    errors: &[String],
+    a: &Analysis,
+    ctx: &RunContext,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    struct Findings<'a>(&'a [Finding]);
+    impl serde::Serialize for Findings<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(self.0.iter().map(finding_json))
+        }
+    }
+    struct Doc<'a> {
+        summary: Value,
+        findings: Findings<'a>,
+    }
+    impl serde::Serialize for Doc<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            let mut m = s.serialize_map(Some(3))?;
+            m.serialize_entry("schema", ANALYSIS_SCHEMA)?;
+            m.serialize_entry("summary", &self.summary)?;
+            m.serialize_entry("findings", &self.findings)?;
+            m.end()
+        }
+    }
+    let empty = a.clone_counts();
+    let mut summary = analysis_json(rs, inputs, errors, &empty, ctx);
+    // The summary counts every finding, not the empty list it was built from.
+    summary["summary"]["findings"] = json!(a.findings.len());
+    summary["summary"]["findings_by_severity"] = severity_counts(a);
+    let doc = Doc {
+        summary: summary["summary"].take(),
+        findings: Findings(&a.findings),
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    out.write_all(b"\n")
+}
+
 /// `YYYY-MM-DD HH:MM:SS+HH:MM` in the site's time.
 pub fn local_time(ts: i64, utc_offset: i32) -> String {
     let s = format_rfc3339(ts + i64::from(utc_offset) * NS_PER_SEC);

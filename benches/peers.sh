@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Whole-process throughput of flowcli against the tools users would otherwise run, on the
+# same file with a warm page cache: packets/s, flowcli's speed relative to each, peak RSS.
+#
+#   benches/peers.sh                              # 1 M packets, 50 k concurrent flows
+#   PACKETS=10000000 FLOWS=50000 benches/peers.sh
+#
+# The capture is made by `cargo run --release -p flowcore --example gen_imix` (IMIX sizes,
+# the three segments and the Internet, VLAN tags, TCP/UDP/ICMP) into target/bench-data/.
+# Peers come from Debian packages and are installed if missing. Each command runs 3 times;
+# the best wall time counts. tshark runs on a 100 k-packet file (it is much slower).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PACKETS=${PACKETS:-1000000}
+FLOWS=${FLOWS:-50000}
+RUNS=${RUNS:-3}
+
+need=()
+for p in tcpdump:tcpdump nfpcapd:nfdump softflowd:softflowd argus:argus-server tshark:tshark; do
+    command -v "${p%%:*}" >/dev/null || need+=("${p#*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    echo "installing ${need[*]}" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
+fi
+
+cargo build -q --release -p flowcli
+cargo build -q --release -p flowcore --example gen_imix
+FLOWCLI=$PWD/target/release/flowcli
+D=target/bench-data
+mkdir -p "$D"
+F=$D/imix-$PACKETS-$FLOWS.pcap
+SMALL=$D/imix-100000-5000.pcap
+[ -s "$F" ] || target/release/examples/gen_imix "$F" "$PACKETS" "$FLOWS"
+[ -s "$SMALL" ] || target/release/examples/gen_imix "$SMALL" 100000 5000
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+cat "$F" "$SMALL" >/dev/null
+
+# best NAME PACKETS CMD...: best wall time of RUNS runs and the peak RSS of that run.
+declare -A PPS RSS
+best() {
+    local name=$1 n=$2 bt="" brss=""
+    shift 2
+    for _ in $(seq "$RUNS"); do
+        rm -rf "$T/out" && mkdir -p "$T/out"
+        /usr/bin/time -o "$T/time" -f "%e %M" sh -c "$*" >/dev/null 2>&1 || true
+        read -r t rss < <(tail -n 1 "$T/time")
+        if [ -z "$bt" ] || awk "BEGIN{exit !($t < $bt)}"; then bt=$t brss=$rss; fi
+    done
+    PPS[$name]=$(awk "BEGIN{printf \"%.0f\", $n / ($bt > 0 ? $bt : 0.001)}")
+    RSS[$name]=$((brss / 1024))
+    printf '%-34s %8.3f s %12s packets/s %6s MiB\n' "$name" "$bt" "${PPS[$name]}" "${RSS[$name]}" >&2
+}
+
+echo "file: $F ($PACKETS packets, $FLOWS concurrent flows, $(du -h "$F" | cut -f1))" >&2
+best "cat (the floor)" "$PACKETS" "cat $F > /dev/null"
+best "tcpdump -r -w /dev/null" "$PACKETS" "tcpdump -r $F -w /dev/null"
+best "nfpcapd -r" "$PACKETS" "nfpcapd -r $F -w $T/out"
+best "softflowd -r" "$PACKETS" "softflowd -r $F -n 127.0.0.1:9 -v 9 -d"
+best "argus -r" "$PACKETS" "argus -r $F -w $T/out/argus.out"
+best "tshark -q -z conv,ip (100 k file)" 100000 "tshark -q -z conv,ip -r $SMALL"
+best "flowcli flows" "$PACKETS" "$FLOWCLI flows -q --format ndjson $F"
+best "flowcli analyze" "$PACKETS" "$FLOWCLI analyze -q --ruleset rulesets/ome-city.toml --format json $F"
+best "flowcli analyze (100 k file)" 100000 "$FLOWCLI analyze -q --ruleset rulesets/ome-city.toml --format json $SMALL"
+
+echo
+echo "| command | packets/s | flowcli analyze is × faster | peak RSS |"
+echo "|---|---|---|---|"
+for name in "cat (the floor)" "tcpdump -r -w /dev/null" "nfpcapd -r" "softflowd -r" "argus -r" \
+    "tshark -q -z conv,ip (100 k file)" "flowcli flows" "flowcli analyze"; do
+    ratio=$(awk "BEGIN{printf \"%.2f\", ${PPS["flowcli analyze"]} / ${PPS[$name]}}")
+    printf '| `%s` | %s | %s | %s MiB |\n' "$name" "${PPS[$name]}" "$ratio" "${RSS[$name]}"
+done
+
+# Startup and small files: a 1 kB capture, wall time.
+head -c 1024 samples/ome-city-sample.pcap >"$T/small.pcap"
+if command -v hyperfine >/dev/null; then
+    hyperfine -N -i -w 3 -r 30 --export-markdown "$T/startup.md" \
+        "$FLOWCLI analyze -q --ruleset rulesets/ome-city.toml --format json $T/small.pcap" >/dev/null 2>&1 || true
+    echo
+    sed 's/|.*flowcli analyze[^|]*|/| `flowcli analyze` on a 1 kB capture |/' "$T/startup.md"
+fi

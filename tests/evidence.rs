@@ -558,3 +558,110 @@ fn flows_output_is_atomic() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `analyze --baseline`: findings marked new or recurring by id, the vanished ones listed,
+/// and `--fail-on new` counting only new ones.
+#[test]
+fn baseline_marks_new_recurring_and_disappeared() {
+    let dir = temp_dir("baseline");
+    let analyze = |extra: &[&str]| {
+        run(flowcli()
+            .current_dir(repo_root())
+            .args(["analyze", "-q", "--ruleset", SITE])
+            .args(extra)
+            .arg(sample()))
+    };
+    // The first 10 seconds of the night as the earlier report.
+    let early = analyze(&["--format", "json", "--to", "2026-11-24T15:00:10Z"]);
+    let base = dir.join("base.json");
+    std::fs::write(&base, &early.stdout).unwrap();
+    let early = json(&early);
+    let ids = |v: &Value| -> std::collections::BTreeSet<String> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let before = ids(&early);
+    assert!(before.len() >= 3);
+    // Seconds 5 to the end against it.
+    let b = base.to_str().unwrap();
+    let late = json(&analyze(&[
+        "--format",
+        "json",
+        "--baseline",
+        b,
+        "--from",
+        "2026-11-24T15:00:05Z",
+    ]));
+    let now = ids(&late);
+    for f in late["findings"].as_array().unwrap() {
+        let want = if before.contains(f["id"].as_str().unwrap()) {
+            "recurring"
+        } else {
+            "new"
+        };
+        assert_eq!(f["baseline"], want, "{f}");
+    }
+    let s = &late["summary"]["baseline"];
+    let gone: std::collections::BTreeSet<String> = s["disappeared"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(gone, before.difference(&now).cloned().collect());
+    assert!(!gone.is_empty(), "some early findings end before second 5");
+    assert_eq!(
+        s["new"].as_u64().unwrap() as usize,
+        now.difference(&before).count()
+    );
+    assert_eq!(s["sha256"].as_str().unwrap().len(), 64);
+    // The same window again: nothing new, so --fail-on new exits 0 (and --fail-on any 1).
+    let same = analyze(&[
+        "--format",
+        "ndjson",
+        "--baseline",
+        b,
+        "--fail-on",
+        "new",
+        "--to",
+        "2026-11-24T15:00:10Z",
+    ]);
+    assert_eq!(same.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&same.stdout)
+        .lines()
+        .all(|l| l.contains("\"baseline\":\"recurring\"")));
+    assert_eq!(
+        analyze(&["--baseline", b, "--to", "2026-11-24T15:00:10Z"])
+            .status
+            .code(),
+        Some(1)
+    );
+    // A report from before ids existed is matched by rule, addresses and service.
+    let mut old = early.clone();
+    for f in old["findings"].as_array_mut().unwrap() {
+        f.as_object_mut().unwrap().remove("id");
+    }
+    let old_path = dir.join("old.json");
+    std::fs::write(&old_path, serde_json::to_vec(&old).unwrap()).unwrap();
+    let again = json(&analyze(&[
+        "--format",
+        "json",
+        "--baseline",
+        old_path.to_str().unwrap(),
+        "--from",
+        "2026-11-24T15:00:05Z",
+    ]));
+    assert_eq!(again["summary"]["baseline"]["new"], s["new"]);
+    assert_eq!(
+        again["summary"]["baseline"]["disappeared"],
+        s["disappeared"]
+    );
+    // Bad baselines and --fail-on new without one: exit 2.
+    assert_eq!(analyze(&["--baseline", SITE]).status.code(), Some(2));
+    assert_eq!(analyze(&["--fail-on", "new"]).status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use clap::ValueEnum;
 use flowcore::policy::{Analyzer, Ruleset};
 use flowcore::report::analysis::{
-    analysis_table, finding_json, write_analysis_json, AnalysedInput,
+    analysis_table, finding_json_in, gone_json, write_analysis_json, AnalysedInput,
 };
+use flowcore::report::baseline::Baseline;
 
 use crate::{
     each_capture, report_exports, report_input, run_context, FlowOpts, EXIT_INPUT, EXIT_OK,
@@ -23,6 +24,14 @@ pub(crate) enum Format {
     Json,
     /// One finding per line.
     Ndjson,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FailOn {
+    /// Any finding.
+    Any,
+    /// Only findings that are not in the --baseline report.
+    New,
 }
 
 #[derive(clap::Args)]
@@ -41,6 +50,13 @@ pub(crate) struct AnalyzeArgs {
     /// instead of standard output.
     #[arg(long, short, value_name = "PATH")]
     output: Option<PathBuf>,
+    /// An earlier report of this analysis (`--format json`): each finding is marked new or
+    /// recurring, and the findings that disappeared are listed.
+    #[arg(long, value_name = "REPORT.json")]
+    baseline: Option<PathBuf>,
+    /// Which findings make the exit status 1: any, or only those new since --baseline.
+    #[arg(long, value_enum, default_value = "any", value_name = "WHICH")]
+    fail_on: FailOn,
     /// Put the wall-clock time in the report (`generated_at`). Without it the same inputs
     /// and command line give a byte-identical report.
     #[arg(long)]
@@ -81,6 +97,18 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
     let Some(rs) = load_ruleset(rpath) else {
         return Ok(EXIT_INPUT);
     };
+    if args.fail_on == FailOn::New && args.baseline.is_none() {
+        eprintln!("flowcli: --fail-on new needs --baseline REPORT.json");
+        return Ok(EXIT_INPUT);
+    }
+    let baseline = match args.baseline.as_deref().map(Baseline::load) {
+        Some(Ok(b)) => Some(b),
+        Some(Err(e)) => {
+            eprintln!("flowcli: baseline: {e}");
+            return Ok(EXIT_INPUT);
+        }
+        None => None,
+    };
     let mut pipeline = match args.flow.pipeline() {
         Ok(c) => c,
         Err(m) => {
@@ -112,7 +140,8 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
     });
     report_exports(&stats, args.quiet);
     let ctx = run_context(stats, args.generated_at);
-    let analysis = analyzer.finish(&files);
+    let mut analysis = analyzer.finish(&files);
+    analysis.baseline = baseline.as_ref().map(|b| b.compare(&analysis));
     let to_terminal = args.output.is_none() && io::stdout().is_terminal();
     let format = args.format.unwrap_or(if to_terminal {
         Format::Table
@@ -127,7 +156,11 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
         }
         Format::Ndjson => {
             for f in &analysis.findings {
-                serde_json::to_writer(&mut body, &finding_json(f))?;
+                serde_json::to_writer(&mut body, &finding_json_in(f, &analysis))?;
+                body.push(b'\n');
+            }
+            for g in analysis.baseline.iter().flat_map(|d| &d.disappeared) {
+                serde_json::to_writer(&mut body, &gone_json(g))?;
                 body.push(b'\n');
             }
         }
@@ -159,9 +192,13 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
             analysis.violating_flows
         );
     }
+    let failing = match (&analysis.baseline, args.fail_on) {
+        (Some(d), FailOn::New) => d.new.len(),
+        _ => analysis.findings.len(),
+    };
     Ok(if !errors.is_empty() {
         EXIT_INPUT
-    } else if analysis.findings.is_empty() {
+    } else if failing == 0 {
         EXIT_OK
     } else {
         EXIT_OUTPUT

@@ -143,8 +143,11 @@ Examples:
   flowcli analyze --ruleset rulesets/ome-city.toml samples/ome-city-sample.pcap
   flowcli analyze --ruleset site.toml --format json --output report.json /var/capture/2026-11-25/
   flowcli analyze --ruleset site.toml --format ndjson captures/ | siem-forwarder
+  flowcli analyze --ruleset site.toml --format json -o tonight.json \
+      --baseline last-night.json --fail-on new /var/capture/2026-11-25/
 
-Exit status: 0 no violations; 1 violations found; 2 error (bad ruleset, unreadable input).
+Exit status: 0 no violations; 1 violations found (with --fail-on new: new ones); 2 error
+(bad ruleset, unreadable input or baseline, report not writable).
 Damaged captures are warnings: everything before the damage is judged.")]
     Analyze(analyze::AnalyzeArgs),
     /// Validate a site file, or run its policy tests.

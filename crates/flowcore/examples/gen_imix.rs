@@ -93,8 +93,15 @@ fn main() -> std::io::Result<()> {
         eprintln!("usage: gen_imix OUT.pcap [PACKETS] [FLOWS]");
         std::process::exit(2);
     };
-    let packets: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
-    let flows: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(50_000).max(1);
+    let packets: u64 = args
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let flows: usize = args
+        .get(3)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50_000)
+        .max(1);
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     let mut h = Vec::new();
     h.extend(0xa1b2_3c4du32.to_le_bytes());

@@ -417,7 +417,11 @@ impl CaptureReader {
             }
         }
         let size = raw.bytes;
-        Some(raw.hasher.finish().map(|sha256| InputDigest { size, sha256 }))
+        Some(
+            raw.hasher
+                .finish()
+                .map(|sha256| InputDigest { size, sha256 }),
+        )
     }
 
     /// Reads a capture from any byte stream; `name` is used in messages.

@@ -1167,6 +1167,45 @@ pub struct Analysis {
     /// Violating flows counted in a rule's overflow finding because the number of distinct
     /// findings reached the limit (a scan or flood must not exhaust memory).
     pub findings_overflowed: u64,
+    /// The comparison with an earlier report, when one was given.
+    pub baseline: Option<BaselineDiff>,
+}
+
+/// A finding of an earlier report that this run no longer has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoneFinding {
+    /// Its id.
+    pub id: String,
+    /// Rule id.
+    pub rule_id: String,
+    /// Severity as the earlier report gave it.
+    pub severity: String,
+    /// Initiator address.
+    pub src_ip: String,
+    /// Responder address.
+    pub dst_ip: String,
+    /// Service.
+    pub service: String,
+}
+
+/// How this run's findings compare with an earlier report's (by [`finding_id`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BaselineDiff {
+    /// The earlier report's path.
+    pub path: String,
+    /// Its SHA-256.
+    pub sha256: String,
+    /// Ids of this run's findings the earlier report did not have.
+    pub new: std::collections::BTreeSet<String>,
+    /// Findings of the earlier report this run does not have, in its order.
+    pub disappeared: Vec<GoneFinding>,
+}
+
+impl BaselineDiff {
+    /// Whether the finding with this id is new (not in the earlier report).
+    pub fn is_new(&self, id: &str) -> bool {
+        self.new.contains(id)
+    }
 }
 
 impl Analysis {
@@ -1179,6 +1218,7 @@ impl Analysis {
             violating_flows: self.violating_flows,
             macs_untracked: self.macs_untracked,
             findings_overflowed: self.findings_overflowed,
+            baseline: self.baseline.clone(),
         }
     }
 }
@@ -1459,6 +1499,7 @@ impl<'r> Analyzer<'r> {
             violating_flows: self.violating,
             macs_untracked: self.macs.dropped,
             findings_overflowed: self.overflowed,
+            baseline: None,
         }
     }
 }

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::input::InputDigest;
 use crate::pipeline::InputSummary;
-use crate::policy::{Analysis, Finding, Ruleset, Severity};
+use crate::policy::{Analysis, Finding, GoneFinding, Ruleset, Severity};
 use crate::report::RunContext;
 use crate::time::{format_rfc3339, NS_PER_SEC};
 
@@ -90,6 +90,38 @@ pub fn finding_json(f: &Finding) -> Value {
     })
 }
 
+/// A finding with its baseline status (`"baseline": "new"` or `"recurring"`) when the
+/// analysis was compared with an earlier report.
+pub fn finding_json_in(f: &Finding, a: &Analysis) -> Value {
+    let mut v = finding_json(f);
+    if let (Some(d), Some(o)) = (&a.baseline, v.as_object_mut()) {
+        let status = if d.is_new(&f.id) { "new" } else { "recurring" };
+        o.insert("baseline".into(), json!(status));
+    }
+    v
+}
+
+/// A finding of the earlier report that disappeared (`"baseline": "disappeared"`).
+pub fn gone_json(g: &GoneFinding) -> Value {
+    json!({
+        "id": g.id, "rule_id": g.rule_id, "severity": g.severity, "src_ip": g.src_ip,
+        "dst_ip": g.dst_ip, "service": g.service, "baseline": "disappeared",
+    })
+}
+
+fn baseline_json(a: &Analysis) -> Value {
+    match &a.baseline {
+        None => Value::Null,
+        Some(d) => json!({
+            "path": d.path,
+            "sha256": d.sha256,
+            "new": d.new.len(),
+            "recurring": a.findings.iter().filter(|f| !d.is_new(&f.id)).count(),
+            "disappeared": d.disappeared.iter().map(gone_json).collect::<Vec<_>>(),
+        }),
+    }
+}
+
 fn severity_counts(a: &Analysis) -> Value {
     let mut m = serde_json::Map::new();
     for s in [
@@ -150,8 +182,11 @@ pub fn analysis_json(
                 "violations": c.violations, "permitted": c.permitted,
             })).collect::<Vec<_>>(),
         },
-        "findings": a.findings.iter().map(finding_json).collect::<Vec<_>>(),
+        "findings": a.findings.iter().map(|f| finding_json_in(f, a)).collect::<Vec<_>>(),
     });
+    if let (Some(_), Some(s)) = (&a.baseline, v["summary"].as_object_mut()) {
+        s.insert("baseline".into(), baseline_json(a));
+    }
     if let (Some(t), Some(s)) = (ctx.generated_at, v["summary"].as_object_mut()) {
         s.insert("generated_at".into(), json!(format_rfc3339(t)));
     }
@@ -169,10 +204,10 @@ pub fn write_analysis_json(
     ctx: &RunContext,
     out: &mut impl Write,
 ) -> io::Result<()> {
-    struct Findings<'a>(&'a [Finding]);
+    struct Findings<'a>(&'a Analysis);
     impl serde::Serialize for Findings<'_> {
         fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.collect_seq(self.0.iter().map(finding_json))
+            s.collect_seq(self.0.findings.iter().map(|f| finding_json_in(f, self.0)))
         }
     }
     struct Doc<'a> {
@@ -194,9 +229,12 @@ pub fn write_analysis_json(
     // The summary counts every finding, not the empty list it was built from.
     summary["summary"]["findings"] = json!(a.findings.len());
     summary["summary"]["findings_by_severity"] = severity_counts(a);
+    if a.baseline.is_some() {
+        summary["summary"]["baseline"] = baseline_json(a);
+    }
     let doc = Doc {
         summary: summary["summary"].take(),
-        findings: Findings(&a.findings),
+        findings: Findings(a),
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     out.write_all(b"\n")
@@ -308,7 +346,12 @@ pub fn analysis_table(
                 f.src.ip, f.src.class, f.dst.ip, f.dst.port, f.dst.class, f.service
             ),
         };
-        writeln!(out, "  {who}")?;
+        let mark = match &a.baseline {
+            Some(d) if d.is_new(&f.id) => "NEW ",
+            Some(_) => "    ",
+            None => "",
+        };
+        writeln!(out, "  {mark}{who}  [{}]", f.id)?;
         writeln!(
             out,
             "      {} .. {}, {} flows, {} packets, {} bytes; {} packet {} at byte {}",
@@ -323,6 +366,28 @@ pub fn analysis_table(
         )?;
         for c in &f.considered {
             writeln!(out, "      considered: {c}")?;
+        }
+    }
+    if let Some(d) = &a.baseline {
+        writeln!(
+            out,
+            "\nCompared with {}: {} new, {} recurring, {} disappeared",
+            d.path,
+            d.new.len(),
+            a.findings.iter().filter(|f| !d.is_new(&f.id)).count(),
+            d.disappeared.len()
+        )?;
+        for g in &d.disappeared {
+            writeln!(
+                out,
+                "  GONE {} {} {} -> {} {}  [{}]",
+                g.severity.to_uppercase(),
+                g.rule_id,
+                g.src_ip,
+                g.dst_ip,
+                g.service,
+                g.id
+            )?;
         }
     }
     Ok(())

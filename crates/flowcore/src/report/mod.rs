@@ -11,6 +11,7 @@ use crate::pipeline::InputSummary;
 use crate::time::push_rfc3339;
 
 pub mod analysis;
+pub mod baseline;
 pub mod capture;
 
 pub use crate::decode::{mac_str, proto_name};

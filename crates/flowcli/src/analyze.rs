@@ -11,9 +11,10 @@ use flowcore::report::analysis::{
 use flowcore::report::baseline::Baseline;
 
 use crate::{
-    each_capture, report_exports, report_input, run_context, FlowOpts, EXIT_INPUT, EXIT_OK,
-    EXIT_OUTPUT,
+    each_capture, each_capture_parallel, input_specs, report_exports, report_input, run_context,
+    unreachable_pipeline, FlowOpts, EXIT_INPUT, EXIT_OK, EXIT_OUTPUT,
 };
+use flowcore::input::CaptureReader;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum Format {
@@ -119,20 +120,74 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
     let mut analyzer = Analyzer::new(&rs);
     let mut inputs: Vec<AnalysedInput> = Vec::new();
     let mut files: Vec<String> = Vec::new();
-    let Some(errors) = each_capture(&args.inputs, true, |mut reader| {
-        let id = files.len() as u32;
-        let name = reader.name().to_string();
-        files.push(name.clone());
-        let summary = pipeline.run(&mut reader, id, &mut |f| {
-            analyzer.observe(&f, &name);
-        });
-        report_input(&summary, args.quiet);
-        let digest = summary.digest.clone();
-        inputs.push(AnalysedInput { summary, digest });
-        Ok(())
-    })?
-    else {
+    let Some(specs) = input_specs(&args.inputs) else {
         return Ok(EXIT_INPUT);
+    };
+    let threads = args.flow.threads(specs.len());
+    let errors = if threads > 1 && !specs.iter().any(|s| s.path().as_os_str() == "-") {
+        // Inputs in parallel, each judged by its own analyzer, merged in input order; an
+        // input with flow exports is run again here, in order, by the shared pipeline.
+        files = specs
+            .iter()
+            .map(|s| s.path().display().to_string())
+            .collect();
+        let files = &files;
+        let (rs, flow) = (&rs, &args.flow);
+        each_capture_parallel(
+            &specs,
+            true,
+            threads,
+            |id, mut reader| {
+                let mut a = Analyzer::new(rs);
+                let name = &files[id as usize];
+                let summary = match flow.pipeline() {
+                    Ok(p) => p.leave_exports(true).run(&mut reader, id, &mut |f| {
+                        a.observe(&f, name);
+                    }),
+                    Err(_) => unreachable_pipeline(),
+                };
+                (summary, a)
+            },
+            |id, (summary, a)| {
+                let summary = if summary.left_for_exports {
+                    let name = &files[id as usize];
+                    let mut reader = match CaptureReader::open_with(Path::new(name), true) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            eprintln!("flowcli: error: {e}");
+                            return Ok(());
+                        }
+                    };
+                    pipeline.run(&mut reader, id, &mut |f| {
+                        analyzer.observe(&f, name);
+                    })
+                } else {
+                    analyzer.absorb(a);
+                    summary
+                };
+                report_input(&summary, args.quiet);
+                let digest = summary.digest.clone();
+                inputs.push(AnalysedInput { summary, digest });
+                Ok(())
+            },
+        )?
+    } else {
+        let Some(errors) = each_capture(&args.inputs, true, |mut reader| {
+            let id = files.len() as u32;
+            let name = reader.name().to_string();
+            files.push(name.clone());
+            let summary = pipeline.run(&mut reader, id, &mut |f| {
+                analyzer.observe(&f, &name);
+            });
+            report_input(&summary, args.quiet);
+            let digest = summary.digest.clone();
+            inputs.push(AnalysedInput { summary, digest });
+            Ok(())
+        })?
+        else {
+            return Ok(EXIT_INPUT);
+        };
+        errors
     };
     let stats = pipeline.finish(&mut |f| {
         let name = files.get(f.input as usize).cloned().unwrap_or_default();

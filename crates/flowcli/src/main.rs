@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use flowcore::filter::Filter;
+use flowcore::flow::FlowRecord;
 use flowcore::flow::{FlowConfig, Timeouts};
 use flowcore::input::{collect_inputs, CaptureReader, InputError, InputSpec};
 use flowcore::pipeline::{InputSummary, Pipeline};
@@ -285,6 +286,11 @@ pub(crate) struct FlowOpts {
     /// link type; flow-export records are not affected. Needs the `libpcap` feature.
     #[arg(long, value_name = "EXPR")]
     pub(crate) bpf: Option<String>,
+    /// Inputs processed at once (default: every core). Results are the same as with one:
+    /// inputs without flow exports run in parallel and are merged in input order; inputs
+    /// with flow exports (whose templates carry over from input to input) run in order.
+    #[arg(long, short = 'j', value_name = "N")]
+    threads: Option<usize>,
 }
 
 /// An address (a host network) or a CIDR network.
@@ -331,6 +337,14 @@ impl FlowOpts {
             p = p.raw_filter(bpf_filter(expr)?);
         }
         Ok(p)
+    }
+
+    /// Worker threads for a run over `inputs` inputs.
+    pub(crate) fn threads(&self, inputs: usize) -> usize {
+        let n = self
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        n.clamp(1, inputs.max(1))
     }
 
     /// The time and host filter.
@@ -460,22 +474,77 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
     let mut summaries: Vec<InputSummary> = Vec::new();
     // The JSON document names each input's SHA-256; the streams carry only flows.
     let hash = matches!(format, FlowFormat::Json);
-    let Some(errors) = each_capture(&args.inputs, hash, |mut reader| {
-        let id = writer.add_input(reader.name());
-        let mut write_err = None;
-        let summary = pipeline.run(&mut reader, id, &mut |rec| {
-            if write_err.is_none() {
-                if let Err(e) = writer.write(&rec) {
-                    write_err = Some(e);
-                }
-            }
-        });
-        report_input(&summary, args.quiet);
-        summaries.push(summary);
-        write_err.map_or(Ok(()), Err)
-    })?
-    else {
+    let Some(specs) = input_specs(&args.inputs) else {
         return Ok(EXIT_INPUT);
+    };
+    let threads = args.flow.threads(specs.len());
+    let errors = if threads > 1 && !specs.iter().any(|s| s.path().as_os_str() == "-") {
+        // Inputs in parallel, each into its own list of records, written in input order;
+        // an input with flow exports is run again here, in order, by the shared pipeline.
+        for s in &specs {
+            writer.add_input(&s.path().display().to_string());
+        }
+        let flow = &args.flow;
+        each_capture_parallel(
+            &specs,
+            hash,
+            threads,
+            |id, mut reader| {
+                let mut recs = Vec::new();
+                let summary = match flow.pipeline() {
+                    Ok(p) => p
+                        .leave_exports(true)
+                        .run(&mut reader, id, &mut |r| recs.push(r)),
+                    Err(_) => unreachable_pipeline(),
+                };
+                (summary, recs)
+            },
+            |id, (summary, recs)| {
+                let mut write_err = None;
+                let mut write = |rec: FlowRecord| {
+                    if write_err.is_none() {
+                        if let Err(e) = writer.write(&rec) {
+                            write_err = Some(e);
+                        }
+                    }
+                };
+                let summary = if summary.left_for_exports {
+                    let path = specs[id as usize].path();
+                    match CaptureReader::open_with(path, hash) {
+                        Ok(mut reader) => pipeline.run(&mut reader, id, &mut write),
+                        Err(e) => {
+                            eprintln!("flowcli: error: {e}");
+                            return Ok(());
+                        }
+                    }
+                } else {
+                    recs.into_iter().for_each(&mut write);
+                    summary
+                };
+                report_input(&summary, args.quiet);
+                summaries.push(summary);
+                write_err.map_or(Ok(()), Err)
+            },
+        )?
+    } else {
+        let Some(errors) = each_capture(&args.inputs, hash, |mut reader| {
+            let id = writer.add_input(reader.name());
+            let mut write_err = None;
+            let summary = pipeline.run(&mut reader, id, &mut |rec| {
+                if write_err.is_none() {
+                    if let Err(e) = writer.write(&rec) {
+                        write_err = Some(e);
+                    }
+                }
+            });
+            report_input(&summary, args.quiet);
+            summaries.push(summary);
+            write_err.map_or(Ok(()), Err)
+        })?
+        else {
+            return Ok(EXIT_INPUT);
+        };
+        errors
     };
     let mut write_err = None;
     let stats = pipeline.finish(&mut |rec| {
@@ -520,16 +589,65 @@ pub(crate) fn each_capture(
     for spec in &specs {
         match CaptureReader::open_with(spec.path(), hash) {
             Ok(r) => f(r)?,
-            Err(e @ InputError::NotCapture { .. }) if matches!(spec, InputSpec::FoundInDir(_)) => {
-                eprintln!("flowcli: warning: skipping {e}");
-            }
-            Err(e) => {
-                eprintln!("flowcli: error: {e}");
-                errors.push(e.to_string());
-            }
+            Err(e) => open_failed(spec, e, &mut errors),
         }
     }
     Ok(Some(errors))
+}
+
+/// Reports an input that could not be opened: a warning for a non-capture found in a
+/// directory, an error (kept in `errors`) otherwise.
+fn open_failed(spec: &InputSpec, e: InputError, errors: &mut Vec<String>) {
+    match e {
+        e @ InputError::NotCapture { .. } if matches!(spec, InputSpec::FoundInDir(_)) => {
+            eprintln!("flowcli: warning: skipping {e}");
+        }
+        e => {
+            eprintln!("flowcli: error: {e}");
+            errors.push(e.to_string());
+        }
+    }
+}
+
+/// A worker's pipeline is built from options the main thread already built one from.
+pub(crate) fn unreachable_pipeline() -> ! {
+    unreachable!("flow options were validated before the workers started")
+}
+
+/// The inputs of a run, directories expanded (`None` after printing the error).
+pub(crate) fn input_specs(inputs: &[PathBuf]) -> Option<Vec<InputSpec>> {
+    match collect_inputs(inputs) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprintln!("flowcli: error: {e}");
+            None
+        }
+    }
+}
+
+/// Like [`each_capture`], with `threads` workers: each input is opened and handed to
+/// `work` on a worker (its number is the input's position in `specs`), and the results reach
+/// `consume` on this thread in input order. Returns the messages of unreadable inputs.
+pub(crate) fn each_capture_parallel<R: Send>(
+    specs: &[InputSpec],
+    hash: bool,
+    threads: usize,
+    work: impl Fn(u32, CaptureReader) -> R + Sync,
+    mut consume: impl FnMut(u32, R) -> io::Result<()>,
+) -> io::Result<Vec<String>> {
+    let mut errors = Vec::new();
+    let mut result = Ok(());
+    flowcore::pipeline::in_order(
+        specs,
+        threads,
+        |i, spec| CaptureReader::open_with(spec.path(), hash).map(|r| work(i as u32, r)),
+        |i, r| match r {
+            _ if result.is_err() => {}
+            Ok(r) => result = consume(i as u32, r),
+            Err(e) => open_failed(&specs[i], e, &mut errors),
+        },
+    );
+    result.map(|()| errors)
 }
 
 /// Export decoder totals of the run (unless quiet, and only when there were exports).

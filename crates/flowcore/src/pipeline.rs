@@ -68,6 +68,10 @@ pub struct InputSummary {
     /// Size and SHA-256 of the input as stored, for readers opened with hashing
     /// ([`CaptureReader::open_with`]).
     pub digest: Option<InputDigest>,
+    /// The run stopped at the input's first flow export because the pipeline was told to
+    /// leave exports to a collector pass ([`Pipeline::leave_exports`]); the rest of this
+    /// summary is incomplete and the input must be run again by a pipeline that decodes them.
+    pub left_for_exports: bool,
 }
 
 impl InputSummary {
@@ -112,6 +116,7 @@ pub struct Pipeline {
     decode_exports: bool,
     filter: Filter,
     raw_filter: Option<RawFilter>,
+    leave_exports: bool,
 }
 
 /// A test on a packet's captured bytes before it is decoded (a compiled BPF program, for
@@ -128,7 +133,18 @@ impl Pipeline {
             decode_exports: true,
             filter: Filter::default(),
             raw_filter: None,
+            leave_exports: false,
         }
+    }
+
+    /// Makes [`Pipeline::run`] stop at an input's first flow export (a raw export file, or
+    /// an export datagram in a capture) and mark the summary `left_for_exports`, instead of
+    /// decoding it. Parallel runs use this: inputs without exports are independent of each
+    /// other, while exports share templates and must be decoded in input order by one
+    /// pipeline.
+    pub fn leave_exports(mut self, yes: bool) -> Self {
+        self.leave_exports = yes;
+        self
     }
 
     /// Bounds of the flow-export decoder (templates per exporter and in all, fields per
@@ -279,7 +295,10 @@ impl Pipeline {
                 }
             }
         };
-        if reader.format() == CaptureFormat::Export {
+        let mut left_for_exports = false;
+        if reader.format() == CaptureFormat::Export && self.leave_exports {
+            left_for_exports = true;
+        } else if reader.format() == CaptureFormat::Export {
             loop {
                 let d = match reader.next_datagram() {
                     Ok(Some(d)) => d,
@@ -338,6 +357,10 @@ impl Pipeline {
                             if let Some((o, len)) = s.udp_payload {
                                 let payload = &raw.data[o..o + len];
                                 if let Some(kind) = export::detect(payload) {
+                                    if self.leave_exports {
+                                        left_for_exports = true;
+                                        break;
+                                    }
                                     datagrams += 1;
                                     let ctx = DatagramContext {
                                         exporter: s.src,
@@ -394,7 +417,7 @@ impl Pipeline {
             });
         }
         warnings.truncate(100);
-        let digest = match reader.digest() {
+        let digest = match reader.digest().filter(|_| !left_for_exports) {
             Some(Ok(d)) => Some(d),
             Some(Err(e)) => {
                 damage.get_or_insert(Damage::new(0, format!("cannot finish hashing: {e}")));
@@ -428,6 +451,92 @@ impl Pipeline {
             export_warnings: warnings,
             export_records_filtered: records_filtered,
             digest,
+            left_for_exports,
+        }
+    }
+}
+
+/// Runs `work` on every item with up to `threads` threads and hands each result to
+/// `consume`, on the calling thread, in item order (so output stays deterministic). At most
+/// `2 × threads` items run ahead of the one `consume` waits for, bounding memory. One thread
+/// runs everything on the calling thread.
+pub fn in_order<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    work: impl Fn(usize, &T) -> R + Sync,
+    mut consume: impl FnMut(usize, R),
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{mpsc, Condvar, Mutex};
+    let threads = threads.clamp(1, items.len().max(1));
+    if threads == 1 {
+        for (i, t) in items.iter().enumerate() {
+            consume(i, work(i, t));
+        }
+        return;
+    }
+    let window = 2 * threads;
+    let next = AtomicUsize::new(0);
+    let gate = (Mutex::new(0usize), Condvar::new());
+    std::thread::scope(|s| {
+        let (tx, rx) = mpsc::channel::<(usize, R)>();
+        for _ in 0..threads {
+            let (tx, work, next, gate) = (tx.clone(), &work, &next, &gate);
+            s.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= items.len() {
+                    break;
+                }
+                {
+                    let (m, cv) = gate;
+                    let mut done = m.lock().unwrap_or_else(|e| e.into_inner());
+                    while i >= *done + window {
+                        done = cv.wait(done).unwrap_or_else(|e| e.into_inner());
+                    }
+                }
+                if tx.send((i, work(i, &items[i]))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let mut waiting = BTreeMap::new();
+        let mut want = 0usize;
+        for (i, r) in rx {
+            waiting.insert(i, r);
+            while let Some(r) = waiting.remove(&want) {
+                consume(want, r);
+                want += 1;
+                let (m, cv) = &gate;
+                *m.lock().unwrap_or_else(|e| e.into_inner()) = want;
+                cv.notify_all();
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod in_order_tests {
+    #[test]
+    fn results_arrive_in_order_whatever_the_threads() {
+        let items: Vec<u64> = (0..200).collect();
+        for threads in [1, 2, 3, 8] {
+            let mut got = Vec::new();
+            super::in_order(
+                &items,
+                threads,
+                |i, x| {
+                    // Uneven work so later items often finish first.
+                    std::thread::sleep(std::time::Duration::from_micros((x * 37) % 300));
+                    (i, x * 2)
+                },
+                |i, (j, y)| got.push((i, j, y)),
+            );
+            let want: Vec<_> = items
+                .iter()
+                .map(|&x| (x as usize, x as usize, x * 2))
+                .collect();
+            assert_eq!(got, want, "{threads} threads");
         }
     }
 }

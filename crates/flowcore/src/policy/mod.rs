@@ -1288,6 +1288,68 @@ impl<'r> Analyzer<'r> {
         )
     }
 
+    /// Adds what another analyzer of the same ruleset judged (the flows of later inputs, in
+    /// a parallel run). The result equals judging those flows here, in input order; only
+    /// which findings are listed individually once more than `max_findings` exist can
+    /// differ.
+    pub fn absorb(&mut self, other: Analyzer<'r>) {
+        self.flows += other.flows;
+        self.violating += other.violating;
+        self.overflowed += other.overflowed;
+        for (k, c) in other.matrix {
+            let m = self.matrix.entry(k).or_default();
+            m.flows += c.flows;
+            m.bytes = m.bytes.saturating_add(c.bytes);
+            m.violations += c.violations;
+            m.permitted += c.permitted;
+        }
+        self.macs.absorb(other.macs);
+        // In the order the other analyzer opened them, as judging here would have.
+        let mut theirs: Vec<(AggKey, Finding)> = other.findings.into_iter().collect();
+        theirs.sort_by(|a, b| {
+            (a.1.first_ts, a.1.evidence.first_packet_index, &a.1.id, a.0).cmp(&(
+                b.1.first_ts,
+                b.1.evidence.first_packet_index,
+                &b.1.id,
+                b.0,
+            ))
+        });
+        let any = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+        for (mut key, f) in theirs {
+            if !self.findings.contains_key(&key) && self.findings.len() >= self.max_findings {
+                key = (key.0, any, any, 0, 0);
+                if !f.considered.iter().any(|c| c.contains("distinct findings")) {
+                    self.overflowed += f.flows;
+                }
+            }
+            match self.findings.get_mut(&key) {
+                Some(e) => {
+                    e.flows += f.flows;
+                    e.packets = e.packets.saturating_add(f.packets);
+                    e.bytes = e.bytes.saturating_add(f.bytes);
+                    if f.first_ts < e.first_ts {
+                        e.first_ts = f.first_ts;
+                        e.community_id = f.community_id;
+                        e.src.port = f.src.port;
+                        e.evidence = f.evidence;
+                    }
+                    e.last_ts = e.last_ts.max(f.last_ts);
+                }
+                None => {
+                    let mut f = f;
+                    if key.1 == any && !f.considered.iter().any(|c| c.contains("distinct findings"))
+                    {
+                        f.considered = vec![format!(
+                            "more than {} distinct findings: further violations of this rule are counted here; the first is shown",
+                            self.max_findings
+                        )];
+                    }
+                    self.findings.insert(key, f);
+                }
+            }
+        }
+    }
+
     /// The id (e.g. `LG-01`) of rule number `rule` (as in [`Verdict::Violation`]).
     pub fn rule_id(&self, rule: usize) -> &str {
         &self.rs.rules[rule].def.id

@@ -239,6 +239,19 @@ impl MacObservations {
         }
     }
 
+    /// Adds another set of observations (of later inputs): the result is the same as if
+    /// this set had observed them itself.
+    pub fn absorb(&mut self, other: MacObservations) {
+        self.dropped += other.dropped;
+        let mut macs: Vec<_> = other.seen.into_iter().collect();
+        macs.sort_by_key(|(mac, _)| *mac);
+        for (mac, sightings) in macs {
+            for s in sightings.into_values() {
+                self.observe(mac, s);
+            }
+        }
+    }
+
     /// MACs seen sourcing addresses of two or more segments, sorted by MAC.
     pub fn multi_segment(&self) -> Vec<([u8; 6], Vec<MacSighting>)> {
         let mut v: Vec<_> = self

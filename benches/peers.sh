@@ -40,7 +40,7 @@ cat "$F" "$SMALL" >/dev/null
 # best NAME PACKETS CMD...: best wall time of RUNS runs and the peak RSS of that run.
 declare -A PPS RSS
 best() {
-    local name=$1 n=$2 bt="" brss=""
+    local name=$1 n=$2 bt="" brss="" t rss
     shift 2
     for _ in $(seq "$RUNS"); do
         rm -rf "$T/out" && mkdir -p "$T/out"
@@ -64,6 +64,18 @@ best "flowcli flows" "$PACKETS" "$FLOWCLI flows -q --format ndjson $F"
 best "flowcli analyze" "$PACKETS" "$FLOWCLI analyze -q --ruleset rulesets/ome-city.toml --format json $F"
 best "flowcli analyze (100 k file)" 100000 "$FLOWCLI analyze -q --ruleset rulesets/ome-city.toml --format json $SMALL"
 
+# A night as a directory: 8 captures of 250 k packets, with 1 and 2 threads.
+DIR=$D/dir8
+mkdir -p "$DIR"
+for i in 1 2 3 4 5 6 7 8; do
+    [ -s "$DIR/part$i.pcap" ] || target/release/examples/gen_imix "$DIR/part$i.pcap" 250000 20000
+done
+cat "$DIR"/* >/dev/null
+for t in 1 2; do
+    best "flowcli flows --threads $t (8 files)" 2000000 "$FLOWCLI flows -q --threads $t --format ndjson $DIR"
+    best "flowcli analyze --threads $t (8 files)" 2000000 "$FLOWCLI analyze -q --threads $t --ruleset rulesets/ome-city.toml --format json $DIR"
+done
+
 echo
 echo "| command | packets/s | flowcli analyze is × faster | peak RSS |"
 echo "|---|---|---|---|"
@@ -71,6 +83,14 @@ for name in "cat (the floor)" "tcpdump -r -w /dev/null" "nfpcapd -r" "softflowd 
     "tshark -q -z conv,ip (100 k file)" "flowcli flows" "flowcli analyze"; do
     ratio=$(awk "BEGIN{printf \"%.2f\", ${PPS["flowcli analyze"]} / ${PPS[$name]}}")
     printf '| `%s` | %s | %s | %s MiB |\n' "$name" "${PPS[$name]}" "$ratio" "${RSS[$name]}"
+done
+
+echo
+echo "| directory of 8 × 250 k packets | 1 thread | 2 threads | speed-up |"
+echo "|---|---|---|---|"
+for c in flows analyze; do
+    a=${PPS["flowcli $c --threads 1 (8 files)"]} b=${PPS["flowcli $c --threads 2 (8 files)"]}
+    printf '| `flowcli %s` | %s packets/s | %s packets/s | %s× |\n' "$c" "$a" "$b" "$(awk "BEGIN{printf \"%.2f\", $b / $a}")"
 done
 
 # Startup and small files: a 1 kB capture, wall time.

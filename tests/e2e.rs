@@ -890,3 +890,46 @@ fn policy_tests_and_explain() {
     assert!(text.contains("8.8.8.8: public"), "{text}");
     assert!(text.contains("192.168.1.1: unknown"), "{text}");
 }
+
+#[test]
+fn completions_manual_pages_and_csv_bom() {
+    for (shell, marker) in [
+        ("bash", "complete"),
+        ("zsh", "#compdef"),
+        ("fish", "complete -c flowcli"),
+    ] {
+        let o = run(flowcli().args(["completions", shell]));
+        assert_eq!(o.status.code(), Some(0), "{shell}");
+        let s = String::from_utf8_lossy(&o.stdout);
+        assert!(s.contains(marker), "{shell}");
+        for sub in ["analyze", "extract", "flows", "explain"] {
+            assert!(s.contains(sub), "{shell} completion lacks {sub}");
+        }
+    }
+    let dir = temp_dir("man");
+    let o = run(flowcli().arg("manpage").arg(&dir));
+    assert_eq!(o.status.code(), Some(0));
+    for page in [
+        "flowcli.1",
+        "flowcli-analyze.1",
+        "flowcli-extract.1",
+        "flowcli-ruleset-test.1",
+    ] {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap();
+        assert!(
+            text.starts_with(".ie") || text.contains(".TH"),
+            "{page} is not roff"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    // --csv-bom: the same CSV after a UTF-8 byte order mark.
+    let sample = repo_root().join("samples/ome-city-sample.pcap");
+    let plain = run(flowcli()
+        .args(["flows", "-q", "--format", "csv"])
+        .arg(&sample));
+    let bom = run(flowcli()
+        .args(["flows", "-q", "--format", "csv", "--csv-bom"])
+        .arg(&sample));
+    assert_eq!(&bom.stdout[..3], b"\xEF\xBB\xBF");
+    assert_eq!(&bom.stdout[3..], &plain.stdout[..]);
+}

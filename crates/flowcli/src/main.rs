@@ -185,6 +185,26 @@ per line, with \"window\": N). Flows do not span windows. --bpf runs in the kern
 Exit status: 0 no findings; 1 findings in some window; 2 error (cannot open the interface,
 bad ruleset).")]
     Capture(capture::CaptureArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "\
+Examples:
+  flowcli completions bash > /etc/bash_completion.d/flowcli
+  flowcli completions zsh > ~/.zfunc/_flowcli")]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (flowcli.1 and one per subcommand) into a directory, or print
+    /// flowcli.1 when none is given.
+    #[command(after_help = "\
+Examples:
+  flowcli manpage /usr/local/share/man/man1
+  flowcli manpage | man -l -")]
+    Manpage {
+        /// Directory to write the pages into.
+        dir: Option<PathBuf>,
+    },
     /// Show which segment, zone, gateway or exception an address belongs to, and why.
     #[command(after_help = "\
 Examples:
@@ -213,6 +233,10 @@ struct FlowsArgs {
     /// Output format.
     #[arg(long, value_enum)]
     format: Option<Format>,
+    /// Start CSV output with a UTF-8 byte order mark, so Excel (Japanese Windows in
+    /// particular) reads it as UTF-8.
+    #[arg(long)]
+    csv_bom: bool,
     /// Write the flows to this file (atomically: a temporary file renamed into place once
     /// complete; nothing is left behind on failure) instead of standard output.
     #[arg(long, short, value_name = "PATH")]
@@ -430,6 +454,14 @@ fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(args),
         Command::Extract(args) => extract::run(args),
         Command::Capture(args) => capture::run(args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            // Into memory first: the generator panics on a closed pipe.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "flowcli", &mut script);
+            io::stdout().write_all(&script).map(|()| EXIT_OK)
+        }
+        Command::Manpage { dir } => manpage(dir),
         Command::Ruleset(cmd) => rules::run(cmd),
         Command::Explain(args) => rules::explain(args),
     };
@@ -470,7 +502,12 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
         },
         None => Sink::Stdout(stdout.lock()),
     };
-    let mut writer = FlowWriter::new(format, io::BufWriter::with_capacity(1 << 16, sink));
+    let mut out = io::BufWriter::with_capacity(1 << 16, sink);
+    if args.csv_bom && format == FlowFormat::Csv {
+        // Japanese Excel opens a CSV file as Shift_JIS unless it starts with a UTF-8 BOM.
+        out.write_all(b"\xEF\xBB\xBF")?;
+    }
+    let mut writer = FlowWriter::new(format, out);
     let mut summaries: Vec<InputSummary> = Vec::new();
     // The JSON document names each input's SHA-256; the streams carry only flows.
     let hash = matches!(format, FlowFormat::Json);
@@ -605,6 +642,26 @@ fn open_failed(spec: &InputSpec, e: InputError, errors: &mut Vec<String>) {
         e => {
             eprintln!("flowcli: error: {e}");
             errors.push(e.to_string());
+        }
+    }
+}
+
+/// `flowcli manpage [DIR]`.
+fn manpage(dir: Option<PathBuf>) -> io::Result<u8> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    match dir {
+        Some(d) => match clap_mangen::generate_to(cmd, &d) {
+            Ok(()) => Ok(EXIT_OK),
+            Err(e) => {
+                eprintln!("flowcli: cannot write manual pages to {}: {e}", d.display());
+                Ok(EXIT_OUTPUT)
+            }
+        },
+        None => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut page)?;
+            io::stdout().write_all(&page).map(|()| EXIT_OK)
         }
     }
 }

@@ -933,3 +933,47 @@ fn completions_manual_pages_and_csv_bom() {
     assert_eq!(&bom.stdout[..3], b"\xEF\xBB\xBF");
     assert_eq!(&bom.stdout[3..], &plain.stdout[..]);
 }
+
+#[test]
+fn the_table_speaks_japanese_when_asked() {
+    let table = |lang: &str| {
+        let o = run(flowcli()
+            .current_dir(repo_root())
+            .args(["analyze", "-q", "--format", "table", "--lang", lang])
+            .args([
+                "--ruleset",
+                "rulesets/ome-city.toml",
+                "samples/ome-city-sample.pcap",
+            ]));
+        assert_eq!(o.status.code(), Some(1));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let (en, ja) = (table("en"), table("ja"));
+    for want in [
+        "マイナンバー利用事務系",
+        "LGWAN接続系",
+        "インターネット接続系",
+        "セグメント間の通信",
+        "検出事項",
+        "[重大]",
+        "+09:00",
+    ] {
+        assert!(ja.contains(want), "ja lacks {want}");
+    }
+    // Rule messages lead in the chosen language (the other follows on the next line).
+    let first_rule = |t: &str| t.lines().find(|l| l.starts_with('[')).unwrap().to_string();
+    assert!(
+        first_rule(&ja).contains("一つのMACアドレス"),
+        "{}",
+        first_rule(&ja)
+    );
+    assert!(
+        first_rule(&en).contains("One MAC address"),
+        "{}",
+        first_rule(&en)
+    );
+    assert!(en.contains("My Number segment -> "));
+    for want in ["Segment matrix", "[CRITICAL]", "packets read"] {
+        assert!(en.contains(want) && !ja.contains(want), "{want}");
+    }
+}

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::ValueEnum;
 use flowcore::policy::{Analyzer, Ruleset};
 use flowcore::report::analysis::{
-    analysis_table, finding_json_in, gone_json, write_analysis_json, AnalysedInput,
+    analysis_table_in, finding_json_in, gone_json, write_analysis_json, AnalysedInput, Lang,
 };
 use flowcore::report::baseline::Baseline;
 
@@ -25,6 +25,23 @@ pub(crate) enum Format {
     Json,
     /// One finding per line.
     Ndjson,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LangArg {
+    /// English.
+    En,
+    /// 日本語.
+    Ja,
+}
+
+impl LangArg {
+    pub(crate) fn lang(self) -> Lang {
+        match self {
+            LangArg::En => Lang::En,
+            LangArg::Ja => Lang::Ja,
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,6 +68,10 @@ pub(crate) struct AnalyzeArgs {
     /// instead of standard output.
     #[arg(long, short, value_name = "PATH")]
     output: Option<PathBuf>,
+    /// Language of the table: labels, segment names (マイナンバー利用事務系, ...) and rule
+    /// messages. JSON and NDJSON carry both languages.
+    #[arg(long, value_enum, default_value = "en")]
+    lang: LangArg,
     /// An earlier report of this analysis (`--format json`): each finding is marked new or
     /// recurring, and the findings that disappeared are listed.
     #[arg(long, value_name = "REPORT.json")]
@@ -205,7 +226,14 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
     });
     let mut body = Vec::new();
     match format {
-        Format::Table => analysis_table(&rs, &inputs, &errors, &analysis, &mut body)?,
+        Format::Table => analysis_table_in(
+            &rs,
+            &inputs,
+            &errors,
+            &analysis,
+            args.lang.lang(),
+            &mut body,
+        )?,
         Format::Json => {
             write_analysis_json(&rs, &inputs, &errors, &analysis, &ctx, &mut body)?;
         }

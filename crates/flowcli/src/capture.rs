@@ -37,6 +37,9 @@ pub(crate) struct CaptureArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "json")]
     format: Format,
+    /// Language of the table.
+    #[arg(long, value_enum, default_value = "en")]
+    lang: crate::analyze::LangArg,
     /// Put the wall-clock time in each report (`generated_at`).
     #[arg(long)]
     generated_at: bool,
@@ -57,7 +60,9 @@ pub(crate) fn run(_args: CaptureArgs) -> io::Result<u8> {
 pub(crate) fn run(args: CaptureArgs) -> io::Result<u8> {
     use flowcore::input::CaptureReader;
     use flowcore::policy::Analyzer;
-    use flowcore::report::analysis::{analysis_json, analysis_table, finding_json, AnalysedInput};
+    use flowcore::report::analysis::{
+        analysis_json, analysis_table_in, finding_json, AnalysedInput,
+    };
     use std::io::Write;
     use std::time::{Duration, Instant};
 
@@ -128,7 +133,7 @@ pub(crate) fn run(args: CaptureArgs) -> io::Result<u8> {
         match args.format {
             Format::Table => {
                 writeln!(body, "== window {n} ==")?;
-                analysis_table(&rs, &inputs, &[], &analysis, &mut body)?;
+                analysis_table_in(&rs, &inputs, &[], &analysis, args.lang.lang(), &mut body)?;
             }
             Format::Json => {
                 let mut v = analysis_json(&rs, &inputs, &[], &analysis, &ctx);

@@ -246,7 +246,133 @@ pub fn local_time(ts: i64, utc_offset: i32) -> String {
     format!("{} {}{}", &s[..10], &s[11..19], offset_str(utc_offset))
 }
 
-/// The analysis for people: summary, segment matrix, findings grouped by rule.
+/// Language of the texts people read (`--lang`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// English.
+    #[default]
+    En,
+    /// Japanese.
+    Ja,
+}
+
+/// Words of the table in both languages.
+struct Words {
+    site: &'static str,
+    policy: &'static str,
+    ruleset: &'static str,
+    input: &'static str,
+    read: &'static str,
+    decoded: &'static str,
+    skipped: &'static str,
+    flows: &'static str,
+    damaged: &'static str,
+    error: &'static str,
+    summary: &'static str,
+    matrix: &'static str,
+    pair: &'static str,
+    bytes: &'static str,
+    violations: &'static str,
+    permitted: &'static str,
+    none: &'static str,
+    packets: &'static str,
+    at_byte: &'static str,
+    considered: &'static str,
+    compared: &'static str,
+}
+
+const EN: Words = Words {
+    site: "Site",
+    policy: "policy",
+    ruleset: "Ruleset",
+    input: "Input",
+    read: "packets read",
+    decoded: "decoded",
+    skipped: "skipped",
+    flows: "flows",
+    damaged: "damaged",
+    error: "Error",
+    summary: "Flows: {flows} judged, {violating} in violation. Findings: {findings} ({critical} critical, {high} high, {medium} medium, {low} low)",
+    matrix: "Segment matrix (initiator -> responder):",
+    pair: "pair",
+    bytes: "bytes",
+    violations: "violations",
+    permitted: "permitted",
+    none: "No findings.",
+    packets: "packets",
+    at_byte: "packet {index} at byte {offset}",
+    considered: "considered",
+    compared: "Compared with {path}: {new} new, {recurring} recurring, {gone} disappeared",
+};
+
+const JA: Words = Words {
+    site: "団体",
+    policy: "モデル",
+    ruleset: "ルールセット",
+    input: "入力",
+    read: "パケット読込",
+    decoded: "解析",
+    skipped: "除外",
+    flows: "フロー",
+    damaged: "破損",
+    error: "エラー",
+    summary: "フロー: 判定 {flows} 件、違反 {violating} 件。検出事項: {findings} 件(重大 {critical}、高 {high}、中 {medium}、低 {low})",
+    matrix: "セグメント間の通信(通信開始側 -> 応答側):",
+    pair: "組み合わせ",
+    bytes: "バイト",
+    violations: "違反",
+    permitted: "許可",
+    none: "検出事項はありません。",
+    packets: "パケット",
+    at_byte: "パケット番号 {index}(オフセット {offset} バイト)",
+    considered: "検討",
+    compared: "{path} との比較: 新規 {new} 件、継続 {recurring} 件、解消 {gone} 件",
+};
+
+/// A segment or zone as people call it: the three segments and the usual zones by their
+/// names in the guideline (マイナンバー利用事務系, ...), others as the site file names them.
+pub fn class_label(class: &str, lang: Lang) -> String {
+    let (en, ja) = match class {
+        "mynumber" => ("My Number segment", "マイナンバー利用事務系"),
+        "lgwan" => ("LGWAN segment", "LGWAN接続系"),
+        "internet" => ("Internet segment", "インターネット接続系"),
+        "lgwan_wan" => ("LGWAN network", "LGWAN(庁外)"),
+        "security_cloud" => ("security cloud", "自治体情報セキュリティクラウド"),
+        "public" => ("the Internet", "インターネット"),
+        "unknown" => ("unknown (not in the inventory)", "不明(台帳に未登録)"),
+        "local" => ("local", "ローカル"),
+        other => return other.to_string(),
+    };
+    match lang {
+        Lang::En => en.to_string(),
+        Lang::Ja => ja.to_string(),
+    }
+}
+
+fn severity_label(s: Severity, lang: Lang) -> String {
+    match lang {
+        Lang::En => s.as_str().to_uppercase(),
+        Lang::Ja => match s {
+            Severity::Critical => "重大",
+            Severity::High => "高",
+            Severity::Medium => "中",
+            Severity::Low => "低",
+            Severity::Info => "情報",
+        }
+        .to_string(),
+    }
+}
+
+/// Replaces `{name}` placeholders.
+fn fill(template: &str, vals: &[(&str, String)]) -> String {
+    let mut s = template.to_string();
+    for (k, v) in vals {
+        s = s.replace(&format!("{{{k}}}"), v);
+    }
+    s
+}
+
+/// The analysis for people, in English: summary, segment matrix, findings grouped by rule.
 pub fn analysis_table(
     rs: &Ruleset,
     inputs: &[AnalysedInput],
@@ -254,64 +380,118 @@ pub fn analysis_table(
     a: &Analysis,
     out: &mut impl Write,
 ) -> io::Result<()> {
+    analysis_table_in(rs, inputs, errors, a, Lang::En, out)
+}
+
+/// The analysis for people in `lang`: every label, segment name and rule message in that
+/// language, times in the site's timezone with its offset.
+pub fn analysis_table_in(
+    rs: &Ruleset,
+    inputs: &[AnalysedInput],
+    errors: &[String],
+    a: &Analysis,
+    lang: Lang,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let w = match lang {
+        Lang::En => &EN,
+        Lang::Ja => &JA,
+    };
+    let policy_name = match lang {
+        Lang::En => &rs.policy_names.0,
+        Lang::Ja => &rs.policy_names.1,
+    };
     writeln!(
         out,
-        "Site: {} — policy {} ({})",
-        rs.site_name, rs.policy_id, rs.policy_names.0
+        "{}: {} — {} {} ({policy_name})",
+        w.site, rs.site_name, w.policy, rs.policy_id
     )?;
-    writeln!(out, "Ruleset: {} (sha256 {})", rs.path.display(), rs.sha256)?;
+    writeln!(
+        out,
+        "{}: {} (sha256 {})",
+        w.ruleset,
+        rs.path.display(),
+        rs.sha256
+    )?;
     for i in inputs {
         let s = &i.summary;
         write!(
             out,
-            "Input: {}: {} packets read, {} decoded, {} skipped, {} flows",
+            "{}: {}: {} {}, {} {}, {} {}, {} {}",
+            w.input,
             s.name,
+            w.read,
             s.packets_read,
+            w.decoded,
             s.packets_decoded,
+            w.skipped,
             s.packets_skipped(),
+            w.flows,
             s.flows.records
         )?;
-        if let Some(d) = &i.digest {
-            write!(out, ", {} bytes, sha256 {}", d.size, d.sha256)?;
+        if let Some(d) = i.digest.as_ref().or(s.digest.as_ref()) {
+            write!(out, ", {} {}, sha256 {}", d.size, w.bytes, d.sha256)?;
         }
         writeln!(out)?;
         if let Some(d) = &s.damage {
-            writeln!(out, "  damaged {d}")?;
+            writeln!(out, "  {} {d}", w.damaged)?;
         }
     }
     for e in errors {
-        writeln!(out, "Error: {e}")?;
+        writeln!(out, "{}: {e}", w.error)?;
     }
-    let sev = |s: Severity| a.findings.iter().filter(|f| f.severity == s).count();
+    let sev = |s: Severity| {
+        a.findings
+            .iter()
+            .filter(|f| f.severity == s)
+            .count()
+            .to_string()
+    };
     writeln!(
         out,
-        "Flows: {} judged, {} in violation. Findings: {} ({} critical, {} high, {} medium, {} low)\n",
-        a.flows,
-        a.violating_flows,
-        a.findings.len(),
-        sev(Severity::Critical),
-        sev(Severity::High),
-        sev(Severity::Medium),
-        sev(Severity::Low)
+        "{}\n",
+        fill(
+            w.summary,
+            &[
+                ("flows", a.flows.to_string()),
+                ("violating", a.violating_flows.to_string()),
+                ("findings", a.findings.len().to_string()),
+                ("critical", sev(Severity::Critical)),
+                ("high", sev(Severity::High)),
+                ("medium", sev(Severity::Medium)),
+                ("low", sev(Severity::Low)),
+            ]
+        )
     )?;
-    writeln!(out, "Segment matrix (initiator -> responder):")?;
-    let w = a
+    writeln!(out, "{}", w.matrix)?;
+    let pairs: Vec<String> = a
         .matrix
         .iter()
-        .map(|(s, d, _)| s.len() + d.len() + 4)
-        .max()
-        .unwrap_or(10)
-        .max(10);
+        .map(|(s, d, _)| format!("{} -> {}", class_label(s, lang), class_label(d, lang)))
+        .collect();
+    // Width in characters; CJK characters take two columns on a terminal.
+    let cols = |s: &str| {
+        s.chars()
+            .map(|c| if c.len_utf8() > 1 { 2 } else { 1 })
+            .sum::<usize>()
+    };
+    let width = pairs.iter().map(|p| cols(p)).max().unwrap_or(10).max(10);
+    let pad = |s: &str| format!("{s}{}", " ".repeat(width.saturating_sub(cols(s))));
+    let right = |s: &str, n: usize| format!("{}{s}", " ".repeat(n.saturating_sub(cols(s))));
     writeln!(
         out,
-        "  {:<w$}  {:>7}  {:>12}  {:>10}  {:>9}",
-        "pair", "flows", "bytes", "violations", "permitted"
+        "  {}  {}  {}  {}  {}",
+        pad(w.pair),
+        right(w.flows, 7),
+        right(w.bytes, 12),
+        right(w.violations, 10),
+        right(w.permitted, 9)
     )?;
-    for (s, d, c) in &a.matrix {
+    for ((_, _, c), p) in a.matrix.iter().zip(&pairs) {
         writeln!(
             out,
-            "  {:<w$}  {:>7}  {:>12}  {:>10}  {:>9}",
-            format!("{s} -> {d}"),
+            "  {}  {:>7}  {:>12}  {:>10}  {:>9}",
+            pad(p),
             c.flows,
             c.bytes,
             c.violations,
@@ -320,30 +500,41 @@ pub fn analysis_table(
     }
     writeln!(out)?;
     if a.findings.is_empty() {
-        writeln!(out, "No findings.")?;
+        writeln!(out, "{}", w.none)?;
     }
     let mut last_rule = "";
     for f in &a.findings {
         if f.rule_id != last_rule {
             last_rule = &f.rule_id;
+            let (msg, other) = match lang {
+                Lang::En => (&f.message_en, &f.message_ja),
+                Lang::Ja => (&f.message_ja, &f.message_en),
+            };
             writeln!(
                 out,
-                "[{}] {} {} — {}",
-                f.severity.as_str().to_uppercase(),
+                "[{}] {} {} — {msg}",
+                severity_label(f.severity, lang),
                 f.rule_id,
-                f.clause,
-                f.message_en
+                f.clause
             )?;
-            writeln!(out, "    {}", f.message_ja)?;
+            writeln!(out, "    {other}")?;
         }
         let who = match &f.mac {
             Some(mac) => format!(
-                "MAC {mac}: {} ({}) and {} ({})",
-                f.src.ip, f.src.class, f.dst.ip, f.dst.class
+                "MAC {mac}: {} ({}) / {} ({})",
+                f.src.ip,
+                class_label(&f.src.class, lang),
+                f.dst.ip,
+                class_label(&f.dst.class, lang)
             ),
             None => format!(
                 "{} ({}) -> {}:{} ({}) {}",
-                f.src.ip, f.src.class, f.dst.ip, f.dst.port, f.dst.class, f.service
+                f.src.ip,
+                class_label(&f.src.class, lang),
+                f.dst.ip,
+                f.dst.port,
+                class_label(&f.dst.class, lang),
+                f.service
             ),
         };
         let mark = match &a.baseline {
@@ -354,28 +545,48 @@ pub fn analysis_table(
         writeln!(out, "  {mark}{who}  [{}]", f.id)?;
         writeln!(
             out,
-            "      {} .. {}, {} flows, {} packets, {} bytes; {} packet {} at byte {}",
+            "      {} .. {}, {} {}, {} {}, {} {}; {} {}",
             local_time(f.first_ts, rs.utc_offset),
             local_time(f.last_ts, rs.utc_offset),
             f.flows,
+            w.flows,
             f.packets,
+            w.packets,
             f.bytes,
+            w.bytes,
             f.evidence.file,
-            f.evidence.first_packet_index,
-            f.evidence.first_packet_offset
+            fill(
+                w.at_byte,
+                &[
+                    ("index", f.evidence.first_packet_index.to_string()),
+                    ("offset", f.evidence.first_packet_offset.to_string()),
+                ]
+            )
         )?;
         for c in &f.considered {
-            writeln!(out, "      considered: {c}")?;
+            writeln!(out, "      {}: {c}", w.considered)?;
         }
     }
     if let Some(d) = &a.baseline {
         writeln!(
             out,
-            "\nCompared with {}: {} new, {} recurring, {} disappeared",
-            d.path,
-            d.new.len(),
-            a.findings.iter().filter(|f| !d.is_new(&f.id)).count(),
-            d.disappeared.len()
+            "\n{}",
+            fill(
+                w.compared,
+                &[
+                    ("path", d.path.clone()),
+                    ("new", d.new.len().to_string()),
+                    (
+                        "recurring",
+                        a.findings
+                            .iter()
+                            .filter(|f| !d.is_new(&f.id))
+                            .count()
+                            .to_string()
+                    ),
+                    ("gone", d.disappeared.len().to_string()),
+                ]
+            )
         )?;
         for g in &d.disappeared {
             writeln!(

@@ -709,3 +709,105 @@ fn threads_give_the_same_results() {
     );
     assert_eq!(a, b);
 }
+
+/// `analyze --format html`: one self-contained page with every finding, rendered by
+/// headless Chromium (its script runs: the filter counts the rows); skipped loudly without
+/// Chromium (`apt-get install chromium`; CI installs it).
+#[test]
+fn html_report_is_self_contained_and_renders() {
+    let dir = temp_dir("html");
+    let page = dir.join("report.html");
+    let o = run(flowcli()
+        .current_dir(repo_root())
+        .args(["analyze", "-q", "--ruleset", SITE, "--format", "html", "-o"])
+        .arg(&page)
+        .arg(sample()));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    for bad in ["http://", "https://", "src=", "<link", "@import"] {
+        assert!(
+            !html.contains(bad),
+            "the page must not fetch anything: {bad}"
+        );
+    }
+    let a = analysis();
+    for f in a["findings"].as_array().unwrap() {
+        assert!(
+            html.contains(&format!("id=\"f-{}\"", f["id"].as_str().unwrap())),
+            "{f}"
+        );
+    }
+    for want in [
+        "Segment matrix",
+        "Violations by hour",
+        "<svg",
+        a["summary"]["inputs"][0]["sha256"].as_str().unwrap(),
+    ] {
+        assert!(html.contains(want), "{want}");
+    }
+    let ja = run(flowcli()
+        .current_dir(repo_root())
+        .args([
+            "analyze",
+            "-q",
+            "--ruleset",
+            SITE,
+            "--format",
+            "html",
+            "--lang",
+            "ja",
+        ])
+        .arg(sample()));
+    assert!(String::from_utf8_lossy(&ja.stdout).contains("マイナンバー利用事務系"));
+
+    if !have("chromium", "--version", "chromium") {
+        return;
+    }
+    let chrome = |extra: &[&str]| {
+        run(std::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+            ])
+            .args([
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ])
+            .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+            .args(extra)
+            .arg(format!("file://{}", page.display())))
+    };
+    let dom = chrome(&["--dump-dom"]);
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dom.contains("data-ready=\"1\""),
+        "the page's script did not run"
+    );
+    let n = a["findings"].as_array().unwrap().len();
+    assert!(
+        dom.contains(&format!("<span id=\"shown\">{n}</span>")),
+        "filter count"
+    );
+    let shot = dir.join("report.png");
+    chrome(&[
+        "--window-size=1400,2200",
+        &format!("--screenshot={}", shot.display()),
+    ]);
+    let png = std::fs::read(&shot).expect("screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "{} bytes",
+        png.len()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -9,6 +9,7 @@ use flowcore::report::analysis::{
     analysis_table_in, finding_json_in, gone_json, write_analysis_json, AnalysedInput, Lang,
 };
 use flowcore::report::baseline::Baseline;
+use flowcore::report::html::analysis_html;
 
 use crate::{
     each_capture, each_capture_parallel, input_specs, report_exports, report_input, run_context,
@@ -25,6 +26,9 @@ pub(crate) enum Format {
     Json,
     /// One finding per line.
     Ndjson,
+    /// One self-contained HTML page: summary, segment matrix as a coloured grid, violations
+    /// by hour, findings with filters, inputs with SHA-256.
+    Html,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -237,6 +241,15 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
         Format::Json => {
             write_analysis_json(&rs, &inputs, &errors, &analysis, &ctx, &mut body)?;
         }
+        Format::Html => analysis_html(
+            &rs,
+            &inputs,
+            &errors,
+            &analysis,
+            &ctx,
+            args.lang.lang(),
+            &mut body,
+        )?,
         Format::Ndjson => {
             for f in &analysis.findings {
                 serde_json::to_writer(&mut body, &finding_json_in(f, &analysis))?;

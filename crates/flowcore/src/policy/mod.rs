@@ -1169,6 +1169,8 @@ pub struct Analysis {
     pub findings_overflowed: u64,
     /// The comparison with an earlier report, when one was given.
     pub baseline: Option<BaselineDiff>,
+    /// Violating flows by the UTC hour their first packet fell in (hours since the epoch).
+    pub violations_by_hour: Vec<(i64, u64)>,
 }
 
 /// A finding of an earlier report that this run no longer has.
@@ -1219,6 +1221,7 @@ impl Analysis {
             macs_untracked: self.macs_untracked,
             findings_overflowed: self.findings_overflowed,
             baseline: self.baseline.clone(),
+            violations_by_hour: self.violations_by_hour.clone(),
         }
     }
 }
@@ -1251,6 +1254,7 @@ pub struct Analyzer<'r> {
     macs: MacObservations,
     flows: u64,
     violating: u64,
+    by_hour: BTreeMap<i64, u64>,
     max_findings: usize,
     overflowed: u64,
 }
@@ -1265,6 +1269,7 @@ impl<'r> Analyzer<'r> {
             macs: MacObservations::new(1 << 20),
             flows: 0,
             violating: 0,
+            by_hour: BTreeMap::new(),
             max_findings: 100_000,
             overflowed: 0,
         }
@@ -1295,6 +1300,9 @@ impl<'r> Analyzer<'r> {
     pub fn absorb(&mut self, other: Analyzer<'r>) {
         self.flows += other.flows;
         self.violating += other.violating;
+        for (h, n) in other.by_hour {
+            *self.by_hour.entry(h).or_insert(0) += n;
+        }
         self.overflowed += other.overflowed;
         for (k, c) in other.matrix {
             let m = self.matrix.entry(k).or_default();
@@ -1387,6 +1395,10 @@ impl<'r> Analyzer<'r> {
             Verdict::Violation { rule, .. } => {
                 cell.violations += 1;
                 self.violating += 1;
+                *self
+                    .by_hour
+                    .entry(f.first_ts.div_euclid(3600 * NS_PER_SEC))
+                    .or_insert(0) += 1;
                 let mut key = (*rule, f.src_ip, f.dst_ip, f.proto, f.dst_port);
                 // The common case: the finding is open already.
                 if let Some(e) = self.findings.get_mut(&key) {
@@ -1562,6 +1574,7 @@ impl<'r> Analyzer<'r> {
             macs_untracked: self.macs.dropped,
             findings_overflowed: self.overflowed,
             baseline: None,
+            violations_by_hour: self.by_hour.into_iter().collect(),
         }
     }
 }

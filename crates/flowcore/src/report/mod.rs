@@ -13,6 +13,7 @@ use crate::time::push_rfc3339;
 pub mod analysis;
 pub mod baseline;
 pub mod capture;
+pub mod html;
 
 pub use crate::decode::{mac_str, proto_name};
 

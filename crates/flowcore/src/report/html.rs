@@ -293,9 +293,9 @@ pub fn analysis_html(
     for e in errors {
         let _ = write!(h, "<p class=\"sev-high\">Error: {}</p>", esc(e));
     }
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<p class=\"muted\">Command: <code>{}</code></p><script>{SCRIPT}</script></body></html>\n",
+        "<p class=\"muted\">Command: <code>{}</code></p><script>{SCRIPT}</script></body></html>",
         esc(&ctx.command_line.join(" "))
     );
     out.write_all(h.as_bytes())

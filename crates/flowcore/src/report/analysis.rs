@@ -174,6 +174,9 @@ pub fn analysis_json(
             "flows": a.flows,
             "violating_flows": a.violating_flows,
             "findings_overflowed": a.findings_overflowed,
+            "violations_by_hour": a.violations_by_hour.iter().map(|(h, n)| json!({
+                "hour": format_rfc3339(h * 3600 * NS_PER_SEC), "flows": n,
+            })).collect::<Vec<_>>(),
             "macs_untracked": a.macs_untracked,
             "findings": a.findings.len(),
             "findings_by_severity": severity_counts(a),

@@ -230,14 +230,19 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
     });
     let mut body = Vec::new();
     match format {
-        Format::Table => analysis_table_in(
-            &rs,
-            &inputs,
-            &errors,
-            &analysis,
-            args.lang.lang(),
-            &mut body,
-        )?,
+        Format::Table => {
+            // Colour only on a terminal, and never with NO_COLOR (https://no-color.org).
+            let color = to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            analysis_table_in(
+                &rs,
+                &inputs,
+                &errors,
+                &analysis,
+                args.lang.lang(),
+                color,
+                &mut body,
+            )?
+        }
         Format::Json => {
             write_analysis_json(&rs, &inputs, &errors, &analysis, &ctx, &mut body)?;
         }

@@ -133,7 +133,15 @@ pub(crate) fn run(args: CaptureArgs) -> io::Result<u8> {
         match args.format {
             Format::Table => {
                 writeln!(body, "== window {n} ==")?;
-                analysis_table_in(&rs, &inputs, &[], &analysis, args.lang.lang(), &mut body)?;
+                analysis_table_in(
+                    &rs,
+                    &inputs,
+                    &[],
+                    &analysis,
+                    args.lang.lang(),
+                    false,
+                    &mut body,
+                )?;
             }
             Format::Json => {
                 let mut v = analysis_json(&rs, &inputs, &[], &analysis, &ctx);

@@ -383,19 +383,34 @@ pub fn analysis_table(
     a: &Analysis,
     out: &mut impl Write,
 ) -> io::Result<()> {
-    analysis_table_in(rs, inputs, errors, a, Lang::En, out)
+    analysis_table_in(rs, inputs, errors, a, Lang::En, false, out)
 }
 
 /// The analysis for people in `lang`: every label, segment name and rule message in that
-/// language, times in the site's timezone with its offset.
+/// language, times in the site's timezone with its offset; severities in colour (ANSI) when
+/// `color` is set (a terminal, and no `NO_COLOR`).
 pub fn analysis_table_in(
     rs: &Ruleset,
     inputs: &[AnalysedInput],
     errors: &[String],
     a: &Analysis,
     lang: Lang,
+    color: bool,
     out: &mut impl Write,
 ) -> io::Result<()> {
+    let paint = |s: Severity, text: String| {
+        if !color {
+            return text;
+        }
+        let code = match s {
+            Severity::Critical => "1;37;41",
+            Severity::High => "1;31",
+            Severity::Medium => "33",
+            Severity::Low => "36",
+            Severity::Info => "2",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    };
     let w = match lang {
         Lang::En => &EN,
         Lang::Ja => &JA,
@@ -516,7 +531,7 @@ pub fn analysis_table_in(
             writeln!(
                 out,
                 "[{}] {} {} — {msg}",
-                severity_label(f.severity, lang),
+                paint(f.severity, severity_label(f.severity, lang)),
                 f.rule_id,
                 f.clause
             )?;

@@ -310,9 +310,10 @@ pub(crate) struct FlowOpts {
     /// link type; flow-export records are not affected. Needs the `libpcap` feature.
     #[arg(long, value_name = "EXPR")]
     pub(crate) bpf: Option<String>,
-    /// Inputs processed at once (default: every core). Results are the same as with one:
-    /// inputs without flow exports run in parallel and are merged in input order; inputs
-    /// with flow exports (whose templates carry over from input to input) run in order.
+    /// Inputs processed at once by `flows` and `analyze` (default: every core; `extract`
+    /// and `capture` run on one). Results are the same as with one: inputs without flow
+    /// exports run in parallel and are merged in input order; inputs with flow exports
+    /// (whose templates carry over from input to input) run in order.
     #[arg(long, short = 'j', value_name = "N")]
     threads: Option<usize>,
 }

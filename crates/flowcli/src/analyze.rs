@@ -7,6 +7,7 @@ use clap::ValueEnum;
 use flowcore::policy::{Analyzer, Ruleset};
 use flowcore::report::analysis::{
     analysis_table_in, finding_json_in, gone_json, write_analysis_json, AnalysedInput, Lang,
+    TableStyle,
 };
 use flowcore::report::baseline::Baseline;
 use flowcore::report::html::analysis_html;
@@ -233,15 +234,11 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
         Format::Table => {
             // Colour only on a terminal, and never with NO_COLOR (https://no-color.org).
             let color = to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-            analysis_table_in(
-                &rs,
-                &inputs,
-                &errors,
-                &analysis,
-                args.lang.lang(),
+            let style = TableStyle {
+                lang: args.lang.lang(),
                 color,
-                &mut body,
-            )?
+            };
+            analysis_table_in(&rs, &inputs, &errors, &analysis, &ctx, style, &mut body)?
         }
         Format::Json => {
             write_analysis_json(&rs, &inputs, &errors, &analysis, &ctx, &mut body)?;

@@ -133,15 +133,11 @@ pub(crate) fn run(args: CaptureArgs) -> io::Result<u8> {
         match args.format {
             Format::Table => {
                 writeln!(body, "== window {n} ==")?;
-                analysis_table_in(
-                    &rs,
-                    &inputs,
-                    &[],
-                    &analysis,
-                    args.lang.lang(),
-                    false,
-                    &mut body,
-                )?;
+                let style = flowcore::report::analysis::TableStyle {
+                    lang: args.lang.lang(),
+                    color: false,
+                };
+                analysis_table_in(&rs, &inputs, &[], &analysis, &ctx, style, &mut body)?;
             }
             Format::Json => {
                 let mut v = analysis_json(&rs, &inputs, &[], &analysis, &ctx);

@@ -383,21 +383,33 @@ pub fn analysis_table(
     a: &Analysis,
     out: &mut impl Write,
 ) -> io::Result<()> {
-    analysis_table_in(rs, inputs, errors, a, Lang::En, false, out)
+    let style = TableStyle::default();
+    analysis_table_in(rs, inputs, errors, a, &RunContext::default(), style, out)
+}
+
+/// How the table is written: language and colour.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TableStyle {
+    /// Language of labels, segment names and messages.
+    pub lang: Lang,
+    /// Severities in ANSI colour (for a terminal without `NO_COLOR`).
+    pub color: bool,
 }
 
 /// The analysis for people in `lang`: every label, segment name and rule message in that
 /// language, times in the site's timezone with its offset; severities in colour (ANSI) when
-/// `color` is set (a terminal, and no `NO_COLOR`).
+/// `color` is set (a terminal, and no `NO_COLOR`). Ends with the tool, its version and the
+/// command line of `ctx`.
 pub fn analysis_table_in(
     rs: &Ruleset,
     inputs: &[AnalysedInput],
     errors: &[String],
     a: &Analysis,
-    lang: Lang,
-    color: bool,
+    ctx: &RunContext,
+    style: TableStyle,
     out: &mut impl Write,
 ) -> io::Result<()> {
+    let TableStyle { lang, color } = style;
     let paint = |s: Severity, text: String| {
         if !color {
             return text;
@@ -449,6 +461,14 @@ pub fn analysis_table_in(
         )?;
         if let Some(d) = i.digest.as_ref().or(s.digest.as_ref()) {
             write!(out, ", {} {}, sha256 {}", d.size, w.bytes, d.sha256)?;
+        }
+        if let (Some(f), Some(l)) = (s.first_ts, s.last_ts) {
+            write!(
+                out,
+                ", {} .. {}",
+                local_time(f, rs.utc_offset),
+                local_time(l, rs.utc_offset)
+            )?;
         }
         writeln!(out)?;
         if let Some(d) = &s.damage {
@@ -618,6 +638,14 @@ pub fn analysis_table_in(
                 g.id
             )?;
         }
+    }
+    if !ctx.command_line.is_empty() {
+        writeln!(
+            out,
+            "\nflowcore {}: {}",
+            env!("CARGO_PKG_VERSION"),
+            ctx.command_line.join(" ")
+        )?;
     }
     Ok(())
 }

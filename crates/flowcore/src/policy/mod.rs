@@ -1255,6 +1255,8 @@ pub struct Analyzer<'r> {
     flows: u64,
     violating: u64,
     by_hour: BTreeMap<i64, u64>,
+    /// The current hour's count, not yet in `by_hour`.
+    hour: (i64, u64),
     max_findings: usize,
     overflowed: u64,
 }
@@ -1270,6 +1272,7 @@ impl<'r> Analyzer<'r> {
             flows: 0,
             violating: 0,
             by_hour: BTreeMap::new(),
+            hour: (i64::MIN, 0),
             max_findings: 100_000,
             overflowed: 0,
         }
@@ -1300,7 +1303,10 @@ impl<'r> Analyzer<'r> {
     pub fn absorb(&mut self, other: Analyzer<'r>) {
         self.flows += other.flows;
         self.violating += other.violating;
-        for (h, n) in other.by_hour {
+        let mut other = other;
+        other.flush_hour();
+        self.flush_hour();
+        for (h, n) in std::mem::take(&mut other.by_hour) {
             *self.by_hour.entry(h).or_insert(0) += n;
         }
         self.overflowed += other.overflowed;
@@ -1358,6 +1364,13 @@ impl<'r> Analyzer<'r> {
         }
     }
 
+    fn flush_hour(&mut self) {
+        if self.hour.1 > 0 {
+            *self.by_hour.entry(self.hour.0).or_insert(0) += self.hour.1;
+        }
+        self.hour = (i64::MIN, 0);
+    }
+
     /// The id (e.g. `LG-01`) of rule number `rule` (as in [`Verdict::Violation`]).
     pub fn rule_id(&self, rule: usize) -> &str {
         &self.rs.rules[rule].def.id
@@ -1395,10 +1408,14 @@ impl<'r> Analyzer<'r> {
             Verdict::Violation { rule, .. } => {
                 cell.violations += 1;
                 self.violating += 1;
-                *self
-                    .by_hour
-                    .entry(f.first_ts.div_euclid(3600 * NS_PER_SEC))
-                    .or_insert(0) += 1;
+                // Violations come hour after hour: count in place until the hour changes.
+                let hour = f.first_ts.div_euclid(3600 * NS_PER_SEC);
+                if self.hour.0 == hour {
+                    self.hour.1 += 1;
+                } else {
+                    self.flush_hour();
+                    self.hour = (hour, 1);
+                }
                 let mut key = (*rule, f.src_ip, f.dst_ip, f.proto, f.dst_port);
                 // The common case: the finding is open already.
                 if let Some(e) = self.findings.get_mut(&key) {
@@ -1475,7 +1492,8 @@ impl<'r> Analyzer<'r> {
     }
 
     /// Dual-homed findings, sorted findings and the matrix. `files` maps input numbers to names.
-    pub fn finish(self, files: &[String]) -> Analysis {
+    pub fn finish(mut self, files: &[String]) -> Analysis {
+        self.flush_hour();
         let mut findings: Vec<Finding> = self.findings.into_values().collect();
         if let Some(ri) = self
             .rs

@@ -5,7 +5,9 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::net::IpAddr;
 
-use hashbrown::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 
 use super::community_id::icmp_counterpart;
 use super::tcp_flags::{ACK, FIN, RST, SYN};
@@ -155,7 +157,8 @@ struct Flow {
     vlan: Option<u16>,
     inner_vlan: Option<u16>,
     macs: [Option<[u8; 6]>; 2],
-    tunnel: Option<Tunnel>,
+    /// Boxed: few flows are tunnelled, and every flow would pay for the room.
+    tunnel: Option<Box<Tunnel>>,
     ports_known: bool,
 }
 
@@ -201,7 +204,9 @@ impl Flow {
 pub struct FlowTable {
     cfg: FlowConfig,
     input: u32,
-    map: HashMap<Key, u32>,
+    /// Slot numbers, found by the hash of their flow's key (the key lives in the slot only).
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
     slots: Vec<Option<Flow>>,
     free: Vec<u32>,
     /// (deadline, flow seq, slot); entries are checked against the slot when popped.
@@ -221,7 +226,8 @@ impl FlowTable {
         FlowTable {
             cfg,
             input,
-            map: HashMap::new(),
+            index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
             slots: Vec::new(),
             free: Vec::new(),
             heap: BinaryHeap::new(),
@@ -247,12 +253,12 @@ impl FlowTable {
 
     /// Flows currently held.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.index.len()
     }
 
     /// Whether no flow is held.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.index.is_empty()
     }
 
     /// Moves the capture clock to `ts` (it never goes back) and emits what expired.
@@ -279,8 +285,14 @@ impl FlowTable {
         self.stats.packets += 1;
         let (key, dir) = self.key_of(p);
         let pure_syn = p.proto == proto::TCP && p.tcp_flags & (SYN | ACK) == SYN;
-        let slot = match self.map.get(&key) {
-            Some(&slot) => {
+        let h = self.hasher.hash_one(key);
+        let slots = &self.slots;
+        let found = self
+            .index
+            .find(h, |&s| slots[s as usize].as_ref().is_some_and(|f| f.key == key))
+            .copied();
+        let slot = match found {
+            Some(slot) => {
                 let reuse = pure_syn && self.flow(slot).closed_at.is_some();
                 if reuse {
                     self.remove(slot, EndReason::NewConnection, out);
@@ -396,7 +408,7 @@ impl FlowTable {
         p: &PacketSummary,
         out: &mut impl FnMut(FlowRecord),
     ) -> u32 {
-        if self.map.len() >= self.cfg.max_flows.max(1) {
+        if self.index.len() >= self.cfg.max_flows.max(1) {
             self.evict_for_capacity(out);
         }
         // Is the sender of this first packet the initiator?
@@ -429,7 +441,7 @@ impl FlowTable {
             vlan: p.vlan,
             inner_vlan: p.inner_vlan,
             macs: [None; 2],
-            tunnel: p.tunnel,
+            tunnel: p.tunnel.map(Box::new),
             ports_known: true,
         };
         let slot = match self.free.pop() {
@@ -442,8 +454,13 @@ impl FlowTable {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.map.insert(key, slot);
-        self.stats.peak_flows = self.stats.peak_flows.max(self.map.len() as u64);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.insert_unique(self.hasher.hash_one(key), slot, |&s| {
+            slots[s as usize]
+                .as_ref()
+                .map_or(0, |f| hasher.hash_one(f.key))
+        });
+        self.stats.peak_flows = self.stats.peak_flows.max(self.index.len() as u64);
         slot
     }
 
@@ -498,7 +515,10 @@ impl FlowTable {
             out(rec);
         }
         if let Some(f) = self.slots[slot as usize].take() {
-            self.map.remove(&f.key);
+            let h = self.hasher.hash_one(f.key);
+            if let Ok(e) = self.index.find_entry(h, |&s| s == slot) {
+                e.remove();
+            }
             self.free.push(slot);
         }
     }
@@ -543,7 +563,7 @@ impl FlowTable {
             flipped: f.flipped,
             continued: f.continued,
             end_reason: reason,
-            tunnel: f.tunnel,
+            tunnel: f.tunnel.as_deref().copied(),
             src_mac: f.macs[o],
             dst_mac: f.macs[r],
             ports_known: f.ports_known,

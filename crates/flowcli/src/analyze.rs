@@ -12,6 +12,7 @@ use flowcore::report::analysis::{
 use flowcore::report::baseline::Baseline;
 use flowcore::report::html::analysis_html;
 
+use crate::progress::{self, with_progress};
 use crate::{
     each_capture, each_capture_parallel, input_specs, report_exports, report_input, run_context,
     unreachable_pipeline, FlowOpts, EXIT_INPUT, EXIT_OK, EXIT_OUTPUT,
@@ -150,6 +151,11 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
         return Ok(EXIT_INPUT);
     };
     let threads = args.flow.threads(specs.len());
+    let ui = progress::start(&specs, args.quiet);
+    if let Some(u) = &ui {
+        pipeline = pipeline.progress(u.counters.clone());
+    }
+    let ui_ref = &ui;
     let errors = if threads > 1 && !specs.iter().any(|s| s.path().as_os_str() == "-") {
         // Inputs in parallel, each judged by its own analyzer, merged in input order; an
         // input with flow exports is run again here, in order, by the shared pipeline.
@@ -167,9 +173,13 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
                 let mut a = Analyzer::new(rs);
                 let name = &files[id as usize];
                 let summary = match flow.pipeline() {
-                    Ok(p) => p.leave_exports(true).run(&mut reader, id, &mut |f| {
-                        a.observe(&f, name);
-                    }),
+                    Ok(p) => with_progress(p.leave_exports(true), ui_ref).run(
+                        &mut reader,
+                        id,
+                        &mut |f| {
+                            a.observe(&f, name);
+                        },
+                    ),
                     Err(_) => unreachable_pipeline(),
                 };
                 (summary, a)
@@ -191,7 +201,10 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
                     analyzer.absorb(a);
                     summary
                 };
-                report_input(&summary, args.quiet);
+                progress::quietly(ui_ref, || report_input(&summary, args.quiet));
+                if let Some(u) = ui_ref {
+                    u.file_done();
+                }
                 let digest = summary.digest.clone();
                 inputs.push(AnalysedInput { summary, digest });
                 Ok(())
@@ -205,7 +218,10 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
             let summary = pipeline.run(&mut reader, id, &mut |f| {
                 analyzer.observe(&f, &name);
             });
-            report_input(&summary, args.quiet);
+            progress::quietly(ui_ref, || report_input(&summary, args.quiet));
+            if let Some(u) = ui_ref {
+                u.file_done();
+            }
             let digest = summary.digest.clone();
             inputs.push(AnalysedInput { summary, digest });
             Ok(())
@@ -215,6 +231,9 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
         };
         errors
     };
+    if let Some(u) = ui {
+        u.finish();
+    }
     let stats = pipeline.finish(&mut |f| {
         let name = files.get(f.input as usize).cloned().unwrap_or_default();
         analyzer.observe(&f, &name);

@@ -17,6 +17,7 @@ use flowcore::time::NS_PER_SEC;
 mod analyze;
 mod capture;
 mod extract;
+mod progress;
 mod rules;
 
 /// A file written beside its final path and renamed into place by [`AtomicFile::commit`],
@@ -516,6 +517,9 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
         return Ok(EXIT_INPUT);
     };
     let threads = args.flow.threads(specs.len());
+    let ui = progress::start(&specs, args.quiet);
+    pipeline = progress::with_progress(pipeline, &ui);
+    let ui_ref = &ui;
     let errors = if threads > 1 && !specs.iter().any(|s| s.path().as_os_str() == "-") {
         // Inputs in parallel, each into its own list of records, written in input order;
         // an input with flow exports is run again here, in order, by the shared pipeline.
@@ -530,9 +534,11 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
             |id, mut reader| {
                 let mut recs = Vec::new();
                 let summary = match flow.pipeline() {
-                    Ok(p) => p
-                        .leave_exports(true)
-                        .run(&mut reader, id, &mut |r| recs.push(r)),
+                    Ok(p) => progress::with_progress(p.leave_exports(true), ui_ref).run(
+                        &mut reader,
+                        id,
+                        &mut |r| recs.push(r),
+                    ),
                     Err(_) => unreachable_pipeline(),
                 };
                 (summary, recs)
@@ -559,7 +565,10 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
                     recs.into_iter().for_each(&mut write);
                     summary
                 };
-                report_input(&summary, args.quiet);
+                progress::quietly(ui_ref, || report_input(&summary, args.quiet));
+                if let Some(u) = ui_ref {
+                    u.file_done();
+                }
                 summaries.push(summary);
                 write_err.map_or(Ok(()), Err)
             },
@@ -575,7 +584,10 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
                     }
                 }
             });
-            report_input(&summary, args.quiet);
+            progress::quietly(ui_ref, || report_input(&summary, args.quiet));
+            if let Some(u) = ui_ref {
+                u.file_done();
+            }
             summaries.push(summary);
             write_err.map_or(Ok(()), Err)
         })?
@@ -584,6 +596,9 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
         };
         errors
     };
+    if let Some(u) = ui {
+        u.finish();
+    }
     let mut write_err = None;
     let stats = pipeline.finish(&mut |rec| {
         if write_err.is_none() {

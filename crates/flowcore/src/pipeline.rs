@@ -117,7 +117,22 @@ pub struct Pipeline {
     filter: Filter,
     raw_filter: Option<RawFilter>,
     leave_exports: bool,
+    progress: Option<std::sync::Arc<Progress>>,
 }
+
+/// Counters a pipeline advances as it reads, for a progress display on another thread
+/// (several pipelines may share one).
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Bytes of input consumed (offsets in the decompressed stream, so a compressed input
+    /// counts more than its size).
+    pub bytes: std::sync::atomic::AtomicU64,
+    /// Packets and export messages read.
+    pub packets: std::sync::atomic::AtomicU64,
+}
+
+/// How often (in packets) the progress counters are advanced.
+const PROGRESS_EVERY: u64 = 4096;
 
 /// A test on a packet's captured bytes before it is decoded (a compiled BPF program, for
 /// example): `true` keeps the packet.
@@ -134,7 +149,14 @@ impl Pipeline {
             filter: Filter::default(),
             raw_filter: None,
             leave_exports: false,
+            progress: None,
         }
+    }
+
+    /// Advances `progress` as inputs are read (every few thousand packets).
+    pub fn progress(mut self, progress: std::sync::Arc<Progress>) -> Self {
+        self.progress = Some(progress);
+        self
     }
 
     /// Makes [`Pipeline::run`] stop at an input's first flow export (a raw export file, or
@@ -296,6 +318,8 @@ impl Pipeline {
             }
         };
         let mut left_for_exports = false;
+        let mut reported_offset = 0u64;
+        let mut last_offset = 0u64;
         if reader.format() == CaptureFormat::Export && self.leave_exports {
             left_for_exports = true;
         } else if reader.format() == CaptureFormat::Export {
@@ -310,6 +334,7 @@ impl Pipeline {
                 };
                 datagrams += 1;
                 read += 1;
+                last_offset = d.offset + d.data.len() as u64;
                 bytes += d.data.len() as u64;
                 let ctx = DatagramContext {
                     exporter: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -334,6 +359,15 @@ impl Pipeline {
                     }
                 };
                 read += 1;
+                last_offset = raw.offset + raw.data.len() as u64;
+                if read % PROGRESS_EVERY == 0 {
+                    if let Some(p) = &self.progress {
+                        use std::sync::atomic::Ordering::Relaxed;
+                        p.packets.fetch_add(PROGRESS_EVERY, Relaxed);
+                        p.bytes.fetch_add(raw.offset - reported_offset, Relaxed);
+                        reported_offset = raw.offset;
+                    }
+                }
                 bytes += u64::from(raw.orig_len);
                 first_ts = first_ts.min(raw.ts);
                 last_ts = last_ts.max(raw.ts);
@@ -399,6 +433,12 @@ impl Pipeline {
         }
         if last_link.1 > 0 {
             *link_types.entry(last_link.0).or_insert(0) += last_link.1;
+        }
+        if let Some(p) = &self.progress {
+            use std::sync::atomic::Ordering::Relaxed;
+            p.packets.fetch_add(read % PROGRESS_EVERY, Relaxed);
+            p.bytes
+                .fetch_add(last_offset.saturating_sub(reported_offset), Relaxed);
         }
         frags.flush(&mut |p| table.push(&p, out));
         table.flush(out);
@@ -477,7 +517,16 @@ pub fn in_order<T: Sync, R: Send>(
     }
     let window = 2 * threads;
     let next = AtomicUsize::new(0);
+    // The number of results consumed; usize::MAX once the consumer stopped (even by a
+    // panic), so no worker waits for it forever.
     let gate = (Mutex::new(0usize), Condvar::new());
+    struct Release<'a>(&'a (Mutex<usize>, Condvar));
+    impl Drop for Release<'_> {
+        fn drop(&mut self) {
+            *self.0 .0.lock().unwrap_or_else(|e| e.into_inner()) = usize::MAX;
+            self.0 .1.notify_all();
+        }
+    }
     std::thread::scope(|s| {
         let (tx, rx) = mpsc::channel::<(usize, R)>();
         for _ in 0..threads {
@@ -490,8 +539,11 @@ pub fn in_order<T: Sync, R: Send>(
                 {
                     let (m, cv) = gate;
                     let mut done = m.lock().unwrap_or_else(|e| e.into_inner());
-                    while i >= *done + window {
+                    while i >= done.saturating_add(window) {
                         done = cv.wait(done).unwrap_or_else(|e| e.into_inner());
+                    }
+                    if *done == usize::MAX {
+                        break;
                     }
                 }
                 if tx.send((i, work(i, &items[i]))).is_err() {
@@ -500,6 +552,7 @@ pub fn in_order<T: Sync, R: Send>(
             });
         }
         drop(tx);
+        let _release = Release(&gate);
         let mut waiting = BTreeMap::new();
         let mut want = 0usize;
         for (i, r) in rx {
@@ -517,6 +570,15 @@ pub fn in_order<T: Sync, R: Send>(
 
 #[cfg(test)]
 mod in_order_tests {
+    #[test]
+    fn a_consumer_that_panics_does_not_leave_workers_waiting() {
+        let items: Vec<u64> = (0..100).collect();
+        let r = std::panic::catch_unwind(|| {
+            super::in_order(&items, 2, |_, x| *x, |i, _| assert!(i < 3, "stop"));
+        });
+        assert!(r.is_err(), "the panic comes through, and the call returns");
+    }
+
     #[test]
     fn results_arrive_in_order_whatever_the_threads() {
         let items: Vec<u64> = (0..200).collect();

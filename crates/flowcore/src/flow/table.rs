@@ -289,7 +289,9 @@ impl FlowTable {
         let slots = &self.slots;
         let found = self
             .index
-            .find(h, |&s| slots[s as usize].as_ref().is_some_and(|f| f.key == key))
+            .find(h, |&s| {
+                slots[s as usize].as_ref().is_some_and(|f| f.key == key)
+            })
             .copied();
         let slot = match found {
             Some(slot) => {
@@ -455,11 +457,12 @@ impl FlowTable {
             }
         };
         let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index.insert_unique(self.hasher.hash_one(key), slot, |&s| {
-            slots[s as usize]
-                .as_ref()
-                .map_or(0, |f| hasher.hash_one(f.key))
-        });
+        self.index
+            .insert_unique(self.hasher.hash_one(key), slot, |&s| {
+                slots[s as usize]
+                    .as_ref()
+                    .map_or(0, |f| hasher.hash_one(f.key))
+            });
         self.stats.peak_flows = self.stats.peak_flows.max(self.index.len() as u64);
         slot
     }

@@ -16,27 +16,16 @@
 
 use std::io::{self, BufWriter, Write};
 
+use flowcore::input::RawPacket;
+use flowcore::report::capture::{CaptureKind, CaptureWriter};
+
 /// 2026-11-24T15:00:00Z.
 const T0: u32 = 1_795_532_400;
 
 pub fn syn(n: u64, out: &mut impl Write) -> io::Result<()> {
-    let mut h = Vec::new();
-    h.extend(0xa1b2_3c4du32.to_le_bytes());
-    h.extend(2u16.to_le_bytes());
-    h.extend(4u16.to_le_bytes());
-    h.extend([0u8; 8]);
-    h.extend(262_144u32.to_le_bytes());
-    h.extend(1u32.to_le_bytes());
-    out.write_all(&h)?;
-    let mut f = [0u8; 16 + 54];
+    let mut w = CaptureWriter::new(out, CaptureKind::Pcap { link_type: 1 })?;
+    let mut e = [0u8; 54];
     for i in 0..n {
-        let ns = i * 1_000;
-        let (sec, sub) = (T0 as u64 + ns / 1_000_000_000, ns % 1_000_000_000);
-        f[0..4].copy_from_slice(&(sec as u32).to_le_bytes());
-        f[4..8].copy_from_slice(&(sub as u32).to_le_bytes());
-        f[8..12].copy_from_slice(&54u32.to_le_bytes());
-        f[12..16].copy_from_slice(&60u32.to_le_bytes());
-        let e = &mut f[16..];
         e[0..6].copy_from_slice(&[0x02, 0, 0x5e, 0, 0, 0xfe]);
         e[6..12].copy_from_slice(&[0x02, 0, 0x5e, 0x30, (i >> 8) as u8, i as u8]);
         e[12..14].copy_from_slice(&[0x08, 0x00]);
@@ -58,9 +47,17 @@ pub fn syn(n: u64, out: &mut impl Write) -> io::Result<()> {
         tcp[12] = 5 << 4;
         tcp[13] = 0x02;
         tcp[14..16].copy_from_slice(&64240u16.to_be_bytes());
-        out.write_all(&f)?;
+        w.write(&RawPacket {
+            index: i + 1,
+            offset: 0,
+            ts: i64::from(T0) * 1_000_000_000 + (i * 1_000) as i64,
+            orig_len: 60,
+            link_type: 1,
+            interface: 0,
+            data: &e,
+        })?;
     }
-    Ok(())
+    w.finish().map(drop)
 }
 
 pub fn templates(n: u64, out: &mut impl Write) -> io::Result<()> {

@@ -11,7 +11,10 @@
 //! every run. Each flow lasts 2–200 packets; when one ends a new one takes its place, so
 //! the number of concurrent flows stays at FLOWS. Packets are 1 µs apart.
 
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
+
+use flowcore::input::RawPacket;
+use flowcore::report::capture::{CaptureKind, CaptureWriter};
 
 /// 2026-11-24T15:00:00Z.
 const T0: u64 = 1_795_532_400;
@@ -102,19 +105,12 @@ fn main() -> std::io::Result<()> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(50_000)
         .max(1);
-    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-    let mut h = Vec::new();
-    h.extend(0xa1b2_3c4du32.to_le_bytes());
-    h.extend(2u16.to_le_bytes());
-    h.extend(4u16.to_le_bytes());
-    h.extend([0u8; 8]);
-    h.extend(262_144u32.to_le_bytes());
-    h.extend(1u32.to_le_bytes());
-    out.write_all(&h)?;
+    let file = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let mut out = CaptureWriter::new(file, CaptureKind::Pcap { link_type: 1 })?;
     let mut r = Rng(0x9e37_79b9_7f4a_7c15);
     let mut live: Vec<Flow> = (0..flows).map(|_| new_flow(&mut r)).collect();
     let sizes = [64usize, 64, 64, 64, 64, 64, 64, 576, 576, 576, 576, 1500];
-    let mut frame = vec![0u8; 16 + 1500 + 4];
+    let mut frame = vec![0u8; 1500 + 4];
     for i in 0..packets {
         let slot = r.below(flows as u64) as usize;
         let f = live[slot];
@@ -139,13 +135,8 @@ fn main() -> std::io::Result<()> {
         let tag = if f.vlan.is_some() { 4 } else { 0 };
         let frame_len = len + tag;
         let ns = i * 1_000;
-        let p = &mut frame[..16 + frame_len];
-        p.fill(0);
-        p[0..4].copy_from_slice(&((T0 + ns / 1_000_000_000) as u32).to_le_bytes());
-        p[4..8].copy_from_slice(&((ns % 1_000_000_000) as u32).to_le_bytes());
-        p[8..12].copy_from_slice(&(frame_len as u32).to_le_bytes());
-        p[12..16].copy_from_slice(&(frame_len as u32).to_le_bytes());
-        let e = &mut p[16..];
+        let e = &mut frame[..frame_len];
+        e.fill(0);
         e[0..6].copy_from_slice(&[0x02, 0, 0x5e, dst[1], dst[2], dst[3]]);
         e[6..12].copy_from_slice(&[0x02, 0, 0x5e, src[1], src[2], src[3]]);
         let mut o = 12;
@@ -186,12 +177,20 @@ fn main() -> std::io::Result<()> {
                 l4[6..8].copy_from_slice(&(f.sent as u16).to_be_bytes());
             }
         }
-        out.write_all(p)?;
+        out.write(&RawPacket {
+            index: i + 1,
+            offset: 0,
+            ts: (T0 * 1_000_000_000 + ns) as i64,
+            orig_len: frame_len as u32,
+            link_type: 1,
+            interface: 0,
+            data: &frame[..frame_len],
+        })?;
         if last {
             live[slot] = new_flow(&mut r);
         } else {
             live[slot].sent += 1;
         }
     }
-    out.flush()
+    out.finish().map(drop)
 }

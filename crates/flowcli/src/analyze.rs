@@ -201,10 +201,7 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
                     analyzer.absorb(a);
                     summary
                 };
-                progress::quietly(ui_ref, || report_input(&summary, args.quiet));
-                if let Some(u) = ui_ref {
-                    u.file_done();
-                }
+                progress::input_done(ui_ref, &summary, args.quiet);
                 let digest = summary.digest.clone();
                 inputs.push(AnalysedInput { summary, digest });
                 Ok(())
@@ -218,10 +215,7 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
             let summary = pipeline.run(&mut reader, id, &mut |f| {
                 analyzer.observe(&f, &name);
             });
-            progress::quietly(ui_ref, || report_input(&summary, args.quiet));
-            if let Some(u) = ui_ref {
-                u.file_done();
-            }
+            progress::input_done(ui_ref, &summary, args.quiet);
             let digest = summary.digest.clone();
             inputs.push(AnalysedInput { summary, digest });
             Ok(())

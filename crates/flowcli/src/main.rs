@@ -565,10 +565,7 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
                     recs.into_iter().for_each(&mut write);
                     summary
                 };
-                progress::quietly(ui_ref, || report_input(&summary, args.quiet));
-                if let Some(u) = ui_ref {
-                    u.file_done();
-                }
+                progress::input_done(ui_ref, &summary, args.quiet);
                 summaries.push(summary);
                 write_err.map_or(Ok(()), Err)
             },
@@ -584,10 +581,7 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
                     }
                 }
             });
-            progress::quietly(ui_ref, || report_input(&summary, args.quiet));
-            if let Some(u) = ui_ref {
-                u.file_done();
-            }
+            progress::input_done(ui_ref, &summary, args.quiet);
             summaries.push(summary);
             write_err.map_or(Ok(()), Err)
         })?

@@ -110,3 +110,11 @@ pub(crate) fn with_progress(
         None => p,
     }
 }
+
+/// An input is finished: its accounting line (through the bar), and one more file done.
+pub(crate) fn input_done(ui: &Option<Ui>, summary: &flowcore::pipeline::InputSummary, quiet: bool) {
+    quietly(ui, || crate::report_input(summary, quiet));
+    if let Some(u) = ui {
+        u.file_done();
+    }
+}

@@ -14,7 +14,7 @@ use flowcore::report::html::analysis_html;
 
 use crate::progress::{self, with_progress};
 use crate::{
-    each_capture, each_capture_parallel, input_specs, report_exports, report_input, run_context,
+    each_capture, each_capture_parallel, input_specs, report_exports, run_context,
     unreachable_pipeline, FlowOpts, EXIT_INPUT, EXIT_OK, EXIT_OUTPUT,
 };
 use flowcore::input::CaptureReader;

@@ -457,7 +457,13 @@ impl Pipeline {
             });
         }
         warnings.truncate(100);
-        let digest = match reader.digest().filter(|_| !left_for_exports) {
+        // An input left for the collector pass is read again there: do not hash it twice.
+        let pending_digest = if left_for_exports {
+            None
+        } else {
+            reader.digest()
+        };
+        let digest = match pending_digest {
             Some(Ok(d)) => Some(d),
             Some(Err(e)) => {
                 damage.get_or_insert(Damage::new(0, format!("cannot finish hashing: {e}")));

@@ -208,7 +208,7 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
             },
         )?
     } else {
-        let Some(errors) = each_capture(&args.inputs, true, |mut reader| {
+        each_capture(&specs, true, |mut reader| {
             let id = files.len() as u32;
             let name = reader.name().to_string();
             files.push(name.clone());
@@ -220,10 +220,6 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
             inputs.push(AnalysedInput { summary, digest });
             Ok(())
         })?
-        else {
-            return Ok(EXIT_INPUT);
-        };
-        errors
     };
     if let Some(u) = ui {
         u.finish();

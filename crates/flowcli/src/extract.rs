@@ -9,7 +9,9 @@ use flowcore::report::capture::{copy_packets, CaptureKind, CaptureWriter, CopyEr
 use flowcore::report::{FlowFormat, FlowWriter};
 
 use crate::analyze::load_ruleset;
-use crate::{each_capture, report_input, AtomicFile, FlowOpts, EXIT_INPUT, EXIT_OK, EXIT_OUTPUT};
+use crate::{
+    each_capture, input_specs, report_input, AtomicFile, FlowOpts, EXIT_INPUT, EXIT_OK, EXIT_OUTPUT,
+};
 
 #[derive(clap::Args)]
 pub(crate) struct ExtractArgs {
@@ -105,7 +107,10 @@ pub(crate) fn run(args: ExtractArgs) -> io::Result<u8> {
         records: Vec::new(),
         files: Vec::new(),
     };
-    let Some(errors) = each_capture(&args.inputs, false, |mut reader| {
+    let Some(specs) = input_specs(&args.inputs) else {
+        return Ok(EXIT_INPUT);
+    };
+    let errors = each_capture(&specs, false, |mut reader| {
         let id = st.files.len() as u32;
         st.files.push(reader.name().to_string());
         let summary = pipeline.run(&mut reader, id, &mut |f| sel.take(f, &mut st));
@@ -116,10 +121,7 @@ pub(crate) fn run(args: ExtractArgs) -> io::Result<u8> {
             s.last_ts = summary.last_ts.unwrap_or(0);
         }
         Ok(())
-    })?
-    else {
-        return Ok(EXIT_INPUT);
-    };
+    })?;
     pipeline.finish(&mut |f| sel.take(f, &mut st));
     let State {
         mut selected,

@@ -571,7 +571,7 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
             },
         )?
     } else {
-        let Some(errors) = each_capture(&args.inputs, hash, |mut reader| {
+        each_capture(&specs, hash, |mut reader| {
             let id = writer.add_input(reader.name());
             let mut write_err = None;
             let summary = pipeline.run(&mut reader, id, &mut |rec| {
@@ -585,10 +585,6 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
             summaries.push(summary);
             write_err.map_or(Ok(()), Err)
         })?
-        else {
-            return Ok(EXIT_INPUT);
-        };
-        errors
     };
     if let Some(u) = ui {
         u.finish();
@@ -617,29 +613,22 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
     })
 }
 
-/// Opens every input in turn (directories expanded) and hands each capture to `f`.
-/// Unreadable inputs are reported on stderr and returned as messages; non-captures found
-/// inside directories are skipped with a warning. `None` if the inputs cannot be listed.
+/// Opens every input (as [`input_specs`] listed them) in turn and hands each capture to
+/// `f`. Unreadable inputs are reported on stderr and returned as messages; non-captures
+/// found inside directories are skipped with a warning.
 pub(crate) fn each_capture(
-    inputs: &[PathBuf],
+    specs: &[InputSpec],
     hash: bool,
     mut f: impl FnMut(CaptureReader) -> io::Result<()>,
-) -> io::Result<Option<Vec<String>>> {
-    let specs = match collect_inputs(inputs) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("flowcli: error: {e}");
-            return Ok(None);
-        }
-    };
+) -> io::Result<Vec<String>> {
     let mut errors = Vec::new();
-    for spec in &specs {
+    for spec in specs {
         match CaptureReader::open_with(spec.path(), hash) {
             Ok(r) => f(r)?,
             Err(e) => open_failed(spec, e, &mut errors),
         }
     }
-    Ok(Some(errors))
+    Ok(errors)
 }
 
 /// Reports an input that could not be opened: a warning for a non-capture found in a

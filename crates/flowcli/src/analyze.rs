@@ -137,13 +137,18 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
         }
         None => None,
     };
-    let mut pipeline = match args.flow.pipeline() {
+    let (mut pipeline, open) = match args
+        .flow
+        .pipeline()
+        .and_then(|p| Ok((p, args.flow.open_options(true)?)))
+    {
         Ok(c) => c,
         Err(m) => {
             eprintln!("flowcli: {m}");
             return Ok(EXIT_INPUT);
         }
     };
+    let open = &open;
     let mut analyzer = Analyzer::new(&rs);
     let mut inputs: Vec<AnalysedInput> = Vec::new();
     let mut files: Vec<String> = Vec::new();
@@ -167,7 +172,7 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
         let (rs, flow) = (&rs, &args.flow);
         each_capture_parallel(
             &specs,
-            true,
+            open,
             threads,
             |id, mut reader| {
                 let mut a = Analyzer::new(rs);
@@ -187,7 +192,7 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
             |id, (summary, a)| {
                 let summary = if summary.left_for_exports {
                     let name = &files[id as usize];
-                    let mut reader = match CaptureReader::open_with(Path::new(name), true) {
+                    let mut reader = match CaptureReader::open_opts(Path::new(name), open) {
                         Ok(r) => r,
                         Err(e) => {
                             eprintln!("flowcli: error: {e}");
@@ -208,7 +213,7 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
             },
         )?
     } else {
-        each_capture(&specs, true, |mut reader| {
+        each_capture(&specs, open, |mut reader| {
             let id = files.len() as u32;
             let name = reader.name().to_string();
             files.push(name.clone());

@@ -76,7 +76,11 @@ pub(crate) fn run(args: ExtractArgs) -> io::Result<u8> {
         }
     };
     cfg.track_packets = true;
-    let mut pipeline = match args.flow.pipeline_with(cfg) {
+    let (mut pipeline, open) = match args
+        .flow
+        .pipeline_with(cfg)
+        .and_then(|p| Ok((p, args.flow.open_options(false)?)))
+    {
         Ok(p) => p,
         Err(m) => {
             eprintln!("flowcli: {m}");
@@ -110,7 +114,7 @@ pub(crate) fn run(args: ExtractArgs) -> io::Result<u8> {
     let Some(specs) = input_specs(&args.inputs) else {
         return Ok(EXIT_INPUT);
     };
-    let errors = each_capture(&specs, false, |mut reader| {
+    let errors = each_capture(&specs, &open, |mut reader| {
         let id = st.files.len() as u32;
         st.files.push(reader.name().to_string());
         let summary = pipeline.run(&mut reader, id, &mut |f| sel.take(f, &mut st));

@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use flowcore::filter::Filter;
 use flowcore::flow::FlowRecord;
 use flowcore::flow::{FlowConfig, Timeouts};
-use flowcore::input::{collect_inputs, CaptureReader, InputError, InputSpec};
+use flowcore::input::flowlog::ColumnMap;
+use flowcore::input::{collect_inputs, CaptureReader, InputError, InputSpec, OpenOptions};
 use flowcore::pipeline::{InputSummary, Pipeline};
 use flowcore::report::{FlowFormat, FlowWriter};
 use flowcore::time::NS_PER_SEC;
@@ -311,6 +312,15 @@ pub(crate) struct FlowOpts {
     /// link type; flow-export records are not affected. Needs the `libpcap` feature.
     #[arg(long, value_name = "EXPR")]
     pub(crate) bpf: Option<String>,
+    /// Column map (TOML) for delimited flow logs and Parquet tables that are not in a
+    /// format recognised by itself (nfdump CSV, Zeek conn.log, Suricata eve and flowcore's
+    /// own CSV/Parquet are): see docs/flowlogs.md.
+    #[arg(long, value_name = "MAP.toml")]
+    columns: Option<PathBuf>,
+    /// Times written without an offset in flow logs (nfdump CSV prints the local time of
+    /// the machine that ran nfdump) are at this offset, e.g. +09:00. Default UTC.
+    #[arg(long, value_name = "OFFSET", allow_hyphen_values = true, value_parser = flowcore::input::flowlog::parse_offset)]
+    log_offset: Option<i64>,
     /// Inputs processed at once by `flows` and `analyze` (default: every core; `extract`
     /// and `capture` run on one). Results are the same as with one: inputs without flow
     /// exports run in parallel and are merged in input order; inputs with flow exports
@@ -331,6 +341,23 @@ fn parse_net(s: &str) -> Result<flowcore::segment::IpNet, String> {
 }
 
 impl FlowOpts {
+    /// How to open inputs: hashing, and the column map of flow logs.
+    pub(crate) fn open_options(&self, hash: bool) -> Result<OpenOptions, String> {
+        let mut columns = match &self.columns {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| format!("{}: cannot read: {e}", p.display()))?;
+                Some(ColumnMap::from_toml(&text).map_err(|e| format!("{}: {e}", p.display()))?)
+            }
+            None => None,
+        };
+        if let Some(o) = self.log_offset {
+            let m = columns.get_or_insert_with(ColumnMap::flowcore);
+            m.naive_offset_s = o;
+        }
+        Ok(OpenOptions { hash, columns })
+    }
+
     /// The flow configuration, or a message for a bad value.
     pub(crate) fn config(&self) -> Result<FlowConfig, String> {
         let mut cfg = FlowConfig::default();
@@ -512,7 +539,13 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
     let mut writer = FlowWriter::new(format, out);
     let mut summaries: Vec<InputSummary> = Vec::new();
     // The JSON document names each input's SHA-256; the streams carry only flows.
-    let hash = matches!(format, FlowFormat::Json);
+    let open = match args.flow.open_options(matches!(format, FlowFormat::Json)) {
+        Ok(o) => o,
+        Err(m) => {
+            eprintln!("flowcli: {m}");
+            return Ok(EXIT_INPUT);
+        }
+    };
     let Some(specs) = input_specs(&args.inputs) else {
         return Ok(EXIT_INPUT);
     };
@@ -529,7 +562,7 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
         let flow = &args.flow;
         each_capture_parallel(
             &specs,
-            hash,
+            &open,
             threads,
             |id, mut reader| {
                 let mut recs = Vec::new();
@@ -554,7 +587,7 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
                 };
                 let summary = if summary.left_for_exports {
                     let path = specs[id as usize].path();
-                    match CaptureReader::open_with(path, hash) {
+                    match CaptureReader::open_opts(path, &open) {
                         Ok(mut reader) => pipeline.run(&mut reader, id, &mut write),
                         Err(e) => {
                             eprintln!("flowcli: error: {e}");
@@ -571,7 +604,7 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
             },
         )?
     } else {
-        each_capture(&specs, hash, |mut reader| {
+        each_capture(&specs, &open, |mut reader| {
             let id = writer.add_input(reader.name());
             let mut write_err = None;
             let summary = pipeline.run(&mut reader, id, &mut |rec| {
@@ -618,12 +651,12 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
 /// found inside directories are skipped with a warning.
 pub(crate) fn each_capture(
     specs: &[InputSpec],
-    hash: bool,
+    opts: &OpenOptions,
     mut f: impl FnMut(CaptureReader) -> io::Result<()>,
 ) -> io::Result<Vec<String>> {
     let mut errors = Vec::new();
     for spec in specs {
-        match CaptureReader::open_with(spec.path(), hash) {
+        match CaptureReader::open_opts(spec.path(), opts) {
             Ok(r) => f(r)?,
             Err(e) => open_failed(spec, e, &mut errors),
         }
@@ -686,7 +719,7 @@ pub(crate) fn input_specs(inputs: &[PathBuf]) -> Option<Vec<InputSpec>> {
 /// `consume` on this thread in input order. Returns the messages of unreadable inputs.
 pub(crate) fn each_capture_parallel<R: Send>(
     specs: &[InputSpec],
-    hash: bool,
+    opts: &OpenOptions,
     threads: usize,
     work: impl Fn(u32, CaptureReader) -> R + Sync,
     mut consume: impl FnMut(u32, R) -> io::Result<()>,
@@ -696,7 +729,7 @@ pub(crate) fn each_capture_parallel<R: Send>(
     flowcore::pipeline::in_order(
         specs,
         threads,
-        |i, spec| CaptureReader::open_with(spec.path(), hash).map(|r| work(i as u32, r)),
+        |i, spec| CaptureReader::open_opts(spec.path(), opts).map(|r| work(i as u32, r)),
         |i, r| match r {
             _ if result.is_err() => {}
             Ok(r) => result = consume(i as u32, r),

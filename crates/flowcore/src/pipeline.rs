@@ -16,6 +16,7 @@ use crate::input::export::{
     self, DatagramContext, ExportDecoder, ExportItem, ExportKind, ExportStats, ExportWarning,
     TemplateLimits,
 };
+use crate::input::flowlog::LogItem;
 use crate::input::{
     linktype, CaptureFormat, CaptureReader, Compression, Damage, InputDigest, RawPacket,
 };
@@ -320,8 +321,51 @@ impl Pipeline {
         let mut left_for_exports = false;
         let mut reported_offset = 0u64;
         let mut last_offset = 0u64;
-        if reader.format() == CaptureFormat::Export && self.leave_exports {
+        let is_log = matches!(reader.format(), CaptureFormat::FlowLog(_));
+        if (reader.format() == CaptureFormat::Export || is_log) && self.leave_exports {
             left_for_exports = true;
+        } else if is_log {
+            let mut bad = 0u64;
+            loop {
+                let item = match reader.next_log_item() {
+                    Ok(Some(i)) => i,
+                    Ok(None) => break,
+                    Err(e) => {
+                        damage = Some(e);
+                        break;
+                    }
+                };
+                read += 1;
+                match item {
+                    LogItem::Record(r) => {
+                        decoded += 1;
+                        bytes += r.bytes + r.reverse.map_or(0, |x| x.1);
+                        first_ts = first_ts.min(r.start);
+                        last_ts = last_ts.max(r.end);
+                        let ctx = DatagramContext {
+                            exporter: r.exporter,
+                            port: 0,
+                            capture_ts: r.start,
+                            index: r.datagram_index,
+                            offset: r.datagram_offset,
+                        };
+                        on_item(ExportItem::Record(r), ctx, &mut samples, out);
+                    }
+                    LogItem::Bad(w) => {
+                        bad += 1;
+                        if warnings.len() < 100 {
+                            warnings.push(w);
+                        }
+                    }
+                }
+                if read % PROGRESS_EVERY == 0 {
+                    if let Some(p) = &self.progress {
+                        use std::sync::atomic::Ordering::Relaxed;
+                        p.packets.fetch_add(PROGRESS_EVERY, Relaxed);
+                    }
+                }
+            }
+            skipped[SkipReason::MalformedRecord as usize] += bad;
         } else if reader.format() == CaptureFormat::Export {
             loop {
                 let d = match reader.next_datagram() {

@@ -40,6 +40,33 @@ pub fn push_rfc3339(out: &mut String, ts: TimestampNs) {
 /// fraction (`2026-11-24T22:00:00+09:00`, `2026-11-24 13:00:00.5Z`), or whole seconds since
 /// the epoch (`1764000000`). A time without an offset is refused rather than guessed.
 pub fn parse_time(s: &str) -> Result<TimestampNs, String> {
+    parse_time_with(s, None)
+}
+
+/// Parses the times flow logs write: RFC 3339 as [`parse_time`], also with a compact
+/// offset (`+0900`, as Suricata writes it) and, for tools that print local time without an
+/// offset (nfdump), a date and time taken to be at `naive_offset_s` seconds east of UTC.
+/// Fractional epoch seconds (`1300475167.096535`, as Zeek writes them) are accepted too.
+pub fn parse_log_time(s: &str, naive_offset_s: i64) -> Result<TimestampNs, String> {
+    let t = s.trim();
+    if let Some((secs, frac)) = t.split_once('.') {
+        if !secs.is_empty()
+            && secs.bytes().all(|b| b.is_ascii_digit())
+            && frac.bytes().all(|b| b.is_ascii_digit())
+            && secs.len() <= 12
+        {
+            let whole: i64 = secs.parse().map_err(|_| format!("bad time {t:?}"))?;
+            let mut nanos = 0i64;
+            for (i, c) in frac.bytes().take(9).enumerate() {
+                nanos += i64::from(c - b'0') * 10i64.pow(8 - i as u32);
+            }
+            return Ok(whole * NS_PER_SEC + nanos);
+        }
+    }
+    parse_time_with(t, Some(naive_offset_s))
+}
+
+fn parse_time_with(s: &str, naive_offset_s: Option<i64>) -> Result<TimestampNs, String> {
     let s = s.trim();
     let bad = |why: &str| {
         format!("bad time {s:?}: {why} (want e.g. 2026-11-24T22:00:00+09:00, 2026-11-24T13:00:00Z or epoch seconds)")
@@ -104,7 +131,21 @@ pub fn parse_time(s: &str) -> Result<TimestampNs, String> {
                 v
             }
         }
-        "" => return Err(bad("no timezone offset")),
+        o if naive_offset_s.is_some()
+            && o.len() == 5
+            && (o.starts_with('+') || o.starts_with('-')) =>
+        {
+            let v = num(i + 1..i + 3)? * 3600 + num(i + 3..i + 5)? * 60;
+            if o.starts_with('-') {
+                -v
+            } else {
+                v
+            }
+        }
+        "" => match naive_offset_s {
+            Some(o) => o,
+            None => return Err(bad("no timezone offset")),
+        },
         _ => return Err(bad("bad timezone offset")),
     };
     let secs = days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + se - offset;
@@ -163,6 +204,35 @@ mod tests {
             "2106-02-07T06:28:15.000000000Z"
         );
         assert_eq!(format_rfc3339(-1), "1969-12-31T23:59:59.999999999Z");
+    }
+
+    #[test]
+    fn log_times_in_the_forms_flow_tools_write() {
+        let want = parse_time("2026-11-24T13:00:00.534255Z").unwrap();
+        // Suricata: compact offset.
+        assert_eq!(
+            parse_log_time("2026-11-24T22:00:00.534255+0900", 0),
+            Ok(want)
+        );
+        // Zeek: fractional epoch seconds.
+        assert_eq!(parse_log_time("1795525200.534255", 0), Ok(want));
+        // nfdump: local time without offset, at the offset given.
+        assert_eq!(
+            parse_log_time("2026-11-24 22:00:00.534255", 9 * 3600),
+            Ok(want)
+        );
+        assert_eq!(parse_log_time("2026-11-24 13:00:00.534255", 0), Ok(want));
+        for bad in [
+            "",
+            "-",
+            "12.x",
+            "2026-11-24T22:00:00+09",
+            "2026-13-01 00:00:00",
+        ] {
+            assert!(parse_log_time(bad, 0).is_err(), "{bad:?}");
+        }
+        // The strict parser still refuses what only logs may write.
+        assert!(parse_time("2026-11-24T22:00:00+0900").is_err());
     }
 
     #[test]

@@ -132,11 +132,13 @@ pub enum SkipReason {
     MalformedIp,
     /// Decoded, but left out by the run's filter (time window, hosts, BPF).
     Filtered,
+    /// A flow-log line or table row that is not a usable flow record (a warning names it).
+    MalformedRecord,
 }
 
 impl SkipReason {
     /// All reasons, in report order.
-    pub const ALL: [SkipReason; 7] = [
+    pub const ALL: [SkipReason; 8] = [
         SkipReason::UnsupportedLinkType,
         SkipReason::NotIp,
         SkipReason::TruncatedLink,
@@ -144,6 +146,7 @@ impl SkipReason {
         SkipReason::TruncatedTransport,
         SkipReason::MalformedIp,
         SkipReason::Filtered,
+        SkipReason::MalformedRecord,
     ];
 
     /// Stable snake_case name used in reports.
@@ -156,6 +159,7 @@ impl SkipReason {
             SkipReason::TruncatedTransport => "truncated_transport",
             SkipReason::MalformedIp => "malformed_ip",
             SkipReason::Filtered => "filtered",
+            SkipReason::MalformedRecord => "malformed_record",
         }
     }
 }

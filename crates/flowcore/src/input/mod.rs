@@ -6,6 +6,9 @@
 //! has been delivered); a file whose header is unusable fails to open with an [`InputError`].
 
 pub mod export;
+pub mod flowlog;
+#[cfg(feature = "frame")]
+mod parquet;
 mod pcap;
 mod pcapng;
 mod stream;
@@ -139,6 +142,32 @@ pub enum CaptureFormat {
     /// A raw file of concatenated flow-export messages (NetFlow v5/v9, IPFIX incl. RFC 5655
     /// files, sFlow v5): read with [`CaptureReader::next_datagram`].
     Export,
+    /// A flow log (nfdump CSV, Zeek conn.log, Suricata eve, delimited text with a column
+    /// map, Parquet): read with [`CaptureReader::next_log_item`].
+    FlowLog(flowlog::LogFormat),
+}
+
+impl CaptureFormat {
+    /// Name used in reports: `pcap`, `pcapng`, `export`, or the flow log's format
+    /// (`nfdump-csv`, `zeek-tsv`, `zeek-json`, `suricata-eve`, `delimited`, `parquet`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CaptureFormat::Pcap => "pcap",
+            CaptureFormat::Pcapng => "pcapng",
+            CaptureFormat::Export => "export",
+            CaptureFormat::FlowLog(f) => f.name(),
+        }
+    }
+}
+
+/// How to open an input.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Compute the input's SHA-256 as it is read ([`CaptureReader::digest`]).
+    pub hash: bool,
+    /// Column map for delimited flow logs (and Parquet tables) that are not in a format
+    /// recognised by itself.
+    pub columns: Option<flowlog::ColumnMap>,
 }
 
 /// Compression wrapped around a capture.
@@ -179,6 +208,9 @@ enum Inner {
     Pcap(pcap::PcapReader),
     Pcapng(pcapng::PcapngReader),
     Export(ExportFile),
+    FlowLog(Box<flowlog::LogReader>),
+    #[cfg(feature = "frame")]
+    Table(parquet::TableRecords),
     #[cfg(feature = "libpcap")]
     Live(Box<libpcap::LiveReader>),
 }
@@ -364,6 +396,17 @@ impl CaptureReader {
     /// Opens a capture file, computing its SHA-256 as it is read when `hash` is set (see
     /// [`CaptureReader::digest`]).
     pub fn open_with(path: &Path, hash: bool) -> Result<Self, InputError> {
+        Self::open_opts(
+            path,
+            &OpenOptions {
+                hash,
+                columns: None,
+            },
+        )
+    }
+
+    /// Opens an input with [`OpenOptions`].
+    pub fn open_opts(path: &Path, opts: &OpenOptions) -> Result<Self, InputError> {
         let name = path.display().to_string();
         let reader: Box<dyn Read + Send> = if path.as_os_str() == "-" {
             Box::new(io::stdin())
@@ -373,11 +416,7 @@ impl CaptureReader {
                 source,
             })?)
         };
-        if hash {
-            Self::from_reader_hashed(name, reader)
-        } else {
-            Self::from_reader(name, reader)
-        }
+        Self::from_reader_opts(name, reader, opts)
     }
 
     /// Like [`CaptureReader::from_reader`], hashing the stream as it is read.
@@ -385,12 +424,32 @@ impl CaptureReader {
         name: String,
         reader: Box<dyn Read + Send>,
     ) -> Result<Self, InputError> {
+        Self::from_reader_opts(
+            name,
+            reader,
+            &OpenOptions {
+                hash: true,
+                columns: None,
+            },
+        )
+    }
+
+    /// Reads an input from any byte stream with [`OpenOptions`]; `name` is used in messages.
+    pub fn from_reader_opts(
+        name: String,
+        reader: Box<dyn Read + Send>,
+        opts: &OpenOptions,
+    ) -> Result<Self, InputError> {
+        if !opts.hash {
+            return Self::from_reader_inner(name, reader, opts.columns.as_ref());
+        }
         let raw = Arc::new(Mutex::new(Raw {
             reader,
             hasher: BackgroundSha256::new(),
             bytes: 0,
         }));
-        let mut r = Self::from_reader(name, Box::new(Tee(raw.clone())))?;
+        let mut r =
+            Self::from_reader_inner(name, Box::new(Tee(raw.clone())), opts.columns.as_ref())?;
         r.raw = Some(raw);
         Ok(r)
     }
@@ -426,11 +485,19 @@ impl CaptureReader {
 
     /// Reads a capture from any byte stream; `name` is used in messages.
     pub fn from_reader(name: String, reader: Box<dyn Read + Send>) -> Result<Self, InputError> {
+        Self::from_reader_inner(name, reader, None)
+    }
+
+    fn from_reader_inner(
+        name: String,
+        reader: Box<dyn Read + Send>,
+        columns: Option<&flowlog::ColumnMap>,
+    ) -> Result<Self, InputError> {
         let io_err = |source| InputError::Io {
             path: name.clone(),
             source,
         };
-        let (magic, mut reader) = sniff(reader).map_err(io_err)?;
+        let (mut magic, mut reader) = sniff(reader).map_err(io_err)?;
         let mut compression = Compression::None;
         let mut detected = detect(&magic);
         if let Detected::Compressed(c) = detected {
@@ -442,47 +509,74 @@ impl CaptureReader {
                 }
                 Compression::None => reader,
             };
-            let (magic, r) = sniff(reader).map_err(|source| InputError::Format {
+            let (m, r) = sniff(reader).map_err(|source| InputError::Format {
                 path: name.clone(),
                 offset: 0,
                 what: format!("cannot decompress ({c:?}): {source}"),
             })?;
+            magic = m;
             reader = r;
             detected = detect(&magic);
         }
-        let format = match detected {
-            Detected::Capture(f) => f,
-            _ if is_export_magic(&magic) => CaptureFormat::Export,
-            _ => {
-                return Err(InputError::NotCapture {
-                    path: name,
-                    what: if magic.is_empty() {
-                        "empty file: not a capture".to_string()
-                    } else {
-                        format!(
-                            "not a pcap or pcapng capture nor a NetFlow/IPFIX/sFlow export file (first bytes {:02x?}; gzip and zstd are unwrapped)",
-                            magic
-                        )
-                    },
-                })
-            }
+        let unknown = |name: String, magic: &[u8]| InputError::NotCapture {
+            path: name,
+            what: if magic.is_empty() {
+                "empty file: not a capture".to_string()
+            } else {
+                format!(
+                    "not a pcap or pcapng capture, a NetFlow/IPFIX/sFlow export file, nor a flow log (nfdump CSV, Zeek conn.log, Suricata eve, flowcore CSV, or delimited text matching --columns) (first bytes {:02x?}; gzip and zstd are unwrapped)",
+                    magic
+                )
+            },
         };
-        let stream = ByteStream::new(reader);
         let fmt_err = |d: Damage| InputError::Format {
             path: name.clone(),
             offset: d.offset,
             what: d.what,
         };
-        let inner = match format {
-            CaptureFormat::Pcap => Inner::Pcap(pcap::PcapReader::new(stream).map_err(fmt_err)?),
-            CaptureFormat::Pcapng => {
-                Inner::Pcapng(pcapng::PcapngReader::new(stream).map_err(fmt_err)?)
+        let (format, inner) = match detected {
+            Detected::Capture(CaptureFormat::Pcap) => {
+                let r = pcap::PcapReader::new(ByteStream::new(reader)).map_err(fmt_err)?;
+                (CaptureFormat::Pcap, Inner::Pcap(r))
             }
-            CaptureFormat::Export => Inner::Export(ExportFile {
-                stream,
-                index: 0,
-                done: false,
-            }),
+            Detected::Capture(CaptureFormat::Pcapng) => {
+                let r = pcapng::PcapngReader::new(ByteStream::new(reader)).map_err(fmt_err)?;
+                (CaptureFormat::Pcapng, Inner::Pcapng(r))
+            }
+            _ if is_export_magic(&magic) => (
+                CaptureFormat::Export,
+                Inner::Export(ExportFile {
+                    stream: ByteStream::new(reader),
+                    index: 0,
+                    done: false,
+                }),
+            ),
+            _ if magic.starts_with(b"PAR1") => {
+                #[cfg(feature = "frame")]
+                {
+                    let t = parquet::TableRecords::read(&name, reader, columns)?;
+                    (
+                        CaptureFormat::FlowLog(flowlog::LogFormat::Parquet),
+                        Inner::Table(t),
+                    )
+                }
+                #[cfg(not(feature = "frame"))]
+                return Err(InputError::Format {
+                    path: name,
+                    offset: 0,
+                    what: "a Parquet table: reading it needs flowcore's `frame` feature".into(),
+                });
+            }
+            _ if magic.is_empty() => return Err(unknown(name, &magic)),
+            _ => {
+                let mut st = ByteStream::new(reader);
+                let have = st.fill(1 << 16).map_err(io_err)?;
+                let Some(f) = flowlog::detect(&st.available()[..have], columns) else {
+                    return Err(unknown(name, &magic));
+                };
+                let r = flowlog::LogReader::new(st, f, columns.cloned());
+                (CaptureFormat::FlowLog(f), Inner::FlowLog(Box::new(r)))
+            }
         };
         Ok(CaptureReader {
             inner,
@@ -556,6 +650,7 @@ impl CaptureReader {
     pub fn skipped_blocks(&self) -> u64 {
         match &self.inner {
             Inner::Pcapng(r) => r.skipped_blocks,
+            Inner::FlowLog(r) => r.other_lines,
             _ => 0,
         }
     }
@@ -597,6 +692,18 @@ impl CaptureReader {
         }))
     }
 
+    /// The next record of a flow log (`Ok(None)` at the end, and always for captures and
+    /// export files): a record, or a line that is not a usable record (with its offset).
+    /// `Err(Damage)` once when the log cannot be read further.
+    pub fn next_log_item(&mut self) -> Result<Option<flowlog::LogItem>, Damage> {
+        match &mut self.inner {
+            Inner::FlowLog(r) => r.next_item(),
+            #[cfg(feature = "frame")]
+            Inner::Table(t) => Ok(t.next_item()),
+            _ => Ok(None),
+        }
+    }
+
     /// The next packet, `Ok(None)` at the end, or `Err(Damage)` once when the rest of the
     /// file is unusable (the stream then ends).
     #[inline]
@@ -604,7 +711,9 @@ impl CaptureReader {
         match &mut self.inner {
             Inner::Pcap(r) => r.next_packet(),
             Inner::Pcapng(r) => r.next_packet(),
-            Inner::Export(_) => Ok(None),
+            Inner::Export(_) | Inner::FlowLog(_) => Ok(None),
+            #[cfg(feature = "frame")]
+            Inner::Table(_) => Ok(None),
             #[cfg(feature = "libpcap")]
             Inner::Live(r) => r.next_packet(),
         }

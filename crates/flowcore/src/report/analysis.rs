@@ -40,7 +40,7 @@ fn input_json(i: &AnalysedInput) -> Value {
         "file": s.name,
         "size": digest.map(|d| d.size),
         "sha256": digest.map(|d| d.sha256.clone()),
-        "format": match s.format { crate::input::CaptureFormat::Pcap => "pcap", crate::input::CaptureFormat::Pcapng => "pcapng", crate::input::CaptureFormat::Export => "export" },
+        "format": s.format.name(),
         "packets_read": s.packets_read,
         "packets_decoded": s.packets_decoded,
         "packets_skipped": skipped,

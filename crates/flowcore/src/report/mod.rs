@@ -399,6 +399,10 @@ pub fn source_name(r: &FlowRecord) -> &'static str {
         Some(ExportKind::NetflowV9) => "netflow9",
         Some(ExportKind::Ipfix) => "ipfix",
         Some(ExportKind::Sflow) => "sflow",
+        Some(ExportKind::Nfdump) => "nfdump",
+        Some(ExportKind::Zeek) => "zeek",
+        Some(ExportKind::Suricata) => "suricata",
+        Some(ExportKind::Table) => "table",
     }
 }
 
@@ -452,11 +456,7 @@ fn summary_json(sum: &InputSummary, s: &mut String) {
     let _ = write!(
         s,
         ",\"format\":\"{}\",\"compression\":\"{}\",\"packets_read\":{},\"packets_decoded\":{},\"packets_skipped\":{{",
-        match sum.format {
-            crate::input::CaptureFormat::Pcap => "pcap",
-            crate::input::CaptureFormat::Pcapng => "pcapng",
-            crate::input::CaptureFormat::Export => "export",
-        },
+        sum.format.name(),
         match sum.compression {
             crate::input::Compression::None => "none",
             crate::input::Compression::Gzip => "gzip",

@@ -28,6 +28,14 @@ pub enum ExportKind {
     Ipfix,
     /// sFlow v5.
     Sflow,
+    /// An nfdump CSV flow log.
+    Nfdump,
+    /// A Zeek conn.log.
+    Zeek,
+    /// Suricata eve flow events.
+    Suricata,
+    /// A delimited text or Parquet table read with a column map.
+    Table,
 }
 
 /// One unidirectional flow record from an exporter.
@@ -252,6 +260,10 @@ impl ExportDecoder {
                     .decode(kind, ctx, d, &mut self.stats, &mut warnings, out)
             }
             ExportKind::Sflow => sflow::decode(ctx, d, &mut self.stats, &mut warnings, out),
+            // Flow logs are read by lines, never as datagrams.
+            ExportKind::Nfdump | ExportKind::Zeek | ExportKind::Suricata | ExportKind::Table => {
+                self.stats.datagrams -= 1;
+            }
         }
         self.stats.malformed += warnings.len() as u64;
         warnings

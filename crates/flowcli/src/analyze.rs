@@ -31,6 +31,14 @@ pub(crate) enum Format {
     /// One self-contained HTML page: summary, segment matrix as a coloured grid, violations
     /// by hour, findings with filters, inputs with SHA-256.
     Html,
+    /// Findings as CSV (with --output DIR: flows.csv and findings.csv).
+    Csv,
+    /// Findings as a Parquet table, typed columns (with --output DIR: flows.parquet and
+    /// findings.parquet). Needs the `frame` feature (on by default).
+    Parquet,
+    /// One finding per line with Elastic Common Schema names (event.kind "alert",
+    /// rule.id, source.ip, network.community_id, ...), for SIEMs.
+    Ecs,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -71,9 +79,15 @@ pub(crate) struct AnalyzeArgs {
     #[arg(long, value_enum)]
     format: Option<Format>,
     /// Write the report to this file (atomically: a temporary file renamed into place)
-    /// instead of standard output.
-    #[arg(long, short, value_name = "PATH")]
+    /// instead of standard output. A directory (existing, or ending in `/`) gets
+    /// `flows.EXT` and `findings.EXT` in the --format (ndjson, csv or parquet; default
+    /// parquet) and the full `report.json`, each written atomically.
+    #[arg(long, short, value_name = "PATH|DIR/")]
     output: Option<PathBuf>,
+    /// With --format csv: start with a UTF-8 byte order mark, so Excel in Japanese
+    /// Windows opens the file as UTF-8.
+    #[arg(long)]
+    csv_bom: bool,
     /// Language of the table: labels, segment names (マイナンバー利用事務系, ...) and rule
     /// messages. JSON and NDJSON carry both languages.
     #[arg(long, value_enum, default_value = "en")]
@@ -149,6 +163,21 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
         }
     };
     let open = &open;
+    // A directory output holds the flows too.
+    let to_dir = args
+        .output
+        .as_deref()
+        .is_some_and(crate::tables::is_dir_output);
+    if to_dir
+        && matches!(
+            args.format,
+            Some(Format::Table | Format::Html | Format::Json | Format::Ecs)
+        )
+    {
+        eprintln!("flowcli: --output DIR writes ndjson, csv or parquet tables (report.json is always written)");
+        return Ok(EXIT_INPUT);
+    }
+    let mut kept: Vec<flowcore::flow::FlowRecord> = Vec::new();
     let mut analyzer = Analyzer::new(&rs);
     let mut inputs: Vec<AnalysedInput> = Vec::new();
     let mut files: Vec<String> = Vec::new();
@@ -176,6 +205,7 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
             threads,
             |id, mut reader| {
                 let mut a = Analyzer::new(rs);
+                let mut flows = Vec::new();
                 let name = &files[id as usize];
                 let summary = match flow.pipeline() {
                     Ok(p) => with_progress(p.leave_exports(true), ui_ref).run(
@@ -183,13 +213,16 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
                         id,
                         &mut |f| {
                             a.observe(&f, name);
+                            if to_dir {
+                                flows.push(f);
+                            }
                         },
                     ),
                     Err(_) => unreachable_pipeline(),
                 };
-                (summary, a)
+                (summary, a, flows)
             },
-            |id, (summary, a)| {
+            |id, (summary, a, flows)| {
                 let summary = if summary.left_for_exports {
                     let name = &files[id as usize];
                     let mut reader = match CaptureReader::open_opts(Path::new(name), open) {
@@ -201,9 +234,13 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
                     };
                     pipeline.run(&mut reader, id, &mut |f| {
                         analyzer.observe(&f, name);
+                        if to_dir {
+                            kept.push(f);
+                        }
                     })
                 } else {
                     analyzer.absorb(a);
+                    kept.extend(flows);
                     summary
                 };
                 progress::input_done(ui_ref, &summary, args.quiet);
@@ -219,6 +256,9 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
             files.push(name.clone());
             let summary = pipeline.run(&mut reader, id, &mut |f| {
                 analyzer.observe(&f, &name);
+                if to_dir {
+                    kept.push(f);
+                }
             });
             progress::input_done(ui_ref, &summary, args.quiet);
             let digest = summary.digest.clone();
@@ -232,6 +272,9 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
     let stats = pipeline.finish(&mut |f| {
         let name = files.get(f.input as usize).cloned().unwrap_or_default();
         analyzer.observe(&f, &name);
+        if to_dir {
+            kept.push(f);
+        }
     });
     report_exports(&stats, args.quiet);
     let ctx = run_context(stats, args.generated_at);
@@ -243,6 +286,21 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
     } else {
         Format::Json
     });
+    if let (true, Some(dir)) = (to_dir, &args.output) {
+        let mut report = Vec::new();
+        write_analysis_json(&rs, &inputs, &errors, &analysis, &ctx, &mut report)?;
+        let table = match args.format {
+            Some(Format::Ndjson) => crate::tables::Table::Ndjson,
+            Some(Format::Csv) => crate::tables::Table::Csv { bom: args.csv_bom },
+            _ => crate::tables::Table::Parquet,
+        };
+        if let Err(e) = crate::tables::write_dir(dir, table, &mut kept, &files, &analysis, &report)
+        {
+            eprintln!("flowcli: cannot write {}: {e}", dir.display());
+            return Ok(EXIT_INPUT);
+        }
+        return Ok(finish_status(&args, &analysis, &errors));
+    }
     let mut body = Vec::new();
     match format {
         Format::Table => {
@@ -252,7 +310,11 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
                 lang: args.lang.lang(),
                 color,
             };
-            analysis_table_in(&rs, &inputs, &errors, &analysis, &ctx, style, &mut body)?
+            analysis_table_in(&rs, &inputs, &errors, &analysis, &ctx, style, &mut body)?;
+            // On a terminal, long lines are wrapped to its width.
+            if let Some(w) = to_terminal.then(crate::terminal_width).flatten() {
+                body = crate::fit_lines(&String::from_utf8_lossy(&body), w).into_bytes();
+            }
         }
         Format::Json => {
             write_analysis_json(&rs, &inputs, &errors, &analysis, &ctx, &mut body)?;
@@ -266,6 +328,30 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
             args.lang.lang(),
             &mut body,
         )?,
+        Format::Csv => {
+            if args.csv_bom {
+                body.extend_from_slice(b"\xEF\xBB\xBF");
+            }
+            if let Err(e) = crate::tables::findings_csv(&analysis, &mut body) {
+                eprintln!("flowcli: {e}");
+                return Ok(EXIT_INPUT);
+            }
+        }
+        Format::Parquet => {
+            if let Err(e) = crate::tables::findings_parquet(&analysis, &mut body) {
+                eprintln!("flowcli: {e}");
+                return Ok(EXIT_INPUT);
+            }
+        }
+        Format::Ecs => {
+            for f in &analysis.findings {
+                serde_json::to_writer(
+                    &mut body,
+                    &flowcore::report::ecs::finding_ecs(f, &analysis),
+                )?;
+                body.push(b'\n');
+            }
+        }
         Format::Ndjson => {
             for f in &analysis.findings {
                 serde_json::to_writer(&mut body, &finding_json_in(f, &analysis))?;
@@ -296,6 +382,15 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
             }
         }
     }
+    Ok(finish_status(&args, &analysis, &errors))
+}
+
+/// The closing line on stderr and the exit status.
+fn finish_status(
+    args: &AnalyzeArgs,
+    analysis: &flowcore::policy::Analysis,
+    errors: &[String],
+) -> u8 {
     if !args.quiet {
         eprintln!(
             "flowcli: {} flows judged, {} findings ({} flows in violation)",
@@ -308,11 +403,11 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
         (Some(d), FailOn::New) => d.new.len(),
         _ => analysis.findings.len(),
     };
-    Ok(if !errors.is_empty() {
+    if !errors.is_empty() {
         EXIT_INPUT
     } else if failing == 0 {
         EXIT_OK
     } else {
         EXIT_OUTPUT
-    })
+    }
 }

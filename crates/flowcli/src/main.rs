@@ -19,7 +19,9 @@ mod analyze;
 mod capture;
 mod extract;
 mod progress;
+mod query;
 mod rules;
+mod tables;
 
 /// A file written beside its final path and renamed into place by [`AtomicFile::commit`],
 /// so a reader never sees half a report; dropped uncommitted, it leaves nothing behind.
@@ -187,6 +189,22 @@ per line, with \"window\": N). Flows do not span windows. --bpf runs in the kern
 Exit status: 0 no findings; 1 findings in some window; 2 error (cannot open the interface,
 bad ruleset).")]
     Capture(capture::CaptureArgs),
+    /// Query the flows and findings of inputs with SQL (polars SQL): tables `flows` and
+    /// `findings`.
+    #[command(after_help = "\
+Examples:
+  flowcli query --ruleset rulesets/ome-city.toml samples/ome-city-sample.pcap \\
+      --sql 'SELECT rule_id, COUNT(*) AS n FROM findings GROUP BY rule_id ORDER BY n DESC'
+  flowcli query night/flows.parquet night/findings.parquet --sql 'SELECT * FROM findings'
+  flowcli query --ruleset site.toml captures/ --format csv -o out.csv --sql '...'
+
+Inputs are captures, flow exports and flow logs (judged with --ruleset to fill `findings`),
+flowcore flow tables (flows.parquet/csv) and finding tables (findings.parquet, as written
+by `analyze --output DIR/`), which are loaded as they are. docs/query.md has the schema
+and the queries investigators run most.
+
+Exit status: 0 the query ran; 2 error (bad SQL, unreadable input, output not writable).")]
+    Query(query::QueryArgs),
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
@@ -224,6 +242,11 @@ enum Format {
     Ndjson,
     /// CSV with a header row.
     Csv,
+    /// A Parquet table with typed columns (times as timestamp[ns, UTC], counts as u64).
+    Parquet,
+    /// One JSON object per flow per line with Elastic Common Schema names (source.ip,
+    /// network.community_id, event.start, ...), for SIEMs.
+    Ecs,
 }
 
 #[derive(clap::Args)]
@@ -312,11 +335,13 @@ pub(crate) struct FlowOpts {
     /// link type; flow-export records are not affected. Needs the `libpcap` feature.
     #[arg(long, value_name = "EXPR")]
     pub(crate) bpf: Option<String>,
-    /// Column map (TOML) for delimited flow logs and Parquet tables that are not in a
-    /// format recognised by itself (nfdump CSV, Zeek conn.log, Suricata eve and flowcore's
-    /// own CSV/Parquet are): see docs/flowlogs.md.
-    #[arg(long, value_name = "MAP.toml")]
-    columns: Option<PathBuf>,
+    /// Column map for delimited flow logs and Parquet tables that are not in a format
+    /// recognised by itself (nfdump CSV, Zeek conn.log, Suricata eve and flowcore's own
+    /// CSV/Parquet are): a TOML file, or inline as KEY=COLUMN pairs separated by commas
+    /// (e.g. "src_ip=srcaddr,dst_ip=dstaddr,proto=protocol,start=start,packets=packets,
+    /// bytes=bytes"). See docs/flowlogs.md.
+    #[arg(long, value_name = "MAP.toml|K=V,...")]
+    columns: Option<String>,
     /// Times written without an offset in flow logs (nfdump CSV prints the local time of
     /// the machine that ran nfdump) are at this offset, e.g. +09:00. Default UTC.
     #[arg(long, value_name = "OFFSET", allow_hyphen_values = true, value_parser = flowcore::input::flowlog::parse_offset)]
@@ -344,10 +369,13 @@ impl FlowOpts {
     /// How to open inputs: hashing, and the column map of flow logs.
     pub(crate) fn open_options(&self, hash: bool) -> Result<OpenOptions, String> {
         let mut columns = match &self.columns {
+            Some(c) if !std::path::Path::new(c).exists() && c.contains('=') => {
+                Some(ColumnMap::from_pairs(c).map_err(|e| format!("--columns {c:?}: {e}"))?)
+            }
             Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .map_err(|e| format!("{}: cannot read: {e}", p.display()))?;
-                Some(ColumnMap::from_toml(&text).map_err(|e| format!("{}: {e}", p.display()))?)
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| format!("{p}: cannot read: {e}"))?;
+                Some(ColumnMap::from_toml(&text).map_err(|e| format!("{p}: {e}"))?)
             }
             None => None,
         };
@@ -481,6 +509,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Flows(args) => run_flows(args),
         Command::Analyze(args) => analyze::run(args),
+        Command::Query(args) => query::run(args),
         Command::Extract(args) => extract::run(args),
         Command::Capture(args) => capture::run(args),
         Command::Completions { shell } => {
@@ -518,6 +547,8 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
         Some(Format::Json) => FlowFormat::Json,
         Some(Format::Ndjson) => FlowFormat::Ndjson,
         Some(Format::Csv) => FlowFormat::Csv,
+        Some(Format::Parquet) => FlowFormat::Parquet,
+        Some(Format::Ecs) => FlowFormat::Ecs,
         None if args.output.is_none() && stdout.is_terminal() => FlowFormat::Table,
         None => FlowFormat::Ndjson,
     };
@@ -698,6 +729,149 @@ fn manpage(dir: Option<PathBuf>) -> io::Result<u8> {
     }
 }
 
+/// Width of the terminal on stdout, if it is one: `COLUMNS` when set, else asked of the
+/// terminal.
+pub(crate) fn terminal_width() -> Option<usize> {
+    if let Some(c) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        return Some(c);
+    }
+    terminal_size::terminal_size_of(io::stdout()).map(|(w, _)| usize::from(w.0))
+}
+
+/// Display width of a string: East Asian wide characters take two columns.
+pub(crate) fn display_width(s: &str) -> usize {
+    s.chars()
+        .map(|c| match c as u32 {
+            0x1100..=0x115F
+            | 0x2E80..=0xA4CF
+            | 0xAC00..=0xD7A3
+            | 0xF900..=0xFAFF
+            | 0xFE30..=0xFE4F
+            | 0xFF00..=0xFF60
+            | 0xFFE0..=0xFFE6
+            | 0x20000..=0x3FFFD => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// Wraps lines longer than `width` display columns (ANSI colour codes take none), at a
+/// space when there is one near the end, continuing with an indent. Nothing is cut.
+pub(crate) fn fit_lines(text: &str, width: usize) -> String {
+    let width = width.max(40);
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for line in text.split_inclusive('\n') {
+        let (body, nl) = match line.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (line, ""),
+        };
+        let mut col = 0;
+        let mut piece = String::new();
+        let mut last_space: Option<usize> = None;
+        let mut in_escape = false;
+        for c in body.chars() {
+            piece.push(c);
+            if in_escape {
+                in_escape = c != 'm';
+                continue;
+            }
+            if c == '\x1b' {
+                in_escape = true;
+                continue;
+            }
+            col += display_width(c.encode_utf8(&mut [0; 4]));
+            if c == ' ' {
+                last_space = Some(piece.len());
+            }
+            if col >= width {
+                let cut = match last_space {
+                    Some(i) if i > piece.len().saturating_sub(24) && i < piece.len() => i,
+                    _ => piece.len(),
+                };
+                let rest = piece.split_off(cut);
+                out.push_str(piece.trim_end());
+                out.push_str("\n      ");
+                col = 6 + display_width(&rest);
+                piece = rest;
+                last_space = None;
+            }
+        }
+        out.push_str(&piece);
+        out.push_str(nl);
+    }
+    out
+}
+
+/// Cuts `s` to at most `w` display columns, marking a cut with `…`.
+#[cfg_attr(not(feature = "frame"), allow(dead_code))]
+pub(crate) fn cut_to(s: &str, w: usize) -> String {
+    if display_width(s) <= w {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let cw = display_width(c.encode_utf8(&mut [0; 4]));
+        if used + cw + 1 > w {
+            break;
+        }
+        out.push(c);
+        used += cw;
+    }
+    out.push('…');
+    out
+}
+
+#[cfg_attr(not(feature = "frame"), allow(dead_code))]
+/// Aligned text columns. With a `width`, the widest columns are narrowed (cells cut with
+/// `…`) until a line fits.
+pub(crate) fn text_table(names: &[String], rows: &[Vec<String>], width: Option<usize>) -> String {
+    let mut w: Vec<usize> = names.iter().map(|n| display_width(n)).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(display_width(c));
+        }
+    }
+    if let Some(max) = width {
+        let gaps = 2 * w.len().saturating_sub(1);
+        while w.iter().sum::<usize>() + gaps > max {
+            let (i, &widest) = w
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, x)| **x)
+                .unwrap_or((0, &0));
+            if widest <= 6 {
+                break;
+            }
+            w[i] = widest - 1;
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: &[String], out: &mut String| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i > 0 {
+                l.push_str("  ");
+            }
+            let c = cut_to(c, w[i]);
+            l.push_str(&c);
+            l.extend(std::iter::repeat_n(
+                ' ',
+                w[i].saturating_sub(display_width(&c)),
+            ));
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(names, &mut out);
+    let rule: Vec<String> = w.iter().map(|n| "-".repeat(*n)).collect();
+    line(&rule, &mut out);
+    for r in rows {
+        line(r, &mut out);
+    }
+    out
+}
+
 /// A worker's pipeline is built from options the main thread already built one from.
 pub(crate) fn unreachable_pipeline() -> ! {
     unreachable!("flow options were validated before the workers started")
@@ -810,4 +984,50 @@ pub(crate) fn accounting_line(s: &InputSummary) -> String {
     }
     let _ = io::stderr().flush();
     line
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_wrap_to_the_width_and_lose_nothing() {
+        let line = format!(
+            "\x1b[1;31mHIGH\x1b[0m {} マイナンバー利用事務系 {}\nshort\n",
+            "word ".repeat(30),
+            "x".repeat(70)
+        );
+        let out = fit_lines(&line, 60);
+        for l in out.lines() {
+            let visible: String = {
+                let mut s = String::new();
+                let mut esc = false;
+                for c in l.chars() {
+                    if c == '\x1b' {
+                        esc = true;
+                    } else if esc {
+                        esc = c != 'm';
+                    } else {
+                        s.push(c);
+                    }
+                }
+                s
+            };
+            assert!(display_width(&visible) <= 60, "{l:?}");
+        }
+        let squash = |s: &str| s.split_whitespace().collect::<String>();
+        assert_eq!(squash(&out), squash(&line));
+        assert!(out.ends_with("\nshort\n"));
+    }
+
+    #[test]
+    fn tables_narrow_their_widest_columns_to_fit() {
+        let names = vec!["rule".to_string(), "message".to_string()];
+        let rows = vec![vec!["LG-01".to_string(), "あ".repeat(50)]];
+        let wide = text_table(&names, &rows, None);
+        assert!(wide.lines().nth(2).unwrap().ends_with(&"あ".repeat(50)));
+        let narrow = text_table(&names, &rows, Some(40));
+        assert!(narrow.lines().all(|l| display_width(l) <= 40), "{narrow}");
+        assert!(narrow.lines().nth(2).unwrap().ends_with('…'));
+    }
 }

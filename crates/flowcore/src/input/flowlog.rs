@@ -157,6 +157,31 @@ impl ColumnMap {
         Ok(m)
     }
 
+    /// Parses a map written inline, `KEY=COLUMN` pairs separated by commas (the keys of the
+    /// TOML form; `initiator_known=true` and `separator=tab|space|...` included).
+    pub fn from_pairs(text: &str) -> Result<Self, String> {
+        let mut toml_text = String::new();
+        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (k, v) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("{pair:?} is not KEY=COLUMN"))?;
+            let (k, v) = (k.trim(), v.trim());
+            if !k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                return Err(format!("{k:?} is not a key of a column map"));
+            }
+            let v = match (k, v) {
+                ("initiator_known", "true" | "false") => v.to_string(),
+                ("separator", "tab") => "\"\\t\"".into(),
+                ("separator", "space") => "\" \"".into(),
+                ("separator", "comma") => "\",\"".into(),
+                ("separator", "semicolon") => "\";\"".into(),
+                _ => toml::Value::String(v.to_string()).to_string(),
+            };
+            toml_text.push_str(&format!("{k} = {v}\n"));
+        }
+        Self::from_toml(&toml_text)
+    }
+
     /// The map of flowcore's own flow CSV (`flowcli flows --format csv`) and Parquet.
     pub fn flowcore() -> Self {
         let s = |x: &str| Some(x.to_string());

@@ -41,7 +41,7 @@ fn as_text(c: &Column) -> PolarsResult<Column> {
             let v = c.cast(&DataType::Int64)?;
             let ca = v.i64()?;
             let out: StringChunked = ca
-                .into_iter()
+                .iter()
                 .map(|x| {
                     x.map(|t| {
                         let (s, f) = (t.div_euclid(per_s), t.rem_euclid(per_s));

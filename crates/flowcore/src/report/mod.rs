@@ -13,6 +13,9 @@ use crate::time::push_rfc3339;
 pub mod analysis;
 pub mod baseline;
 pub mod capture;
+pub mod ecs;
+#[cfg(feature = "frame")]
+pub mod frame;
 pub mod html;
 
 pub use crate::decode::{mac_str, proto_name};
@@ -28,6 +31,11 @@ pub enum FlowFormat {
     Ndjson,
     /// RFC 4180 CSV with a header row, streamed as flows finish.
     Csv,
+    /// A Parquet table (typed columns; the `frame` feature), sorted like `json`.
+    Parquet,
+    /// One JSON object per flow per line with Elastic Common Schema field names
+    /// ([`ecs::flow_ecs`]), streamed.
+    Ecs,
 }
 
 /// Identifier of the flow schema written by the JSON and CSV formats.
@@ -172,6 +180,13 @@ impl<W: Write> FlowWriter<W> {
                 self.line.push('\n');
                 self.out.write_all(self.line.as_bytes())
             }
+            FlowFormat::Ecs => {
+                let v = ecs::flow_ecs(rec, file_name(&self.inputs, rec.input));
+                self.line.clear();
+                self.line.push_str(&v.to_string());
+                self.line.push('\n');
+                self.out.write_all(self.line.as_bytes())
+            }
             FlowFormat::Csv => {
                 if !self.header_done {
                     self.header_done = true;
@@ -182,7 +197,7 @@ impl<W: Write> FlowWriter<W> {
                 flow_csv(rec, file_name(&self.inputs, rec.input), &mut self.line);
                 self.out.write_all(self.line.as_bytes())
             }
-            FlowFormat::Table | FlowFormat::Json => {
+            FlowFormat::Table | FlowFormat::Json | FlowFormat::Parquet => {
                 self.held.push(rec.clone());
                 Ok(())
             }
@@ -191,15 +206,7 @@ impl<W: Write> FlowWriter<W> {
 
     /// Writes what was held and the accounting (json), then flushes.
     pub fn finish(mut self, summaries: &[InputSummary], errors: &[String]) -> io::Result<W> {
-        self.held.sort_by_key(|r| {
-            (
-                r.input,
-                r.first_packet_index,
-                r.first_ts,
-                r.src_port,
-                r.dst_port,
-            )
-        });
+        sort_flows(&mut self.held);
         match self.format {
             FlowFormat::Csv if !self.header_done => {
                 let h = FLOW_COLUMNS.join(",") + "\n";
@@ -242,11 +249,37 @@ impl<W: Write> FlowWriter<W> {
                 let t = table(&self.held);
                 self.out.write_all(t.as_bytes())?;
             }
+            FlowFormat::Parquet => {
+                #[cfg(feature = "frame")]
+                {
+                    let mut df = frame::flows_frame(&self.held, &self.inputs)
+                        .map_err(|e| io::Error::other(e.to_string()))?;
+                    frame::write_parquet(&mut df, &mut self.out)
+                        .map_err(|e| io::Error::other(e.to_string()))?;
+                }
+                #[cfg(not(feature = "frame"))]
+                return Err(io::Error::other(
+                    "Parquet output needs flowcore's `frame` feature",
+                ));
+            }
             _ => {}
         }
         self.out.flush()?;
         Ok(self.out)
     }
+}
+
+/// Sorts flow records as the sorted reports list them: by input, then first packet.
+pub fn sort_flows(flows: &mut [FlowRecord]) {
+    flows.sort_by_key(|r| {
+        (
+            r.input,
+            r.first_packet_index,
+            r.first_ts,
+            r.src_port,
+            r.dst_port,
+        )
+    });
 }
 
 fn file_name(inputs: &[String], input: u32) -> &str {

@@ -520,6 +520,11 @@ impl TemplateCache {
         if t.min_len == 0 {
             return;
         }
+        // Options records (sampling, boot time) come in sets of their own, so the values a
+        // data set's records need are fixed for the set: look them up once.
+        let scope = (ctx.exporter, ctx.port, h.domain);
+        let sampling = self.sampling.get(&scope).copied();
+        let init_ms = self.init_ms.get(&scope).copied();
         while b.len() >= t.min_len {
             let mut rec = Values::default();
             let mut o = 0;
@@ -560,24 +565,14 @@ impl TemplateCache {
             if t.scope > 0 {
                 stats.options_records += 1;
                 if let Some(s) = rec.sampling {
-                    self.sampling
-                        .insert((ctx.exporter, ctx.port, h.domain), s.max(1));
+                    self.sampling.insert(scope, s.max(1));
                 }
                 if let Some(ms) = rec.init_ms {
-                    self.init_ms.insert((ctx.exporter, ctx.port, h.domain), ms);
+                    self.init_ms.insert(scope, ms);
                 }
                 continue;
             }
-            if let Some(r) = rec.into_record(
-                h,
-                ctx,
-                self.sampling
-                    .get(&(ctx.exporter, ctx.port, h.domain))
-                    .copied(),
-                self.init_ms
-                    .get(&(ctx.exporter, ctx.port, h.domain))
-                    .copied(),
-            ) {
+            if let Some(r) = rec.into_record(h, ctx, sampling, init_ms) {
                 stats.records += 1;
                 out(ExportItem::Record(r));
             }

@@ -184,6 +184,18 @@ separator = " "
 2 123456789010 eni-1235b8ca123456789 172.31.9.69 172.31.9.12 49761 3389 6 x 4249 1418530010 1418530070 REJECT OK
 2 123456789010 eni-1235b8ca123456789 - - - - - - - 1431280876 1431280934 - NODATA
 ";
+    // The same map inline.
+    let inline = ColumnMap::from_pairs(
+        "src_ip=srcaddr, dst_ip=dstaddr, src_port=srcport, dst_port=dstport, proto=protocol, \
+         start=start, end=end, packets=packets, bytes=bytes, separator=space",
+    )
+    .unwrap();
+    assert_eq!(inline, map);
+    assert!(ColumnMap::from_pairs("src_ip").is_err());
+    assert!(
+        ColumnMap::from_pairs("src_ip=a,nonsense=b").is_err(),
+        "unknown keys are refused"
+    );
     // Without the map this is not a flow log at all.
     assert!(CaptureReader::from_reader("log".into(), Box::new(std::io::Cursor::new(log))).is_err());
     let mut r = open(log, Some(map));

@@ -267,6 +267,8 @@ pub struct Ruleset {
     pub routers: HashSet<[u8; 6]>,
     pair_rule: Vec<u16>,
     pair_n: usize,
+    /// The exceptions' expiry instants, sorted (computed when the site is loaded).
+    expiries: Vec<TimestampNs>,
 }
 
 /// The three segment names a site may declare.
@@ -645,7 +647,12 @@ impl Ruleset {
             return Err(errs);
         }
         let pair_rule = Self::pair_table(&inv, &rules);
+        let mut expiries: Vec<TimestampNs> =
+            exceptions.iter().filter_map(|x| x.expires_at).collect();
+        expiries.sort_unstable();
+        expiries.dedup();
         Ok(Ruleset {
+            expiries,
             pair_rule,
             pair_n: inv.classes().count(),
             path: PathBuf::from(name),
@@ -665,6 +672,15 @@ impl Ruleset {
     /// Attributes an address.
     pub fn attribute(&self, ip: IpAddr, vlan: Option<u16>) -> Attribution {
         self.inventory.attribute(ip, vlan)
+    }
+
+    /// The number of exception expiry instants at or before `ts`: a verdict depends on a
+    /// flow's time only through it (an exception is valid before its instant).
+    fn expiry_epoch(&self, ts: TimestampNs) -> u32 {
+        if self.expiries.is_empty() {
+            return 0;
+        }
+        self.expiries.partition_point(|&at| at <= ts) as u32
     }
 
     /// Judges one flow, with the reasons exceptions and gateways did not permit it.
@@ -1246,9 +1262,72 @@ fn add_flow(e: &mut Finding, f: &FlowRecord, file: &str) {
     e.last_ts = e.last_ts.max(f.last_ts);
 }
 
+/// What a verdict without reasons depends on: the endpoints (and VLAN, for attribution),
+/// the service, the source port when the initiator is unknown (the other direction is
+/// tried), and which exceptions have expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct JudgeKey {
+    src: IpAddr,
+    dst: IpAddr,
+    vlan: Option<u16>,
+    proto: u8,
+    dport: u16,
+    sport: u16,
+    initiator_known: bool,
+    epoch: u32,
+}
+
+/// Slots of the judgement cache (direct-mapped: a colliding key replaces the slot).
+const JUDGE_CACHE_SLOTS: usize = 1 << 14;
+
+/// Recent judgements. Traffic repeats: the same clients reach the same services all night,
+/// so most flows are judged by one hash and one comparison instead of two prefix lookups
+/// and a walk over the gateways and exceptions.
+struct JudgeCache {
+    slots: Vec<Option<(JudgeKey, Judgement)>>,
+    hasher: hashbrown::DefaultHashBuilder,
+}
+
+impl JudgeCache {
+    fn new() -> Self {
+        JudgeCache {
+            // Allocated at the first flow: an analyzer of an empty input costs nothing.
+            slots: Vec::new(),
+            hasher: hashbrown::DefaultHashBuilder::default(),
+        }
+    }
+
+    fn judge(&mut self, rs: &Ruleset, f: &FlowRecord) -> Judgement {
+        use std::hash::BuildHasher;
+        let key = JudgeKey {
+            src: f.src_ip,
+            dst: f.dst_ip,
+            vlan: f.vlan,
+            proto: f.proto,
+            dport: f.dst_port,
+            sport: if f.initiator_known { 0 } else { f.src_port },
+            initiator_known: f.initiator_known,
+            epoch: rs.expiry_epoch(f.first_ts),
+        };
+        if self.slots.is_empty() {
+            self.slots = vec![None; JUDGE_CACHE_SLOTS];
+        }
+        let slot = (self.hasher.hash_one(key) as usize) & (JUDGE_CACHE_SLOTS - 1);
+        if let Some((k, j)) = &self.slots[slot] {
+            if *k == key {
+                return j.clone();
+            }
+        }
+        let j = rs.judge(f, false);
+        self.slots[slot] = Some((key, j.clone()));
+        j
+    }
+}
+
 /// Judges flows one by one (streaming) and aggregates findings.
 pub struct Analyzer<'r> {
     rs: &'r Ruleset,
+    cache: JudgeCache,
     findings: HashMap<AggKey, Finding>,
     matrix: BTreeMap<(ClassId, ClassId), MatrixCell>,
     macs: MacObservations,
@@ -1266,6 +1345,7 @@ impl<'r> Analyzer<'r> {
     pub fn new(rs: &'r Ruleset) -> Self {
         Analyzer {
             rs,
+            cache: JudgeCache::new(),
             findings: HashMap::new(),
             matrix: BTreeMap::new(),
             macs: MacObservations::new(1 << 20),
@@ -1378,7 +1458,7 @@ impl<'r> Analyzer<'r> {
 
     /// Judges one flow whose first packet is in `file`.
     pub fn observe(&mut self, f: &FlowRecord, file: &str) -> Verdict {
-        let j = self.rs.judge(f, false);
+        let j = self.cache.judge(self.rs, f);
         self.flows += 1;
         let cell = self.matrix.entry((j.src.class, j.dst.class)).or_default();
         cell.flows += 1;

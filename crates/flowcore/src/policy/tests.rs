@@ -292,3 +292,75 @@ fn findings_are_bounded_under_a_scan() {
         .unwrap();
     assert_eq!(over.flows, 990);
 }
+
+#[test]
+fn cached_judgements_equal_fresh_ones() {
+    // Many flows over few endpoints, both sides of an exception's expiry, known and
+    // unknown initiators, VLANs: every verdict the analyzer returns (through its cache)
+    // equals the ruleset's own evaluation of that flow.
+    let rs = example();
+    let hosts = [
+        "10.1.9.5",
+        "10.1.20.7",
+        "10.2.10.21",
+        "10.2.5.25",
+        "10.3.6.10",
+        "10.3.20.15",
+        "172.20.1.5",
+        "8.8.8.8",
+        "192.168.9.9",
+        "203.0.113.5",
+        "fd00:2::15",
+    ];
+    let ports = [22u16, 25, 53, 443, 445, 3389, 50000, 50001];
+    let expiry = rs.exceptions[0].expires_at.expect("EX-001 expires");
+    let mut a = Analyzer::new(&rs);
+    let mut seed = 1u64;
+    let mut next = |n: usize| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize % n
+    };
+    let mut hits = 0;
+    for i in 0..20_000 {
+        let (s, d) = (hosts[next(hosts.len())], hosts[next(hosts.len())]);
+        if s.contains(':') != d.contains(':') {
+            continue;
+        }
+        let ts = expiry + [-NS_PER_SEC, 0, NS_PER_SEC][next(3)];
+        let mut f = flow(
+            s,
+            ports[next(ports.len())],
+            d,
+            ports[next(ports.len())],
+            [proto::TCP, proto::UDP][next(2)],
+            ts,
+        );
+        f.initiator_known = next(3) != 0;
+        f.vlan = [None, Some(10), Some(20)][next(3)];
+        let fresh = rs.judge(&f, false);
+        let got = a.observe(&f, "t");
+        assert_eq!(got, fresh.verdict, "flow {i}: {f:?}");
+        hits += usize::from(matches!(got, Verdict::Violation { .. }));
+    }
+    assert!(hits > 1000, "the mix has violations ({hits})");
+    // The same flow through the exception, just before and at its expiry: the cached
+    // permit must not outlive the exception.
+    let mut a = Analyzer::new(&rs);
+    for ts in [expiry - NS_PER_SEC, expiry, expiry - 1, expiry + 1] {
+        let f = flow("10.1.9.5", 50000, "172.20.1.5", 443, proto::TCP, ts);
+        assert_eq!(a.observe(&f, "t"), rs.judge(&f, false).verdict, "at {ts}");
+    }
+    // Unknown initiators: the reverse direction (source port as the service) decides.
+    let mut a = Analyzer::new(&rs);
+    for sp in [3389, 50000, 3389] {
+        let mut f = flow("10.3.6.10", sp, "10.2.10.21", 50123, proto::TCP, expiry);
+        f.initiator_known = false;
+        assert_eq!(
+            a.observe(&f, "t"),
+            rs.judge(&f, false).verdict,
+            "sport {sp}"
+        );
+    }
+}

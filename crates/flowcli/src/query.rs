@@ -167,7 +167,7 @@ pub(crate) fn run(args: QueryArgs) -> io::Result<u8> {
             body.extend_from_slice(crate::text_table(&names, &rows, width).as_bytes());
             Ok(())
         }
-        QueryFormat::Csv => frame::write_csv(&mut result, &mut body).map_err(|e| e.to_string()),
+        QueryFormat::Csv => frame::write_csv(&result, &mut body).map_err(|e| e.to_string()),
         QueryFormat::Ndjson => frame::write_ndjson(&result, &mut body).map_err(|e| e.to_string()),
         QueryFormat::Parquet => {
             frame::write_parquet(&mut result, &mut body).map_err(|e| e.to_string())

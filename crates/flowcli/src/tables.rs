@@ -39,16 +39,7 @@ fn no_frame() -> io::Error {
 
 /// The findings as CSV (the columns of the finding table).
 pub(crate) fn findings_csv(a: &Analysis, out: &mut Vec<u8>) -> io::Result<()> {
-    #[cfg(feature = "frame")]
-    {
-        let mut df = flowcore::report::frame::findings_frame(a).map_err(frame_err)?;
-        flowcore::report::frame::write_csv(&mut df, out).map_err(frame_err)
-    }
-    #[cfg(not(feature = "frame"))]
-    {
-        let _ = (a, out);
-        Err(no_frame())
-    }
+    flowcore::report::analysis::write_findings_csv(a, out)
 }
 
 /// The findings as a Parquet file.

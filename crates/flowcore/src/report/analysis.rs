@@ -90,6 +90,68 @@ pub fn finding_json(f: &Finding) -> Value {
     })
 }
 
+/// Column names of the finding table, in order.
+pub const FINDING_COLUMNS: [&str; 29] = [
+    "id",
+    "rule_id",
+    "severity",
+    "clause",
+    "message_en",
+    "message_ja",
+    "src_ip",
+    "src_port",
+    "src_class",
+    "src_prefix",
+    "dst_ip",
+    "dst_port",
+    "dst_class",
+    "dst_prefix",
+    "service",
+    "proto",
+    "initiator",
+    "mac",
+    "first_ts",
+    "last_ts",
+    "flows",
+    "packets",
+    "bytes",
+    "community_id",
+    "file",
+    "first_packet_index",
+    "first_packet_offset",
+    "considered",
+    "baseline",
+];
+
+/// The finding table as CSV: a header of [`FINDING_COLUMNS`], then one row per finding
+/// (times in RFC 3339 UTC, `considered` joined by `"; "`, nulls empty).
+pub fn write_findings_csv(a: &Analysis, out: &mut impl Write) -> io::Result<()> {
+    let names: Vec<String> = FINDING_COLUMNS.iter().map(|c| c.to_string()).collect();
+    let rows: Vec<Vec<String>> = a
+        .findings
+        .iter()
+        .map(|f| {
+            let v = finding_json_in(f, a);
+            FINDING_COLUMNS
+                .iter()
+                .map(|c| match v.get(*c) {
+                    None | Some(Value::Null) => String::new(),
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Array(items)) => items
+                        .iter()
+                        .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    Some(x) => x.to_string(),
+                })
+                .collect()
+        })
+        .collect();
+    let mut s = String::new();
+    super::push_csv_rows(&mut s, &names, &rows);
+    out.write_all(s.as_bytes())
+}
+
 /// A finding with its baseline status (`"baseline": "new"` or `"recurring"`) when the
 /// analysis was compared with an earlier report.
 pub fn finding_json_in(f: &Finding, a: &Analysis) -> Value {

@@ -10,6 +10,7 @@ use serde_json::Value;
 /// The polars types callers need (so they need not depend on polars themselves).
 pub use polars::prelude::{DataFrame, PolarsError};
 
+use super::analysis::FINDING_COLUMNS;
 use super::{flow_fields, FLOW_COLUMNS, V};
 use crate::flow::FlowRecord;
 use crate::policy::{Analysis, Finding};
@@ -34,39 +35,6 @@ fn flow_kind(name: &str) -> Kind {
         _ => Kind::Count,
     }
 }
-
-/// Column names of the finding table, in order.
-pub const FINDING_COLUMNS: [&str; 29] = [
-    "id",
-    "rule_id",
-    "severity",
-    "clause",
-    "message_en",
-    "message_ja",
-    "src_ip",
-    "src_port",
-    "src_class",
-    "src_prefix",
-    "dst_ip",
-    "dst_port",
-    "dst_class",
-    "dst_prefix",
-    "service",
-    "proto",
-    "initiator",
-    "mac",
-    "first_ts",
-    "last_ts",
-    "flows",
-    "packets",
-    "bytes",
-    "community_id",
-    "file",
-    "first_packet_index",
-    "first_packet_offset",
-    "considered",
-    "baseline",
-];
 
 fn finding_kind(name: &str) -> Kind {
     match name {
@@ -225,9 +193,12 @@ pub fn query(flows: DataFrame, findings: DataFrame, sql: &str) -> PolarsResult<D
     ctx.execute(sql)?.collect()
 }
 
-/// Writes a frame as CSV with a header row (times in RFC 3339).
-pub fn write_csv(df: &mut DataFrame, out: impl Write) -> PolarsResult<()> {
-    CsvWriter::new(out).include_header(true).finish(df)
+/// Writes a frame as CSV with a header row (times in RFC 3339, UTC).
+pub fn write_csv(df: &DataFrame, mut out: impl Write) -> std::io::Result<()> {
+    let (names, rows) = text_rows(df);
+    let mut s = String::new();
+    super::push_csv_rows(&mut s, &names, &rows);
+    out.write_all(s.as_bytes())
 }
 
 /// Writes a frame as NDJSON, one object per row, keys in column order.

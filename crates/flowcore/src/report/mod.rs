@@ -461,19 +461,36 @@ pub fn flow_csv(r: &FlowRecord, file: &str, s: &mut String) {
             }
             V::Bool(b) => s.push_str(if b { "true" } else { "false" }),
             V::Plain(p) => s.push_str(&p),
-            V::Text(t) => {
-                if t.contains([',', '"', '\n', '\r']) {
-                    s.push('"');
-                    s.push_str(&t.replace('"', "\"\""));
-                    s.push('"');
-                } else {
-                    s.push_str(t);
-                }
-            }
+            V::Text(t) => push_csv_field(s, t),
             V::Ts(t) => push_rfc3339(s, t),
         }
     }
     s.push('\n');
+}
+
+/// Appends one CSV field (RFC 4180): quoted, with doubled quotes, when it holds a comma,
+/// a quote or a line break.
+pub fn push_csv_field(s: &mut String, t: &str) {
+    if t.contains([',', '"', '\n', '\r']) {
+        s.push('"');
+        s.push_str(&t.replace('"', "\"\""));
+        s.push('"');
+    } else {
+        s.push_str(t);
+    }
+}
+
+/// Appends CSV rows: a header of `names`, then every row.
+pub fn push_csv_rows(s: &mut String, names: &[String], rows: &[Vec<String>]) {
+    for row in std::iter::once(names).chain(rows.iter().map(Vec::as_slice)) {
+        for (i, f) in row.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            push_csv_field(s, f);
+        }
+        s.push('\n');
+    }
 }
 
 fn summary_json(sum: &InputSummary, s: &mut String) {

@@ -82,7 +82,7 @@ fn ns(rfc3339: &Value) -> Value {
     let s = rfc3339.as_str().unwrap();
     let out = run(Command::new("date")
         .args(["-u", "-d"])
-        .arg(&s[..19].replace('T', " "))
+        .arg(s[..19].replace('T', " "))
         .arg("+%s"));
     let secs: i64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
     let frac: i64 = s[20..29].parse().unwrap();

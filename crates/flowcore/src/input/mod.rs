@@ -210,7 +210,7 @@ enum Inner {
     Export(ExportFile),
     FlowLog(Box<flowlog::LogReader>),
     #[cfg(feature = "frame")]
-    Table(parquet::TableRecords),
+    Table(Box<parquet::TableRecords>),
     #[cfg(feature = "libpcap")]
     Live(Box<libpcap::LiveReader>),
 }
@@ -557,7 +557,7 @@ impl CaptureReader {
                     let t = parquet::TableRecords::read(&name, reader, columns)?;
                     (
                         CaptureFormat::FlowLog(flowlog::LogFormat::Parquet),
-                        Inner::Table(t),
+                        Inner::Table(Box::new(t)),
                     )
                 }
                 #[cfg(not(feature = "frame"))]

@@ -282,7 +282,7 @@ fn hostile_lines_never_panic() {
                 "\u{feff}",
             ];
             text.push_str(pick[(seed >> 33) as usize % pick.len()]);
-            if seed % 5 == 0 {
+            if seed.is_multiple_of(5) {
                 text.push('\n');
             }
         }

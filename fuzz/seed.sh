@@ -26,4 +26,16 @@ while o + 16 <= len(data) and n < 64:
     n += 1
 PY
 cp ../rulesets/*.toml corpus/ruleset/
-echo "seeded: $(ls corpus/capture | wc -l) captures, $(ls corpus/export_datagram | wc -l) datagrams, $(ls corpus/packet | wc -l) packets, $(ls corpus/ruleset | wc -l) rulesets"
+# flowlog: a header-selector byte and lines in each format (the nfdump CSV of the sample,
+# made by the real nfpcapd/nfdump, when they are installed).
+mkdir -p corpus/flowlog
+printf '\x011300475168.853899\tC1\t141.142.220.118\t43927\t141.142.2.2\t53\tudp\t0.000435\t1\t66\t1\t117\tDd\n' > corpus/flowlog/zeek
+printf '\x03{"event_type":"flow","src_ip":"10.3.20.15","src_port":50000,"dest_ip":"10.1.5.5","dest_port":445,"proto":"TCP","flow":{"pkts_toserver":5,"pkts_toclient":4,"bytes_toserver":600,"bytes_toclient":900,"start":"2026-11-25T00:00:00.500000+0900","end":"2026-11-25T00:00:10.000000+0900"},"tcp":{"tcp_flags_ts":"1b","tcp_flags_tc":"1a"},"vlan":[20]}\n' > corpus/flowlog/eve
+printf '\x05172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070\n' > corpus/flowlog/vpc
+if command -v nfpcapd >/dev/null && command -v nfdump >/dev/null; then
+  d=$(mktemp -d)
+  nfpcapd -r ../samples/ome-city-sample.pcap -w "$d" >/dev/null 2>&1
+  { printf '\x00'; TZ=UTC nfdump -R "$d" -o csv | tail -n +2; } > corpus/flowlog/nfdump
+  rm -rf "$d"
+fi
+echo "seeded: $(ls corpus/capture | wc -l) captures, $(ls corpus/export_datagram | wc -l) datagrams, $(ls corpus/packet | wc -l) packets, $(ls corpus/ruleset | wc -l) rulesets, $(ls corpus/flowlog | wc -l) flow logs"

@@ -21,6 +21,15 @@ fn sample() -> PathBuf {
     repo_root().join("samples/ome-city-sample.pcap")
 }
 
+/// `flowcli analyze --ruleset rulesets/ome-city.toml <args> <sample>`, from the repository.
+fn analyze(args: &[&str]) -> std::process::Output {
+    run(flowcli()
+        .current_dir(repo_root())
+        .args(["analyze", "--ruleset", "rulesets/ome-city.toml"])
+        .args(args)
+        .arg(sample()))
+}
+
 fn ndjson(out: &[u8]) -> Vec<Value> {
     String::from_utf8_lossy(out)
         .lines()
@@ -141,17 +150,7 @@ fn flows_parquet_equals_the_ndjson_by_pyarrow() {
 fn analyze_to_a_directory_writes_flows_findings_and_the_report() {
     let dir = temp("night/");
     let _ = std::fs::remove_dir_all(&dir);
-    let out = run(flowcli()
-        .current_dir(repo_root())
-        .args([
-            "analyze",
-            "--ruleset",
-            "rulesets/ome-city.toml",
-            "-q",
-            "--output",
-        ])
-        .arg(&dir)
-        .arg(sample()));
+    let out = analyze(&["-q", "--output", dir.to_str().unwrap()]);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -173,19 +172,13 @@ fn analyze_to_a_directory_writes_flows_findings_and_the_report() {
         .map(|f| f["id"].as_str().unwrap().to_string())
         .collect();
     // ndjson into the same directory, and the same findings.
-    let out = run(flowcli()
-        .current_dir(repo_root())
-        .args([
-            "analyze",
-            "--ruleset",
-            "rulesets/ome-city.toml",
-            "-q",
-            "--format",
-            "ndjson",
-            "--output",
-        ])
-        .arg(&dir)
-        .arg(sample()));
+    let out = analyze(&[
+        "-q",
+        "--format",
+        "ndjson",
+        "--output",
+        dir.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let findings = ndjson(&std::fs::read(dir.join("findings.ndjson")).unwrap());
     let flows = ndjson(&std::fs::read(dir.join("flows.ndjson")).unwrap());
@@ -216,46 +209,15 @@ fn analyze_to_a_directory_writes_flows_findings_and_the_report() {
         assert_eq!(rows.len(), flows.len());
     }
     // A table format that is not a table is refused.
-    let out = run(flowcli()
-        .current_dir(repo_root())
-        .args([
-            "analyze",
-            "--ruleset",
-            "rulesets/ome-city.toml",
-            "--format",
-            "html",
-            "--output",
-        ])
-        .arg(&dir)
-        .arg(sample()));
+    let out = analyze(&["--format", "html", "--output", dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
 fn ecs_documents_carry_the_same_facts() {
-    let out = run(flowcli()
-        .current_dir(repo_root())
-        .args([
-            "analyze",
-            "--ruleset",
-            "rulesets/ome-city.toml",
-            "-q",
-            "--format",
-            "ecs",
-        ])
-        .arg(sample()));
+    let out = analyze(&["-q", "--format", "ecs"]);
     let ecs = ndjson(&out.stdout);
-    let out = run(flowcli()
-        .current_dir(repo_root())
-        .args([
-            "analyze",
-            "--ruleset",
-            "rulesets/ome-city.toml",
-            "-q",
-            "--format",
-            "ndjson",
-        ])
-        .arg(sample()));
+    let out = analyze(&["-q", "--format", "ndjson"]);
     let plain = ndjson(&out.stdout);
     assert_eq!(ecs.len(), plain.len());
     for (e, p) in ecs.iter().zip(&plain) {
@@ -308,17 +270,7 @@ fn query_answers_from_captures_and_from_written_tables() {
     );
     assert_eq!(code, 0, "{from_pcap}");
     // The same counts as the analysis itself.
-    let out = run(flowcli()
-        .current_dir(repo_root())
-        .args([
-            "analyze",
-            "--ruleset",
-            "rulesets/ome-city.toml",
-            "-q",
-            "--format",
-            "ndjson",
-        ])
-        .arg(sample()));
+    let out = analyze(&["-q", "--format", "ndjson"]);
     let mut want = std::collections::BTreeMap::<String, u64>::new();
     for f in ndjson(&out.stdout) {
         *want
@@ -332,17 +284,7 @@ fn query_answers_from_captures_and_from_written_tables() {
     // From the tables a nightly run wrote: findings read as they are, flows judged again.
     let dir = temp("q/");
     let _ = std::fs::remove_dir_all(&dir);
-    let out = run(flowcli()
-        .current_dir(repo_root())
-        .args([
-            "analyze",
-            "--ruleset",
-            "rulesets/ome-city.toml",
-            "-q",
-            "--output",
-        ])
-        .arg(&dir)
-        .arg(sample()));
+    let out = analyze(&["-q", "--output", dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let (code, from_table) = query(
         &["-q", "--format", "csv", "--sql", by_rule],

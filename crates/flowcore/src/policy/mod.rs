@@ -1329,7 +1329,8 @@ pub struct Analyzer<'r> {
     rs: &'r Ruleset,
     cache: JudgeCache,
     findings: HashMap<AggKey, Finding>,
-    matrix: BTreeMap<(ClassId, ClassId), MatrixCell>,
+    /// Counts per (initiator class, responder class), dense: `cs × classes + cd`.
+    matrix: Vec<MatrixCell>,
     macs: MacObservations,
     flows: u64,
     violating: u64,
@@ -1347,7 +1348,7 @@ impl<'r> Analyzer<'r> {
             rs,
             cache: JudgeCache::new(),
             findings: HashMap::new(),
-            matrix: BTreeMap::new(),
+            matrix: vec![MatrixCell::default(); rs.pair_n * rs.pair_n],
             macs: MacObservations::new(1 << 20),
             flows: 0,
             violating: 0,
@@ -1390,8 +1391,7 @@ impl<'r> Analyzer<'r> {
             *self.by_hour.entry(h).or_insert(0) += n;
         }
         self.overflowed += other.overflowed;
-        for (k, c) in other.matrix {
-            let m = self.matrix.entry(k).or_default();
+        for (m, c) in self.matrix.iter_mut().zip(other.matrix) {
             m.flows += c.flows;
             m.bytes = m.bytes.saturating_add(c.bytes);
             m.violations += c.violations;
@@ -1460,7 +1460,12 @@ impl<'r> Analyzer<'r> {
     pub fn observe(&mut self, f: &FlowRecord, file: &str) -> Verdict {
         let j = self.cache.judge(self.rs, f);
         self.flows += 1;
-        let cell = self.matrix.entry((j.src.class, j.dst.class)).or_default();
+        // Every class an attribution returns is one of the inventory's.
+        let n = self.rs.pair_n;
+        let at = usize::from(j.src.class.0) * n + usize::from(j.dst.class.0);
+        let Some(cell) = self.matrix.get_mut(at) else {
+            unreachable!("class ids are below the inventory's class count");
+        };
         cell.flows += 1;
         cell.bytes = cell.bytes.saturating_add(f.bytes());
         for (mac, a, ip) in [(f.src_mac, j.src, f.src_ip), (f.dst_mac, j.dst, f.dst_ip)] {
@@ -1658,10 +1663,16 @@ impl<'r> Analyzer<'r> {
                 ))
         });
         let inv = &self.rs.inventory;
+        let n = self.rs.pair_n;
         let mut matrix: Vec<(String, String, MatrixCell)> = self
             .matrix
             .into_iter()
-            .map(|((s, d), c)| (inv.name(s).to_string(), inv.name(d).to_string(), c))
+            .enumerate()
+            .filter(|(_, c)| c.flows > 0)
+            .map(|(i, c)| {
+                let (s, d) = (ClassId((i / n) as u16), ClassId((i % n) as u16));
+                (inv.name(s).to_string(), inv.name(d).to_string(), c)
+            })
             .collect();
         matrix.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         Analysis {

@@ -301,6 +301,10 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
         }
         return Ok(finish_status(&args, &analysis, &errors));
     }
+    if matches!(format, Format::Parquet) && to_terminal {
+        eprintln!("flowcli: Parquet is binary: give --output FILE or redirect standard output");
+        return Ok(EXIT_INPUT);
+    }
     let mut body = Vec::new();
     match format {
         Format::Table => {

@@ -552,6 +552,10 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
         None if args.output.is_none() && stdout.is_terminal() => FlowFormat::Table,
         None => FlowFormat::Ndjson,
     };
+    if format == FlowFormat::Parquet && args.output.is_none() && stdout.is_terminal() {
+        eprintln!("flowcli: Parquet is binary: give --output FILE or redirect standard output");
+        return Ok(EXIT_INPUT);
+    }
     let sink: Sink = match &args.output {
         Some(path) => match AtomicFile::create(path) {
             Ok(f) => Sink::File(f),

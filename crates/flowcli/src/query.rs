@@ -155,6 +155,9 @@ pub(crate) fn run(args: QueryArgs) -> io::Result<u8> {
     } else {
         QueryFormat::Csv
     });
+    if format == QueryFormat::Parquet && to_terminal {
+        return fail("Parquet is binary: give --output FILE or redirect standard output".into());
+    }
     let mut body = Vec::new();
     let written = match format {
         QueryFormat::Table => {

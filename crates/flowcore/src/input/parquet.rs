@@ -11,6 +11,9 @@ use super::export::ExportWarning;
 use super::flowlog::{row_record, ColumnMap, LogFormat, LogItem, Resolved};
 use super::InputError;
 
+/// Most rows of one Parquet table (its metadata says how many before anything is decoded).
+pub(crate) const MAX_TABLE_ROWS: usize = 50_000_000;
+
 /// The rows of a Parquet table, as text, one record at a time.
 pub(crate) struct TableRecords {
     columns: Vec<Column>,
@@ -73,13 +76,38 @@ impl TableRecords {
         let map = map.cloned().unwrap_or_else(ColumnMap::flowcore);
         let mut pr = ParquetReader::new(std::io::Cursor::new(bytes));
         let schema = pr.schema().map_err(|e| frame_err(name, e))?;
-        let header: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
-        let resolved = map.resolve(&header).map_err(|e| InputError::Format {
+        let all: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
+        map.resolve(&all).map_err(|e| InputError::Format {
             path: name.to_string(),
             offset: 0,
             what: format!("Parquet table: {e} (give a column map with --columns)"),
         })?;
-        let df = pr.finish().map_err(|e| frame_err(name, e))?;
+        let rows = pr.num_rows().map_err(|e| frame_err(name, e))?;
+        if rows > MAX_TABLE_ROWS {
+            return Err(InputError::Format {
+                path: name.to_string(),
+                offset: 0,
+                what: format!(
+                    "Parquet table of {rows} rows: more than {MAX_TABLE_ROWS} are not read at once (split it)"
+                ),
+            });
+        }
+        // Only the mapped columns are decoded.
+        let wanted: Vec<String> = all
+            .iter()
+            .filter(|c| map.columns().contains(c))
+            .map(|c| c.to_string())
+            .collect();
+        let df = pr
+            .with_columns(Some(wanted))
+            .finish()
+            .map_err(|e| frame_err(name, e))?;
+        let header: Vec<&str> = df.get_column_names().iter().map(|n| n.as_str()).collect();
+        let resolved = map.resolve(&header).map_err(|e| InputError::Format {
+            path: name.to_string(),
+            offset: 0,
+            what: format!("Parquet table: {e}"),
+        })?;
         let mut columns = Vec::with_capacity(header.len());
         for c in df.columns() {
             columns.push(as_text(c).map_err(|e| frame_err(name, e))?);

@@ -338,3 +338,42 @@ fn the_documented_queries_run_on_the_sample() {
         assert!(out.lines().count() >= 2, "no rows for {q}:\n{out}");
     }
 }
+
+#[test]
+fn query_gives_the_same_rows_with_any_number_of_threads() {
+    // Several inputs, flow exports among them (those run in order on one pipeline).
+    let mut inputs: Vec<PathBuf> = vec![sample()];
+    for d in ["pcap", "netflow"] {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(common::samples().join(d))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| !p.to_string_lossy().contains("invalid"))
+            .collect();
+        v.sort();
+        inputs.extend(v.into_iter().take(6));
+    }
+    let refs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+    let sql = "SELECT file, src_ip, dst_ip, src_port, dst_port, proto, fwd_packets, rev_packets, \
+               source FROM flows ORDER BY file, first_packet_index, src_ip, dst_ip, src_port";
+    let run_with = |j: &str| {
+        query(
+            &[
+                "--ruleset",
+                "rulesets/ome-city.toml",
+                "-q",
+                "-j",
+                j,
+                "--format",
+                "csv",
+                "--sql",
+                sql,
+            ],
+            &refs,
+        )
+    };
+    let (c1, one) = run_with("1");
+    let (c2, two) = run_with("2");
+    assert_eq!((c1, c2), (0, 0), "{one}\n{two}");
+    assert!(one.lines().count() > 50, "{one}");
+    assert_eq!(one, two);
+}

@@ -17,7 +17,9 @@ use crate::{
     each_capture, each_capture_parallel, input_specs, report_exports, run_context,
     unreachable_pipeline, FlowOpts, EXIT_INPUT, EXIT_OK, EXIT_OUTPUT,
 };
-use flowcore::input::CaptureReader;
+use flowcore::flow::FlowRecord;
+use flowcore::input::{CaptureReader, InputSpec, OpenOptions};
+use flowcore::pipeline::Pipeline;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum Format {
@@ -151,7 +153,7 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
         }
         None => None,
     };
-    let (mut pipeline, open) = match args
+    let (pipeline, open) = match args
         .flow
         .pipeline()
         .and_then(|p| Ok((p, args.flow.open_options(true)?)))
@@ -177,105 +179,28 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
         eprintln!("flowcli: --output DIR writes ndjson, csv or parquet tables (report.json is always written)");
         return Ok(EXIT_INPUT);
     }
-    let mut kept: Vec<flowcore::flow::FlowRecord> = Vec::new();
-    let mut analyzer = Analyzer::new(&rs);
-    let mut inputs: Vec<AnalysedInput> = Vec::new();
-    let mut files: Vec<String> = Vec::new();
     let Some(specs) = input_specs(&args.inputs) else {
         return Ok(EXIT_INPUT);
     };
-    let threads = args.flow.threads(specs.len());
-    let ui = progress::start(&specs, args.quiet);
-    if let Some(u) = &ui {
-        pipeline = pipeline.progress(u.counters.clone());
-    }
-    let ui_ref = &ui;
-    let errors = if threads > 1 && !specs.iter().any(|s| s.path().as_os_str() == "-") {
-        // Inputs in parallel, each judged by its own analyzer, merged in input order; an
-        // input with flow exports is run again here, in order, by the shared pipeline.
-        files = specs
-            .iter()
-            .map(|s| s.path().display().to_string())
-            .collect();
-        let files = &files;
-        let (rs, flow) = (&rs, &args.flow);
-        each_capture_parallel(
-            &specs,
-            open,
-            threads,
-            |id, mut reader| {
-                let mut a = Analyzer::new(rs);
-                let mut flows = Vec::new();
-                let name = &files[id as usize];
-                let summary = match flow.pipeline() {
-                    Ok(p) => with_progress(p.leave_exports(true), ui_ref).run(
-                        &mut reader,
-                        id,
-                        &mut |f| {
-                            a.observe(&f, name);
-                            if to_dir {
-                                flows.push(f);
-                            }
-                        },
-                    ),
-                    Err(_) => unreachable_pipeline(),
-                };
-                (summary, a, flows)
-            },
-            |id, (summary, a, flows)| {
-                let summary = if summary.left_for_exports {
-                    let name = &files[id as usize];
-                    let mut reader = match CaptureReader::open_opts(Path::new(name), open) {
-                        Ok(r) => r,
-                        Err(e) => {
-                            eprintln!("flowcli: error: {e}");
-                            return Ok(());
-                        }
-                    };
-                    pipeline.run(&mut reader, id, &mut |f| {
-                        analyzer.observe(&f, name);
-                        if to_dir {
-                            kept.push(f);
-                        }
-                    })
-                } else {
-                    analyzer.absorb(a);
-                    kept.extend(flows);
-                    summary
-                };
-                progress::input_done(ui_ref, &summary, args.quiet);
-                let digest = summary.digest.clone();
-                inputs.push(AnalysedInput { summary, digest });
-                Ok(())
-            },
-        )?
-    } else {
-        each_capture(&specs, open, |mut reader| {
-            let id = files.len() as u32;
-            let name = reader.name().to_string();
-            files.push(name.clone());
-            let summary = pipeline.run(&mut reader, id, &mut |f| {
-                analyzer.observe(&f, &name);
-                if to_dir {
-                    kept.push(f);
-                }
-            });
-            progress::input_done(ui_ref, &summary, args.quiet);
-            let digest = summary.digest.clone();
-            inputs.push(AnalysedInput { summary, digest });
-            Ok(())
-        })?
+    let Judged {
+        analyzer,
+        inputs,
+        files,
+        flows: mut kept,
+        errors,
+        stats,
+    } = judge_inputs(
+        Some(&rs),
+        &specs,
+        &args.flow,
+        pipeline,
+        open,
+        to_dir,
+        args.quiet,
+    )?;
+    let Some(analyzer) = analyzer else {
+        unreachable!("a ruleset was given");
     };
-    if let Some(u) = ui {
-        u.finish();
-    }
-    let stats = pipeline.finish(&mut |f| {
-        let name = files.get(f.input as usize).cloned().unwrap_or_default();
-        analyzer.observe(&f, &name);
-        if to_dir {
-            kept.push(f);
-        }
-    });
     report_exports(&stats, args.quiet);
     let ctx = run_context(stats, args.generated_at);
     let mut analysis = analyzer.finish(&files);
@@ -414,4 +339,143 @@ fn finish_status(
     } else {
         EXIT_OUTPUT
     }
+}
+
+/// What a run over inputs gives: the analyzer (when a ruleset was given), the inputs'
+/// accounting, their names, the flows (when kept), the errors and the export counters.
+pub(crate) struct Judged<'r> {
+    pub(crate) analyzer: Option<Analyzer<'r>>,
+    pub(crate) inputs: Vec<AnalysedInput>,
+    pub(crate) files: Vec<String>,
+    pub(crate) flows: Vec<FlowRecord>,
+    pub(crate) errors: Vec<String>,
+    pub(crate) stats: flowcore::input::export::ExportStats,
+}
+
+/// Runs every input through `pipeline`, judging flows with `rs` (if any) and keeping them
+/// when `keep_flows`: inputs run in parallel (--threads), each with its own analyzer, and
+/// are merged in input order, so the result equals one thread's; an input with flow
+/// exports is run again in order by the shared pipeline (templates carry over).
+pub(crate) fn judge_inputs<'r>(
+    rs: Option<&'r Ruleset>,
+    specs: &[InputSpec],
+    flow: &FlowOpts,
+    mut pipeline: Pipeline,
+    open: &OpenOptions,
+    keep_flows: bool,
+    quiet: bool,
+) -> io::Result<Judged<'r>> {
+    let mut kept: Vec<FlowRecord> = Vec::new();
+    let mut analyzer = rs.map(Analyzer::new);
+    let mut inputs: Vec<AnalysedInput> = Vec::new();
+    let mut files: Vec<String> = Vec::new();
+    let threads = flow.threads(specs.len());
+    let ui = progress::start(specs, quiet);
+    if let Some(u) = &ui {
+        pipeline = pipeline.progress(u.counters.clone());
+    }
+    let ui_ref = &ui;
+    let errors = if threads > 1 && !specs.iter().any(|s| s.path().as_os_str() == "-") {
+        // Inputs in parallel, each judged by its own analyzer, merged in input order; an
+        // input with flow exports is run again here, in order, by the shared pipeline.
+        files = specs
+            .iter()
+            .map(|s| s.path().display().to_string())
+            .collect();
+        let files = &files;
+        each_capture_parallel(
+            specs,
+            open,
+            threads,
+            |id, mut reader| {
+                let mut a = rs.map(Analyzer::new);
+                let mut flows = Vec::new();
+                let name = &files[id as usize];
+                let summary = match flow.pipeline() {
+                    Ok(p) => with_progress(p.leave_exports(true), ui_ref).run(
+                        &mut reader,
+                        id,
+                        &mut |f| {
+                            if let Some(a) = &mut a {
+                                a.observe(&f, name);
+                            }
+                            if keep_flows {
+                                flows.push(f);
+                            }
+                        },
+                    ),
+                    Err(_) => unreachable_pipeline(),
+                };
+                (summary, a, flows)
+            },
+            |id, (summary, a, flows)| {
+                let summary = if summary.left_for_exports {
+                    let name = &files[id as usize];
+                    let mut reader = match CaptureReader::open_opts(Path::new(name), open) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            eprintln!("flowcli: error: {e}");
+                            return Ok(());
+                        }
+                    };
+                    pipeline.run(&mut reader, id, &mut |f| {
+                        if let Some(an) = &mut analyzer {
+                            an.observe(&f, name);
+                        }
+                        if keep_flows {
+                            kept.push(f);
+                        }
+                    })
+                } else {
+                    if let (Some(an), Some(a)) = (&mut analyzer, a) {
+                        an.absorb(a);
+                    }
+                    kept.extend(flows);
+                    summary
+                };
+                progress::input_done(ui_ref, &summary, quiet);
+                let digest = summary.digest.clone();
+                inputs.push(AnalysedInput { summary, digest });
+                Ok(())
+            },
+        )?
+    } else {
+        each_capture(specs, open, |mut reader| {
+            let id = files.len() as u32;
+            let name = reader.name().to_string();
+            files.push(name.clone());
+            let summary = pipeline.run(&mut reader, id, &mut |f| {
+                if let Some(an) = &mut analyzer {
+                    an.observe(&f, &name);
+                }
+                if keep_flows {
+                    kept.push(f);
+                }
+            });
+            progress::input_done(ui_ref, &summary, quiet);
+            let digest = summary.digest.clone();
+            inputs.push(AnalysedInput { summary, digest });
+            Ok(())
+        })?
+    };
+    if let Some(u) = ui {
+        u.finish();
+    }
+    let stats = pipeline.finish(&mut |f| {
+        if let Some(an) = &mut analyzer {
+            let name = files.get(f.input as usize).cloned().unwrap_or_default();
+            an.observe(&f, &name);
+        }
+        if keep_flows {
+            kept.push(f);
+        }
+    });
+    Ok(Judged {
+        analyzer,
+        inputs,
+        files,
+        flows: kept,
+        errors,
+        stats,
+    })
 }

@@ -54,7 +54,6 @@ pub(crate) fn run(_args: QueryArgs) -> io::Result<u8> {
 #[cfg(feature = "frame")]
 pub(crate) fn run(args: QueryArgs) -> io::Result<u8> {
     use crate::{input_specs, EXIT_OK};
-    use flowcore::policy::Analyzer;
     use flowcore::report::frame;
     use std::io::{IsTerminal, Read, Write};
 
@@ -69,7 +68,7 @@ pub(crate) fn run(args: QueryArgs) -> io::Result<u8> {
         },
         None => None,
     };
-    let (mut pipeline, open) = match args
+    let (pipeline, open) = match args
         .flow
         .pipeline()
         .and_then(|p| Ok((p, args.flow.open_options(false)?)))
@@ -106,34 +105,22 @@ pub(crate) fn run(args: QueryArgs) -> io::Result<u8> {
         }
         flow_specs.push(s);
     }
-    let mut analyzer = rs.as_ref().map(Analyzer::new);
-    let mut files: Vec<String> = Vec::new();
-    let mut flows = Vec::new();
-    let errors = crate::each_capture(&flow_specs, &open, |mut reader| {
-        let id = files.len() as u32;
-        let name = reader.name().to_string();
-        files.push(name.clone());
-        let summary = pipeline.run(&mut reader, id, &mut |f| {
-            if let Some(a) = &mut analyzer {
-                a.observe(&f, &name);
-            }
-            flows.push(f);
-        });
-        crate::report_input(&summary, args.quiet);
-        Ok(())
-    })?;
-    pipeline.finish(&mut |f| {
-        if let Some(a) = &mut analyzer {
-            let name = files.get(f.input as usize).cloned().unwrap_or_default();
-            a.observe(&f, &name);
-        }
-        flows.push(f);
-    });
-    if !errors.is_empty() {
+    let judged = crate::analyze::judge_inputs(
+        rs.as_ref(),
+        &flow_specs,
+        &args.flow,
+        pipeline,
+        &open,
+        true,
+        args.quiet,
+    )?;
+    if !judged.errors.is_empty() {
         return Ok(EXIT_INPUT);
     }
+    crate::report_exports(&judged.stats, args.quiet);
+    let (files, mut flows) = (judged.files, judged.flows);
     flowcore::report::sort_flows(&mut flows);
-    let analysis = analyzer.map(|a| a.finish(&files));
+    let analysis = judged.analyzer.map(|a| a.finish(&files));
     let built = frame::flows_frame(&flows, &files).and_then(|fl| {
         let fi = match &analysis {
             Some(a) => frame::findings_frame(a)?,

@@ -346,7 +346,7 @@ pub(crate) struct FlowOpts {
     /// the machine that ran nfdump) are at this offset, e.g. +09:00. Default UTC.
     #[arg(long, value_name = "OFFSET", allow_hyphen_values = true, value_parser = flowcore::input::flowlog::parse_offset)]
     log_offset: Option<i64>,
-    /// Inputs processed at once by `flows` and `analyze` (default: every core; `extract`
+    /// Inputs processed at once by `flows`, `analyze` and `query` (default: every core; `extract`
     /// and `capture` run on one). Results are the same as with one: inputs without flow
     /// exports run in parallel and are merged in input order; inputs with flow exports
     /// (whose templates carry over from input to input) run in order.

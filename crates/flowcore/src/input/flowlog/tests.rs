@@ -295,3 +295,24 @@ fn hostile_lines_never_panic() {
         while let Ok(Some(_)) = r.next_log_item() {}
     }
 }
+
+#[test]
+fn compressed_logs_are_recognised_inside_their_wrapper() {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(NFDUMP.as_bytes()).unwrap();
+    let data = gz.finish().unwrap();
+    let mut r =
+        CaptureReader::from_reader("log.csv.gz".into(), Box::new(std::io::Cursor::new(data)))
+            .unwrap();
+    assert_eq!(r.format(), CaptureFormat::FlowLog(LogFormat::NfdumpCsv));
+    assert_eq!(r.compression(), crate::input::Compression::Gzip);
+    let (recs, bad) = items(&mut r);
+    assert_eq!((recs.len(), bad.len()), (2, 0));
+    let z = zstd::encode_all(ZEEK_TSV.as_bytes(), 1).unwrap();
+    let mut r =
+        CaptureReader::from_reader("conn.log.zst".into(), Box::new(std::io::Cursor::new(z)))
+            .unwrap();
+    assert_eq!(r.format(), CaptureFormat::FlowLog(LogFormat::ZeekTsv));
+    assert_eq!(items(&mut r).0.len(), 4);
+}

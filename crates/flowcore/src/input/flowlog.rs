@@ -664,104 +664,107 @@ pub(crate) fn row_record(
     f: &[&str],
     zeek: bool,
 ) -> Result<ExportRecord, String> {
-    {
-        if f.len() < c.width {
-            return Err(format!("{} fields, the header has {}", f.len(), c.width));
-        }
-        let unset = |s: &str| {
-            let s = s.trim();
-            s.is_empty() || (zeek && (s == zeek_unset || s == "(empty)"))
-        };
-        let get = |i: Option<usize>| i.map(|i| f[i].trim()).filter(|s| !unset(s));
-        let num = |name: &str, i: Option<usize>| -> Result<Option<u64>, String> {
-            get(i)
-                .map(|s| {
-                    s.parse::<u64>()
-                        .or_else(|_| s.parse::<f64>().map(|x| x as u64).map_err(|_| ()))
-                        .map_err(|_| format!("{name} {s:?} is not a count"))
-                })
-                .transpose()
-        };
-        let addr = |name: &str, i: usize| -> Result<IpAddr, String> {
-            let s = f[i].trim();
-            s.parse()
-                .map_err(|_| format!("{name} {s:?} is not an IP address"))
-        };
-        let src = addr("source address", c.src_ip)?;
-        let dst = addr("destination address", c.dst_ip)?;
-        let proto = parse_proto(f[c.proto].trim(), src.is_ipv6())?;
-        let time = |name: &str, s: &str| -> Result<TimestampNs, String> {
-            parse_log_time(s, map.naive_offset_s).map_err(|e| format!("{name}: {e}"))
-        };
-        let start = time("start", f[c.start])?;
-        let end = match (get(c.end), get(c.duration)) {
-            (Some(e), _) => time("end", e)?,
-            (None, Some(d)) => start.saturating_add(seconds(d)?),
-            (None, None) => start,
-        }
-        .max(start);
-        let flags = |i: Option<usize>| get(i).map(parse_flags).transpose();
-        let (sp, dp) = (
-            num("source port", c.src_port)?.unwrap_or(0),
-            num("destination port", c.dst_port)?.unwrap_or(0),
-        );
-        let (mut sp, mut dp) = (port(sp)?, port(dp)?);
-        if matches!(proto, 1 | 58) && sp == 0 && dp > 255 {
-            // nfdump and NetFlow put type*256+code in the destination port.
-            sp = dp >> 8;
-            dp &= 0xff;
-        }
-        let packets = num("packets", Some(c.packets))?.unwrap_or(0);
-        let bytes = num("bytes", Some(c.bytes))?.unwrap_or(0);
-        let rp = num("reverse packets", c.rev_packets)?;
-        let rb = num("reverse bytes", c.rev_bytes)?;
-        let (mut fwd_flags, mut rev_flags) = (flags(c.tcp_flags)?, flags(c.rev_tcp_flags)?);
-        if let (Some(h), 6) = (get(c.history), proto) {
-            let (o, r) = history_flags(h);
-            (fwd_flags, rev_flags) = (Some(o), Some(r));
-        }
-        let reverse = match (rp, rb) {
-            (None, None) => None,
-            (Some(0), Some(0)) | (Some(0), None) | (None, Some(0))
-                if format == LogFormat::NfdumpCsv =>
-            {
-                None
-            }
-            (p, b) => Some((p.unwrap_or(0), b.unwrap_or(0), rev_flags.unwrap_or(0))),
-        };
-        let initiator_known = match get(c.initiator_known) {
-            Some(s) => matches!(s, "true" | "T" | "1" | "yes"),
-            None => map.initiator_known || zeek,
-        };
-        let vlan = num("vlan", c.vlan)?
-            .map(|v| u16::try_from(v).map_err(|_| format!("vlan {v} out of range")))
-            .transpose()?;
-        Ok(ExportRecord {
-            kind: format.kind(),
-            exporter: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            domain: 0,
-            src,
-            dst,
-            src_port: sp,
-            dst_port: dp,
-            proto,
-            tcp_flags: fwd_flags,
-            packets,
-            bytes,
-            reverse,
-            initiator_known,
-            start,
-            end,
-            in_if: num("input interface", c.in_if)?.unwrap_or(0) as u32,
-            out_if: num("output interface", c.out_if)?.unwrap_or(0) as u32,
-            vlan,
-            src_mac: None,
-            dst_mac: None,
-            sampling: 1,
-            datagram_index: 0,
-            datagram_offset: 0,
-        })
+    if f.len() < c.width {
+        return Err(format!("{} fields, the header has {}", f.len(), c.width));
     }
+    let unset = |s: &str| {
+        let s = s.trim();
+        s.is_empty() || (zeek && (s == zeek_unset || s == "(empty)"))
+    };
+    let get = |i: Option<usize>| i.map(|i| f[i].trim()).filter(|s| !unset(s));
+    let num = |name: &str, i: Option<usize>| -> Result<Option<u64>, String> {
+        get(i)
+            .map(|s| {
+                s.parse::<u64>()
+                    .ok()
+                    .or_else(|| {
+                        // Some tools write counts as floats ("12.0").
+                        let x = s.parse::<f64>().ok()?;
+                        (0.0..1.8e19).contains(&x).then_some(x as u64)
+                    })
+                    .ok_or_else(|| format!("{name} {s:?} is not a count"))
+            })
+            .transpose()
+    };
+    let addr = |name: &str, i: usize| -> Result<IpAddr, String> {
+        let s = f[i].trim();
+        s.parse()
+            .map_err(|_| format!("{name} {s:?} is not an IP address"))
+    };
+    let src = addr("source address", c.src_ip)?;
+    let dst = addr("destination address", c.dst_ip)?;
+    let proto = parse_proto(f[c.proto].trim(), src.is_ipv6())?;
+    let time = |name: &str, s: &str| -> Result<TimestampNs, String> {
+        parse_log_time(s, map.naive_offset_s).map_err(|e| format!("{name}: {e}"))
+    };
+    let start = time("start", f[c.start])?;
+    let end = match (get(c.end), get(c.duration)) {
+        (Some(e), _) => time("end", e)?,
+        (None, Some(d)) => start.saturating_add(seconds(d)?),
+        (None, None) => start,
+    }
+    .max(start);
+    let flags = |i: Option<usize>| get(i).map(parse_flags).transpose();
+    let (sp, dp) = (
+        num("source port", c.src_port)?.unwrap_or(0),
+        num("destination port", c.dst_port)?.unwrap_or(0),
+    );
+    let (mut sp, mut dp) = (port(sp)?, port(dp)?);
+    if matches!(proto, 1 | 58) && sp == 0 && dp > 255 {
+        // nfdump and NetFlow put type*256+code in the destination port.
+        sp = dp >> 8;
+        dp &= 0xff;
+    }
+    let packets = num("packets", Some(c.packets))?.unwrap_or(0);
+    let bytes = num("bytes", Some(c.bytes))?.unwrap_or(0);
+    let rp = num("reverse packets", c.rev_packets)?;
+    let rb = num("reverse bytes", c.rev_bytes)?;
+    let (mut fwd_flags, mut rev_flags) = (flags(c.tcp_flags)?, flags(c.rev_tcp_flags)?);
+    if let (Some(h), 6) = (get(c.history), proto) {
+        let (o, r) = history_flags(h);
+        (fwd_flags, rev_flags) = (Some(o), Some(r));
+    }
+    let reverse = match (rp, rb) {
+        (None, None) => None,
+        (Some(0), Some(0)) | (Some(0), None) | (None, Some(0))
+            if format == LogFormat::NfdumpCsv =>
+        {
+            None
+        }
+        (p, b) => Some((p.unwrap_or(0), b.unwrap_or(0), rev_flags.unwrap_or(0))),
+    };
+    let initiator_known = match get(c.initiator_known) {
+        Some(s) => matches!(s, "true" | "T" | "1" | "yes"),
+        None => map.initiator_known || zeek,
+    };
+    let vlan = num("vlan", c.vlan)?
+        .map(|v| u16::try_from(v).map_err(|_| format!("vlan {v} out of range")))
+        .transpose()?;
+    Ok(ExportRecord {
+        kind: format.kind(),
+        exporter: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        domain: 0,
+        src,
+        dst,
+        src_port: sp,
+        dst_port: dp,
+        proto,
+        tcp_flags: fwd_flags,
+        packets,
+        bytes,
+        reverse,
+        initiator_known,
+        start,
+        end,
+        in_if: num("input interface", c.in_if)?.unwrap_or(0) as u32,
+        out_if: num("output interface", c.out_if)?.unwrap_or(0) as u32,
+        vlan,
+        src_mac: None,
+        dst_mac: None,
+        sampling: 1,
+        datagram_index: 0,
+        datagram_offset: 0,
+    })
 }
 
 fn port(p: u64) -> Result<u16, String> {

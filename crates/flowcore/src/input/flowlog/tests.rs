@@ -316,3 +316,22 @@ fn compressed_logs_are_recognised_inside_their_wrapper() {
     assert_eq!(r.format(), CaptureFormat::FlowLog(LogFormat::ZeekTsv));
     assert_eq!(items(&mut r).0.len(), 4);
 }
+
+#[test]
+fn counts_must_be_counts() {
+    let csv = "src_ip,dst_ip,proto,first_ts,fwd_packets,fwd_bytes
+1.1.1.1,2.2.2.2,6,5,12.0,1500
+1.1.1.1,2.2.2.2,6,5,-1,1500
+1.1.1.1,2.2.2.2,6,5,1,1e400
+1.1.1.1,2.2.2.2,6,5,1,NaN
+";
+    let mut r = open(csv, None);
+    let (recs, bad) = items(&mut r);
+    assert_eq!(recs.len(), 1, "12.0 is a count");
+    assert_eq!(recs[0].packets, 12);
+    assert_eq!(bad.len(), 3, "{bad:?}");
+    assert!(
+        bad.iter().all(|w| w.what.contains("is not a count")),
+        "{bad:?}"
+    );
+}

@@ -58,10 +58,7 @@ fn findings(input: &Path, extra: &[&str]) -> Vec<Value> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    common::ndjson(&out.stdout)
 }
 
 /// A finding as `RULE a b service`, endpoints as an unordered pair (a record's direction

@@ -9,7 +9,7 @@ use std::process::Command;
 use serde_json::Value;
 
 mod common;
-use common::{flowcli, repo_root, run};
+use common::{flowcli, ndjson, repo_root, run};
 
 fn temp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("flowcore-tables-{}", std::process::id()));
@@ -28,13 +28,6 @@ fn analyze(args: &[&str]) -> std::process::Output {
         .args(["analyze", "--ruleset", "rulesets/ome-city.toml"])
         .args(args)
         .arg(sample()))
-}
-
-fn ndjson(out: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 fn have_pyarrow() -> bool {

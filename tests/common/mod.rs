@@ -42,6 +42,14 @@ pub fn analyze_ndjson(site: &str, extra: &[&str], input: &Path) -> Output {
         .arg(input))
 }
 
+/// The JSON objects of NDJSON output, one per line.
+pub fn ndjson(out: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("an NDJSON line"))
+        .collect()
+}
+
 /// Runs a command with no standard input and collects its output.
 pub fn run(cmd: &mut Command) -> Output {
     cmd.stdin(Stdio::null()).output().expect("run command")

@@ -1,6 +1,8 @@
 //! flowcli: the batch command line of flowcore. It parses arguments and wires the library;
 //! every capability lives in flowcore.
 
+#![forbid(unsafe_code)]
+
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,4 +1,5 @@
-#![forbid(unsafe_code)]
+// No unsafe code, except one prefetch hint in `prefetch` (allowed there, with its reason).
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 //! flowcore reads network captures, assembles bidirectional flows and (in later layers)
 //! attributes them to the segments of a three-tier municipal network.
@@ -44,6 +45,7 @@ pub mod flow;
 pub mod input;
 pub mod pipeline;
 pub mod policy;
+mod prefetch;
 pub mod report;
 pub mod segment;
 pub mod time;

@@ -3,7 +3,8 @@
 
 mod community_id;
 mod export;
-mod table;
+mod index;
+pub(crate) mod table;
 mod tcp;
 
 use std::net::IpAddr;

@@ -7,7 +7,9 @@ use std::net::IpAddr;
 
 use std::hash::BuildHasher;
 
-use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+use hashbrown::{DefaultHashBuilder, HashMap};
+
+use super::index::SlotIndex;
 
 use super::community_id::icmp_counterpart;
 use super::tcp_flags::{ACK, FIN, RST, SYN};
@@ -200,12 +202,20 @@ impl Flow {
     }
 }
 
+/// A packet's flow key, direction and hash, computed once before its push.
+#[derive(Clone, Copy)]
+pub(crate) struct Prepared {
+    key: Key,
+    dir: usize,
+    hash: u64,
+}
+
 /// Assembles packet summaries of one input into bidirectional flows.
 pub struct FlowTable {
     cfg: FlowConfig,
     input: u32,
     /// Slot numbers, found by the hash of their flow's key (the key lives in the slot only).
-    index: HashTable<u32>,
+    index: SlotIndex,
     hasher: DefaultHashBuilder,
     slots: Vec<Option<Flow>>,
     free: Vec<u32>,
@@ -226,7 +236,7 @@ impl FlowTable {
         FlowTable {
             cfg,
             input,
-            index: HashTable::new(),
+            index: SlotIndex::new(),
             hasher: DefaultHashBuilder::default(),
             slots: Vec::new(),
             free: Vec::new(),
@@ -258,7 +268,7 @@ impl FlowTable {
 
     /// Whether no flow is held.
     pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+        self.index.len() == 0
     }
 
     /// Moves the capture clock to `ts` (it never goes back) and emits what expired.
@@ -282,17 +292,53 @@ impl FlowTable {
         weight: u32,
         out: &mut impl FnMut(FlowRecord),
     ) {
-        self.stats.packets += 1;
+        let prep = self.prepare(p);
+        self.push_prepared(p, prep, weight, out);
+    }
+
+    /// The key, direction and hash of `p`'s flow (for [`FlowTable::prefetch_index`],
+    /// [`FlowTable::prefetch_slot`] and [`FlowTable::push_prepared`]).
+    #[inline]
+    pub(crate) fn prepare(&self, p: &PacketSummary) -> Prepared {
         let (key, dir) = self.key_of(p);
+        Prepared {
+            key,
+            dir,
+            hash: self.hasher.hash_one(key),
+        }
+    }
+
+    /// Prefetches the index bucket of a prepared packet.
+    #[inline]
+    pub(crate) fn prefetch_index(&self, prep: &Prepared) {
+        self.index.prefetch(prep.hash);
+    }
+
+    /// Prefetches the slot of a prepared packet's flow (after its bucket was prefetched).
+    #[inline]
+    pub(crate) fn prefetch_slot(&self, prep: &Prepared) {
+        if let Some(slot) = self.index.first(prep.hash) {
+            if let Some(s) = self.slots.get(slot as usize) {
+                crate::prefetch::prefetch(s);
+            }
+        }
+    }
+
+    /// [`FlowTable::push_weighted`] for a packet prepared by [`FlowTable::prepare`].
+    pub(crate) fn push_prepared(
+        &mut self,
+        p: &PacketSummary,
+        prep: Prepared,
+        weight: u32,
+        out: &mut impl FnMut(FlowRecord),
+    ) {
+        self.stats.packets += 1;
+        let Prepared { key, dir, hash: h } = prep;
         let pure_syn = p.proto == proto::TCP && p.tcp_flags & (SYN | ACK) == SYN;
-        let h = self.hasher.hash_one(key);
         let slots = &self.slots;
-        let found = self
-            .index
-            .find(h, |&s| {
-                slots[s as usize].as_ref().is_some_and(|f| f.key == key)
-            })
-            .copied();
+        let found = self.index.find(h, |s| {
+            slots[s as usize].as_ref().is_some_and(|f| f.key == key)
+        });
         let slot = match found {
             Some(slot) => {
                 let reuse = pure_syn && self.flow(slot).closed_at.is_some();
@@ -456,13 +502,7 @@ impl FlowTable {
                 (self.slots.len() - 1) as u32
             }
         };
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index
-            .insert_unique(self.hasher.hash_one(key), slot, |&s| {
-                slots[s as usize]
-                    .as_ref()
-                    .map_or(0, |f| hasher.hash_one(f.key))
-            });
+        self.index.insert(self.hasher.hash_one(key), slot);
         self.stats.peak_flows = self.stats.peak_flows.max(self.index.len() as u64);
         slot
     }
@@ -519,9 +559,7 @@ impl FlowTable {
         }
         if let Some(f) = self.slots[slot as usize].take() {
             let h = self.hasher.hash_one(f.key);
-            if let Ok(e) = self.index.find_entry(h, |&s| s == slot) {
-                e.remove();
-            }
+            self.index.remove(h, slot);
             self.free.push(slot);
         }
     }

@@ -12,10 +12,10 @@ cd "$(dirname "$0")/.."
 # The measured paths do not use polars: build flowcli without it (a release polars build
 # takes half an hour on two cores). The target directory may be set elsewhere (config).
 cargo build -q --release -p flowcli --no-default-features
-T=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+TARGET=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 cargo build -q --release -p flowcore --example flood
-F=$T/release/flowcli
-G=$T/release/examples/flood
+F=$TARGET/release/flowcli
+G=$TARGET/release/examples/flood
 SITE=rulesets/ome-city.toml
 N=${N:-10000000}
 T=$(mktemp -d)

@@ -27,15 +27,15 @@ fi
 # The measured paths do not use polars: build flowcli without it (a release polars build
 # takes half an hour on two cores). The target directory may be set elsewhere (config).
 cargo build -q --release -p flowcli --no-default-features
-T=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+TARGET=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 cargo build -q --release -p flowcore --example gen_imix
-FLOWCLI=$T/release/flowcli
+FLOWCLI=$TARGET/release/flowcli
 D=target/bench-data
 mkdir -p "$D"
 F=$D/imix-$PACKETS-$FLOWS.pcap
 SMALL=$D/imix-100000-5000.pcap
-[ -s "$F" ] || "$T"/release/examples/gen_imix "$F" "$PACKETS" "$FLOWS"
-[ -s "$SMALL" ] || "$T"/release/examples/gen_imix "$SMALL" 100000 5000
+[ -s "$F" ] || "$TARGET"/release/examples/gen_imix "$F" "$PACKETS" "$FLOWS"
+[ -s "$SMALL" ] || "$TARGET"/release/examples/gen_imix "$SMALL" 100000 5000
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 cat "$F" "$SMALL" >/dev/null
@@ -71,7 +71,7 @@ best "flowcli analyze (100 k file)" 100000 "$FLOWCLI analyze -q --ruleset rulese
 DIR=$D/dir8
 mkdir -p "$DIR"
 for i in 1 2 3 4 5 6 7 8; do
-    [ -s "$DIR/part$i.pcap" ] || "$T"/release/examples/gen_imix "$DIR/part$i.pcap" 250000 20000
+    [ -s "$DIR/part$i.pcap" ] || "$TARGET"/release/examples/gen_imix "$DIR/part$i.pcap" 250000 20000
 done
 cat "$DIR"/* >/dev/null
 for t in 1 2; do

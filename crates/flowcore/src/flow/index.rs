@@ -2,16 +2,23 @@
 //! table with linear probing. Its own (rather than hashbrown's) so that the bucket a hash
 //! lands in is known before the lookup: the pipeline prefetches it a few packets ahead.
 
-/// One bucket: the full hash (its low bits are the home bucket) and the slot number.
+/// One bucket, 8 bytes: the low 32 bits of the hash (they also give the home bucket: the
+/// table never has 2^32 buckets) and the slot number.
 #[derive(Clone, Copy)]
 struct Bucket {
-    hash: u64,
+    hash: u32,
     slot: u32,
+}
+
+/// The part of a hash a bucket keeps.
+#[inline]
+fn low(hash: u64) -> u32 {
+    hash as u32
 }
 
 const EMPTY: u32 = u32::MAX;
 
-/// Slot numbers by hash; at most half full.
+/// Slot numbers by hash; at most three quarters full.
 pub(crate) struct SlotIndex {
     buckets: Vec<Bucket>,
     mask: usize,
@@ -48,7 +55,7 @@ impl SlotIndex {
     #[inline]
     pub(crate) fn first(&self, hash: u64) -> Option<u32> {
         let b = self.buckets[hash as usize & self.mask];
-        (b.slot != EMPTY && b.hash == hash).then_some(b.slot)
+        (b.slot != EMPTY && b.hash == low(hash)).then_some(b.slot)
     }
 
     /// The slot whose hash is `hash` and for which `eq` holds.
@@ -60,7 +67,7 @@ impl SlotIndex {
             if b.slot == EMPTY {
                 return None;
             }
-            if b.hash == hash && eq(b.slot) {
+            if b.hash == low(hash) && eq(b.slot) {
                 return Some(b.slot);
             }
             i = (i + 1) & self.mask;
@@ -69,14 +76,14 @@ impl SlotIndex {
 
     /// Adds `slot` under `hash` (the caller knows it is not there yet).
     pub(crate) fn insert(&mut self, hash: u64, slot: u32) {
-        if (self.len + 1) * 2 > self.buckets.len() {
+        if (self.len + 1) * 4 > self.buckets.len() * 3 {
             self.grow();
         }
-        self.place(hash, slot);
+        self.place(low(hash), slot);
         self.len += 1;
     }
 
-    fn place(&mut self, hash: u64, slot: u32) {
+    fn place(&mut self, hash: u32, slot: u32) {
         let mut i = hash as usize & self.mask;
         while self.buckets[i].slot != EMPTY {
             i = (i + 1) & self.mask;

@@ -123,6 +123,23 @@ pub const FINDING_COLUMNS: [&str; 29] = [
     "baseline",
 ];
 
+/// One field of a finding (as in its JSON) as a table cell: null is no value, lists (the
+/// `considered` reasons) are joined by `"; "`.
+pub(crate) fn finding_cell(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        other => Some(other.to_string()),
+    }
+}
+
 /// The finding table as CSV: a header of [`FINDING_COLUMNS`], then one row per finding
 /// (times in RFC 3339 UTC, `considered` joined by `"; "`, nulls empty).
 pub fn write_findings_csv(a: &Analysis, out: &mut impl Write) -> io::Result<()> {
@@ -134,16 +151,7 @@ pub fn write_findings_csv(a: &Analysis, out: &mut impl Write) -> io::Result<()> 
             let v = finding_json_in(f, a);
             FINDING_COLUMNS
                 .iter()
-                .map(|c| match v.get(*c) {
-                    None | Some(Value::Null) => String::new(),
-                    Some(Value::String(s)) => s.clone(),
-                    Some(Value::Array(items)) => items
-                        .iter()
-                        .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                    Some(x) => x.to_string(),
-                })
+                .map(|c| v.get(*c).and_then(finding_cell).unwrap_or_default())
                 .collect()
         })
         .collect();

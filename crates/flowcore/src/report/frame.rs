@@ -142,18 +142,7 @@ pub fn findings_frame_of(findings: &[Finding], a: Option<&Analysis>) -> PolarsRe
                 }),
                 Builder::Count(c) => c.push(x.as_u64()),
                 Builder::Flag(c) => c.push(x.as_bool()),
-                Builder::Text(c) => c.push(match x {
-                    Value::Null => None,
-                    Value::String(s) => Some(s.clone()),
-                    Value::Array(items) => Some(
-                        items
-                            .iter()
-                            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    ),
-                    other => Some(other.to_string()),
-                }),
+                Builder::Text(c) => c.push(super::analysis::finding_cell(x)),
             }
         }
     }

@@ -69,24 +69,6 @@ pub struct DirStats {
     pub last_ts: TimestampNs,
 }
 
-impl DirStats {
-    #[inline]
-    pub(crate) fn add(&mut self, ts: TimestampNs, len: u32, flags: u8, weight: u32) {
-        if self.packets == 0 {
-            self.first_ts = ts;
-            self.last_ts = ts;
-        } else {
-            self.first_ts = self.first_ts.min(ts);
-            self.last_ts = self.last_ts.max(ts);
-        }
-        self.packets = self.packets.saturating_add(u64::from(weight));
-        self.bytes = self
-            .bytes
-            .saturating_add(u64::from(len) * u64::from(weight));
-        self.tcp_flags |= flags;
-    }
-}
-
 /// Why a flow record was emitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -130,43 +130,176 @@ pub struct FlowTableStats {
 
 const NO_VLAN: u16 = u16::MAX;
 
+/// A flow's key, 44 bytes: addresses as 16 bytes each (IPv4 in the first four, the rest
+/// zero) and their families in `fam`, rather than two 17-byte `IpAddr`s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Key {
-    lo: IpAddr,
-    hi: IpAddr,
+    lo: [u8; 16],
+    hi: [u8; 16],
     lo_port: u16,
     hi_port: u16,
-    proto: u8,
     icmp_id: u16,
     vlan: u16,
     inner_vlan: u16,
+    proto: u8,
+    /// The families of `lo` and `hi` (an enum, so that `Option<Flow>` needs no extra tag).
+    fam: Families,
 }
 
+/// Whether `lo` and `hi` are IPv6 (mixed families only come from hand-made summaries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+enum Families {
+    V4 = 0,
+    LoV6 = 1,
+    HiV6 = 2,
+    V6 = 3,
+}
+
+impl Families {
+    fn of(lo: IpAddr, hi: IpAddr) -> Self {
+        match (lo.is_ipv6(), hi.is_ipv6()) {
+            (false, false) => Families::V4,
+            (true, false) => Families::LoV6,
+            (false, true) => Families::HiV6,
+            (true, true) => Families::V6,
+        }
+    }
+}
+
+fn addr_bytes(a: IpAddr) -> [u8; 16] {
+    match a {
+        IpAddr::V4(a) => {
+            let mut b = [0; 16];
+            b[..4].copy_from_slice(&a.octets());
+            b
+        }
+        IpAddr::V6(a) => a.octets(),
+    }
+}
+
+impl Key {
+    fn addr(b: &[u8; 16], v6: bool) -> IpAddr {
+        if v6 {
+            IpAddr::from(*b)
+        } else {
+            IpAddr::from([b[0], b[1], b[2], b[3]])
+        }
+    }
+
+    fn lo(&self) -> IpAddr {
+        Self::addr(&self.lo, self.fam as u8 & 1 != 0)
+    }
+
+    fn hi(&self) -> IpAddr {
+        Self::addr(&self.hi, self.fam as u8 & 2 != 0)
+    }
+}
+
+/// One direction of a held flow (the TCP flags live in [`Flow::tcp_flags`], so that this
+/// is 32 bytes rather than [`DirStats`]'s 40).
+#[derive(Clone, Copy, Default)]
+struct Dir {
+    packets: u64,
+    bytes: u64,
+    first_ts: TimestampNs,
+    last_ts: TimestampNs,
+}
+
+impl Dir {
+    #[inline]
+    fn add(&mut self, ts: TimestampNs, len: u32, weight: u32) {
+        if self.packets == 0 {
+            self.first_ts = ts;
+            self.last_ts = ts;
+        } else {
+            self.first_ts = self.first_ts.min(ts);
+            self.last_ts = self.last_ts.max(ts);
+        }
+        self.packets = self.packets.saturating_add(u64::from(weight));
+        self.bytes = self
+            .bytes
+            .saturating_add(u64::from(len) * u64::from(weight));
+    }
+
+    fn stats(&self, tcp_flags: u8) -> DirStats {
+        DirStats {
+            packets: self.packets,
+            bytes: self.bytes,
+            tcp_flags,
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+        }
+    }
+}
+
+/// Bits of [`Flow::bits`].
+mod bit {
+    /// The initiator is the `lo` side of the key.
+    pub const ORIG_LO: u8 = 1;
+    /// The initiator is not the sender of the first packet.
+    pub const FLIPPED: u8 = 2;
+    /// A pure SYN was seen (it decided the initiator).
+    pub const SYN_SEEN: u8 = 4;
+    /// This record continues one cut by the active timeout.
+    pub const CONTINUED: u8 = 8;
+    /// Every packet had its ports (no non-first fragment).
+    pub const PORTS_KNOWN: u8 = 16;
+    /// `macs[0]` / `macs[1]` hold an address.
+    pub const MAC: [u8; 2] = [32, 64];
+}
+
+/// `closed_at` of a flow that is not closed.
+const NOT_CLOSED: TimestampNs = TimestampNs::MIN;
+
+/// A held flow: 176 bytes (with the 8-byte index bucket and 16-byte deadline-heap entry,
+/// about 200 bytes per flow; see benches/README.md).
 struct Flow {
     key: Key,
+    /// [`bit`]s.
+    bits: u8,
+    /// OR of the TCP flags, [lo → hi, hi → lo].
+    tcp_flags: [u8; 2],
+    /// Outer and inner VLAN ids of the first packet; [`NO_VLAN`] for none (ids are 12-bit).
+    vlan: u16,
+    inner_vlan: u16,
+    /// Source MAC of each direction's first packet that had one (see [`bit::MAC`]).
+    macs: [[u8; 6]; 2],
     seq: u64,
-    /// The initiator is the `lo` side of the key.
-    orig_lo: bool,
-    flipped: bool,
-    syn_seen: bool,
-    continued: bool,
     /// [lo → hi, hi → lo].
-    dirs: [DirStats; 2],
+    dirs: [Dir; 2],
     last_ts: TimestampNs,
-    closed_at: Option<TimestampNs>,
+    /// When a RST or the second FIN was seen, or [`NOT_CLOSED`].
+    closed_at: TimestampNs,
     first_index: u64,
     first_offset: u64,
-    vlan: Option<u16>,
-    inner_vlan: Option<u16>,
-    macs: [Option<[u8; 6]>; 2],
     /// Boxed: few flows are tunnelled, and every flow would pay for the room.
     tunnel: Option<Box<Tunnel>>,
-    ports_known: bool,
 }
 
 impl Flow {
     fn is_empty(&self) -> bool {
         self.dirs[0].packets == 0 && self.dirs[1].packets == 0
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed_at != NOT_CLOSED
+    }
+
+    fn has(&self, b: u8) -> bool {
+        self.bits & b != 0
+    }
+
+    fn set(&mut self, b: u8, on: bool) {
+        if on {
+            self.bits |= b;
+        } else {
+            self.bits &= !b;
+        }
+    }
+
+    fn mac(&self, dir: usize) -> Option<[u8; 6]> {
+        self.has(bit::MAC[dir]).then_some(self.macs[dir])
     }
 
     fn seg_first_ts(&self) -> TimestampNs {
@@ -190,12 +323,13 @@ impl Flow {
                 best = (d, EndReason::Active);
             }
         }
-        if let Some(c) = self.closed_at {
-            if t.tcp_close_linger > 0 {
-                let d = c.max(self.last_ts).saturating_add(t.tcp_close_linger);
-                if d < best.0 {
-                    best = (d, EndReason::TcpClose);
-                }
+        if self.is_closed() && t.tcp_close_linger > 0 {
+            let d = self
+                .closed_at
+                .max(self.last_ts)
+                .saturating_add(t.tcp_close_linger);
+            if d < best.0 {
+                best = (d, EndReason::TcpClose);
             }
         }
         best
@@ -210,6 +344,10 @@ pub(crate) struct Prepared {
     hash: u64,
 }
 
+/// A deadline-heap entry: (deadline, the low 32 bits of the flow's sequence number, slot).
+/// Entries are checked against the slot's flow when popped; 16 bytes.
+type HeapEntry = Reverse<(TimestampNs, u32, u32)>;
+
 /// Assembles packet summaries of one input into bidirectional flows.
 pub struct FlowTable {
     cfg: FlowConfig,
@@ -220,7 +358,7 @@ pub struct FlowTable {
     slots: Vec<Option<Flow>>,
     free: Vec<u32>,
     /// (deadline, flow seq, slot); entries are checked against the slot when popped.
-    heap: BinaryHeap<Reverse<(TimestampNs, u64, u32)>>,
+    heap: BinaryHeap<HeapEntry>,
     next_seq: u64,
     now: TimestampNs,
     stats: FlowTableStats,
@@ -341,7 +479,7 @@ impl FlowTable {
         });
         let slot = match found {
             Some(slot) => {
-                let reuse = pure_syn && self.flow(slot).closed_at.is_some();
+                let reuse = pure_syn && self.flow(slot).is_closed();
                 if reuse {
                     self.remove(slot, EndReason::NewConnection, out);
                     self.create(key, dir, p, out)
@@ -351,42 +489,50 @@ impl FlowTable {
             }
             None => self.create(key, dir, p, out),
         };
-        let closed_before = self.flow(slot).closed_at.is_some();
+        let closed_before = self.flow(slot).is_closed();
         let f = self.slots[slot as usize].as_mut().expect("live slot");
         let was_empty = f.is_empty();
         if was_empty || (p.index < f.first_index) {
             f.first_index = p.index;
             f.first_offset = p.offset;
         }
-        f.dirs[dir].add(p.ts, p.wire_len, p.tcp_flags, weight);
+        f.dirs[dir].add(p.ts, p.wire_len, weight);
+        f.tcp_flags[dir] |= p.tcp_flags;
         if let Some(t) = &mut self.tracks {
             t.entry(f.seq).or_default().push(p.index);
         }
         f.last_ts = f.last_ts.max(p.ts);
-        if f.macs[dir].is_none() {
-            f.macs[dir] = p.src_mac;
+        if !f.has(bit::MAC[dir]) {
+            if let Some(m) = p.src_mac {
+                f.macs[dir] = m;
+                f.bits |= bit::MAC[dir];
+            }
         }
-        f.ports_known &= p.ports_known;
+        if !p.ports_known {
+            f.bits &= !bit::PORTS_KNOWN;
+        }
         if p.proto == proto::TCP {
-            if pure_syn && !f.syn_seen {
+            if pure_syn && !f.has(bit::SYN_SEEN) {
                 // The first SYN decides who initiated.
-                f.syn_seen = true;
+                f.bits |= bit::SYN_SEEN;
                 let sender_lo = dir == 0;
-                if sender_lo != f.orig_lo {
-                    f.orig_lo = sender_lo;
-                    f.flipped = !f.flipped;
+                if sender_lo != f.has(bit::ORIG_LO) {
+                    f.set(bit::ORIG_LO, sender_lo);
+                    f.bits ^= bit::FLIPPED;
                 }
             }
-            let fin_both = f.dirs[0].tcp_flags & FIN != 0 && f.dirs[1].tcp_flags & FIN != 0;
-            if f.closed_at.is_none() && (p.tcp_flags & RST != 0 || fin_both) {
-                f.closed_at = Some(p.ts);
+            let fin_both = f.tcp_flags[0] & FIN != 0 && f.tcp_flags[1] & FIN != 0;
+            if !f.is_closed() && (p.tcp_flags & RST != 0 || fin_both) {
+                // A clock at the very minimum would read as "not closed": such a flow
+                // then ends by its idle timeout instead.
+                f.closed_at = p.ts;
             }
         }
-        if was_empty || (!closed_before && f.closed_at.is_some()) {
+        if was_empty || (!closed_before && f.is_closed()) {
             // A new (or continued) flow gets its deadline; closing brings it forward.
             // Deadlines otherwise only move later, which expiry re-checks lazily.
             let (d, _) = f.deadline(&self.cfg.timeouts);
-            let seq = f.seq;
+            let seq = f.seq as u32;
             self.heap.push(Reverse((d, seq, slot)));
         }
     }
@@ -436,14 +582,15 @@ impl FlowTable {
         };
         (
             Key {
-                lo,
-                hi,
+                lo: addr_bytes(lo),
+                hi: addr_bytes(hi),
                 lo_port,
                 hi_port,
-                proto: p.proto,
                 icmp_id,
                 vlan,
                 inner_vlan,
+                proto: p.proto,
+                fam: Families::of(lo, hi),
             },
             usize::from(!forward),
         )
@@ -474,23 +621,30 @@ impl FlowTable {
         };
         let seq = self.next_seq;
         self.next_seq += 1;
+        let mut bits = bit::PORTS_KNOWN;
+        if (dir == 0) == sender_is_orig {
+            bits |= bit::ORIG_LO;
+        }
+        if !sender_is_orig {
+            bits |= bit::FLIPPED;
+        }
+        if syn_seen {
+            bits |= bit::SYN_SEEN;
+        }
         let flow = Flow {
             key,
+            bits,
+            tcp_flags: [0; 2],
+            vlan: p.vlan.unwrap_or(NO_VLAN),
+            inner_vlan: p.inner_vlan.unwrap_or(NO_VLAN),
+            macs: [[0; 6]; 2],
             seq,
-            orig_lo: (dir == 0) == sender_is_orig,
-            flipped: !sender_is_orig,
-            syn_seen,
-            continued: false,
-            dirs: [DirStats::default(); 2],
+            dirs: [Dir::default(); 2],
             last_ts: p.ts,
-            closed_at: None,
+            closed_at: NOT_CLOSED,
             first_index: p.index,
             first_offset: p.offset,
-            vlan: p.vlan,
-            inner_vlan: p.inner_vlan,
-            macs: [None; 2],
             tunnel: p.tunnel.map(Box::new),
-            ports_known: true,
         };
         let slot = match self.free.pop() {
             Some(s) => {
@@ -516,7 +670,7 @@ impl FlowTable {
             let Some(f) = self.slots[slot as usize].as_mut() else {
                 continue;
             };
-            if f.seq != seq {
+            if f.seq as u32 != seq {
                 continue;
             }
             let (actual, reason) = f.deadline(&self.cfg.timeouts);
@@ -529,9 +683,10 @@ impl FlowTable {
                 let rec = self.record(slot, reason);
                 out(rec);
                 let f = self.slots[slot as usize].as_mut().expect("live slot");
-                f.dirs = [DirStats::default(); 2];
-                f.continued = true;
-                f.closed_at = None;
+                f.dirs = [Dir::default(); 2];
+                f.tcp_flags = [0; 2];
+                f.bits |= bit::CONTINUED;
+                f.closed_at = NOT_CLOSED;
                 let (nd, _) = f.deadline(&self.cfg.timeouts);
                 self.heap.push(Reverse((nd, seq, slot)));
             } else {
@@ -544,7 +699,7 @@ impl FlowTable {
         while let Some(Reverse((_, seq, slot))) = self.heap.pop() {
             if self.slots[slot as usize]
                 .as_ref()
-                .is_some_and(|f| f.seq == seq)
+                .is_some_and(|f| f.seq as u32 == seq)
             {
                 self.remove(slot, EndReason::Capacity, out);
                 return;
@@ -571,13 +726,18 @@ impl FlowTable {
             None => Vec::new(),
         };
         let k = &f.key;
-        let (o, r) = if f.orig_lo { (0, 1) } else { (1, 0) };
-        let (src_ip, src_port, dst_ip, dst_port) = if f.orig_lo {
-            (k.lo, k.lo_port, k.hi, k.hi_port)
+        let orig_lo = f.has(bit::ORIG_LO);
+        let (o, r) = if orig_lo { (0, 1) } else { (1, 0) };
+        let (src_ip, src_port, dst_ip, dst_port) = if orig_lo {
+            (k.lo(), k.lo_port, k.hi(), k.hi_port)
         } else {
-            (k.hi, k.hi_port, k.lo, k.lo_port)
+            (k.hi(), k.hi_port, k.lo(), k.lo_port)
         };
-        let (fwd, rev) = (f.dirs[o], f.dirs[r]);
+        let (fwd, rev) = (
+            f.dirs[o].stats(f.tcp_flags[o]),
+            f.dirs[r].stats(f.tcp_flags[r]),
+        );
+        let vlan_of = |v: u16| (v != NO_VLAN).then_some(v);
         let icmp = matches!(k.proto, proto::ICMP | proto::ICMPV6);
         let icmp_id =
             (icmp && icmp_counterpart(k.proto, src_port as u8).is_some()).then_some(k.icmp_id);
@@ -588,8 +748,8 @@ impl FlowTable {
             dst_port,
             proto: k.proto,
             icmp_id,
-            vlan: f.vlan,
-            inner_vlan: f.inner_vlan,
+            vlan: vlan_of(f.vlan),
+            inner_vlan: vlan_of(f.inner_vlan),
             first_ts: f.seg_first_ts(),
             last_ts: fwd.last_ts.max(rev.last_ts),
             fwd,
@@ -601,15 +761,15 @@ impl FlowTable {
                 fwd.packets,
                 rev.packets,
             ),
-            flipped: f.flipped,
-            continued: f.continued,
+            flipped: f.has(bit::FLIPPED),
+            continued: f.has(bit::CONTINUED),
             end_reason: reason,
             tunnel: f.tunnel.as_deref().copied(),
-            src_mac: f.macs[o],
-            dst_mac: f.macs[r],
-            ports_known: f.ports_known,
+            src_mac: f.mac(o),
+            dst_mac: f.mac(r),
+            ports_known: f.has(bit::PORTS_KNOWN),
             // Sampled packets (sFlow) show the initiator only if the SYN was sampled.
-            initiator_known: self.export_meta.is_none() || f.syn_seen,
+            initiator_known: self.export_meta.is_none() || f.has(bit::SYN_SEEN),
             export: self.export_meta,
             input: self.input,
             first_packet_index: f.first_index,
@@ -629,4 +789,13 @@ impl FlowTable {
         }
         rec
     }
+}
+
+#[cfg(test)]
+#[test]
+fn held_flow_sizes() {
+    // The per-flow memory budget (≤ 256 bytes with the index and heap; benches/README.md).
+    assert_eq!(std::mem::size_of::<Key>(), 44);
+    assert_eq!(std::mem::size_of::<Option<Flow>>(), 176);
+    assert_eq!(std::mem::size_of::<HeapEntry>(), 16);
 }

@@ -351,7 +351,8 @@ pub(crate) struct FlowOpts {
     /// Inputs processed at once by `flows`, `analyze` and `query` (default: every core; `extract`
     /// and `capture` run on one). Results are the same as with one: inputs without flow
     /// exports run in parallel and are merged in input order; inputs with flow exports
-    /// (whose templates carry over from input to input) run in order.
+    /// (whose templates carry over from input to input) run in order. With fewer inputs
+    /// than N, a spare core computes the inputs' SHA-256 alongside; `-j 1` uses one core.
     #[arg(long, short = 'j', value_name = "N")]
     threads: Option<usize>,
 }
@@ -385,7 +386,11 @@ impl FlowOpts {
             let m = columns.get_or_insert_with(ColumnMap::flowcore);
             m.naive_offset_s = o;
         }
-        Ok(OpenOptions { hash, columns })
+        Ok(OpenOptions {
+            hash,
+            hash_thread: false,
+            columns,
+        })
     }
 
     /// The flow configuration, or a message for a bad value.
@@ -422,12 +427,25 @@ impl FlowOpts {
         Ok(p)
     }
 
+    /// The cores a run may use: `--threads`, or every core.
+    fn cores(&self) -> usize {
+        self.threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1)
+    }
+
     /// Worker threads for a run over `inputs` inputs.
     pub(crate) fn threads(&self, inputs: usize) -> usize {
-        let n = self
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        n.clamp(1, inputs.max(1))
+        self.cores().clamp(1, inputs.max(1))
+    }
+
+    /// `open` for a run over `inputs` inputs: inputs are hashed on a helper thread only when
+    /// a core is left over once every input has its worker (`--threads 1` uses one core).
+    pub(crate) fn open_for(&self, open: &OpenOptions, inputs: usize) -> OpenOptions {
+        OpenOptions {
+            hash_thread: self.cores() > self.threads(inputs),
+            ..open.clone()
+        }
     }
 
     /// The time and host filter.
@@ -587,6 +605,7 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
         return Ok(EXIT_INPUT);
     };
     let threads = args.flow.threads(specs.len());
+    let open = args.flow.open_for(&open, specs.len());
     let ui = progress::start(&specs, args.quiet);
     pipeline = progress::with_progress(pipeline, &ui);
     let ui_ref = &ui;

@@ -165,6 +165,10 @@ impl CaptureFormat {
 pub struct OpenOptions {
     /// Compute the input's SHA-256 as it is read ([`CaptureReader::digest`]).
     pub hash: bool,
+    /// Hash on a helper thread, which takes the hashing off the packet path at the price of
+    /// a second busy core and a copy of every chunk; otherwise the reading thread hashes.
+    /// Worth it when a core would otherwise idle (fewer inputs than cores).
+    pub hash_thread: bool,
     /// Column map for delimited flow logs (and Parquet tables) that are not in a format
     /// recognised by itself.
     pub columns: Option<flowlog::ColumnMap>,
@@ -254,7 +258,8 @@ struct Raw {
 
 /// SHA-256 computed on a helper thread, so hashing a large input costs the packet path only
 /// a copy of each chunk (SHA-256 runs at 1–2 GB/s even with the CPU's SHA instructions: on
-/// the packet path it took 15 % of `analyze`). If no thread can be started, it hashes inline.
+/// the packet path it took 15 % of `analyze`), or inline when asked (no spare core) or when
+/// no thread can be started.
 struct BackgroundSha256 {
     tx: Option<mpsc::SyncSender<Vec<u8>>>,
     /// Buffers the worker has hashed, for reuse.
@@ -265,19 +270,23 @@ struct BackgroundSha256 {
 }
 
 impl BackgroundSha256 {
-    fn new() -> Self {
+    fn new(on_thread: bool) -> Self {
         let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(8);
         let (spare_tx, spare) = mpsc::sync_channel::<Vec<u8>>(8);
-        let worker = std::thread::Builder::new()
-            .name("flowcore-sha256".into())
-            .spawn(move || {
-                let mut h = Sha256::new();
-                for buf in rx {
-                    h.update(&buf);
-                    let _ = spare_tx.try_send(buf);
-                }
-                h
-            });
+        let worker = if on_thread {
+            std::thread::Builder::new()
+                .name("flowcore-sha256".into())
+                .spawn(move || {
+                    let mut h = Sha256::new();
+                    for buf in rx {
+                        h.update(&buf);
+                        let _ = spare_tx.try_send(buf);
+                    }
+                    h
+                })
+        } else {
+            Err(io::Error::other("hashing inline"))
+        };
         match worker {
             Ok(w) => BackgroundSha256 {
                 tx: Some(tx),
@@ -400,6 +409,7 @@ impl CaptureReader {
             path,
             &OpenOptions {
                 hash,
+                hash_thread: true,
                 columns: None,
             },
         )
@@ -429,6 +439,7 @@ impl CaptureReader {
             reader,
             &OpenOptions {
                 hash: true,
+                hash_thread: true,
                 columns: None,
             },
         )
@@ -445,7 +456,7 @@ impl CaptureReader {
         }
         let raw = Arc::new(Mutex::new(Raw {
             reader,
-            hasher: BackgroundSha256::new(),
+            hasher: BackgroundSha256::new(opts.hash_thread),
             bytes: 0,
         }));
         let mut r =

@@ -290,11 +290,27 @@ fn digest_covers_the_whole_input_even_after_damage() {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let mut r = CaptureReader::from_reader_hashed("t".into(), Box::new(io::Cursor::new(f.clone())))
+    // On a helper thread and inline (`-j 1`), the same digest.
+    for hash_thread in [true, false] {
+        let opts = OpenOptions {
+            hash: true,
+            hash_thread,
+            columns: None,
+        };
+        let mut r = CaptureReader::from_reader_opts(
+            "t".into(),
+            Box::new(io::Cursor::new(f.clone())),
+            &opts,
+        )
         .unwrap();
-    let (pkts, dmg) = collect(&mut r);
-    assert_eq!((pkts.len(), dmg.is_some()), (1, true));
-    let d = r.digest().unwrap().unwrap();
-    assert_eq!((d.size, d.sha256), (f.len() as u64, want));
+        let (pkts, dmg) = collect(&mut r);
+        assert_eq!((pkts.len(), dmg.is_some()), (1, true));
+        let d = r.digest().unwrap().unwrap();
+        assert_eq!(
+            (d.size, &d.sha256),
+            (f.len() as u64, &want),
+            "{hash_thread}"
+        );
+    }
     assert!(reader(f).unwrap().digest().is_none());
 }

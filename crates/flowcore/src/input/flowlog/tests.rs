@@ -7,6 +7,7 @@ fn open(text: &str, columns: Option<ColumnMap>) -> CaptureReader {
         Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
         &OpenOptions {
             hash: false,
+            hash_thread: false,
             columns,
         },
     )

@@ -407,6 +407,10 @@ pub(crate) fn judge_inputs<'r>(
                     ),
                     Err(_) => unreachable_pipeline(),
                 };
+                // Sorting and freeing here spares the merging thread.
+                if let Some(a) = &mut a {
+                    a.seal();
+                }
                 (summary, a, flows)
             },
             |id, (summary, a, flows)| {

@@ -1245,6 +1245,19 @@ impl Analysis {
 type AggKey = (usize, IpAddr, IpAddr, u8, u16);
 
 /// Adds one more flow to a finding.
+/// The order in which [`Analyzer::absorb`] merges another analyzer's findings: the order
+/// they were opened in.
+fn sort_for_absorb(v: &mut [(AggKey, Finding)]) {
+    v.sort_by(|a, b| {
+        (a.1.first_ts, a.1.evidence.first_packet_index, &a.1.id, a.0).cmp(&(
+            b.1.first_ts,
+            b.1.evidence.first_packet_index,
+            &b.1.id,
+            b.0,
+        ))
+    });
+}
+
 fn add_flow(e: &mut Finding, f: &FlowRecord, file: &str) {
     e.flows += 1;
     e.packets = e.packets.saturating_add(f.packets());
@@ -1339,6 +1352,8 @@ pub struct Analyzer<'r> {
     hour: (i64, u64),
     max_findings: usize,
     overflowed: u64,
+    /// Findings moved out of `findings` by [`Analyzer::seal`], in the order absorbing wants.
+    sealed: Vec<(AggKey, Finding)>,
 }
 
 impl<'r> Analyzer<'r> {
@@ -1356,7 +1371,29 @@ impl<'r> Analyzer<'r> {
             hour: (i64::MIN, 0),
             max_findings: 100_000,
             overflowed: 0,
+            sealed: Vec::new(),
         }
+    }
+
+    /// Prepares this analyzer to be [absorbed](Analyzer::absorb) by another: sorts its
+    /// findings and frees its judgement cache. Call it on the worker thread that judged,
+    /// so that the thread merging the results does less; absorbing works without it.
+    pub fn seal(&mut self) {
+        self.flush_hour();
+        self.cache = JudgeCache::new();
+        let mut theirs: Vec<(AggKey, Finding)> = std::mem::take(&mut self.findings)
+            .into_iter()
+            .chain(std::mem::take(&mut self.sealed))
+            .collect();
+        sort_for_absorb(&mut theirs);
+        self.sealed = theirs;
+    }
+
+    /// Undoes [`Analyzer::seal`] (for an analyzer that goes on judging, or finishes).
+    #[cold]
+    fn unseal(&mut self) {
+        let sealed = std::mem::take(&mut self.sealed);
+        self.findings.extend(sealed);
     }
 
     /// Most distinct findings kept (default 100 000); beyond it, each rule's further
@@ -1399,15 +1436,14 @@ impl<'r> Analyzer<'r> {
         }
         self.macs.absorb(other.macs);
         // In the order the other analyzer opened them, as judging here would have.
-        let mut theirs: Vec<(AggKey, Finding)> = other.findings.into_iter().collect();
-        theirs.sort_by(|a, b| {
-            (a.1.first_ts, a.1.evidence.first_packet_index, &a.1.id, a.0).cmp(&(
-                b.1.first_ts,
-                b.1.evidence.first_packet_index,
-                &b.1.id,
-                b.0,
-            ))
-        });
+        let theirs = if other.findings.is_empty() {
+            other.sealed
+        } else {
+            let mut v: Vec<(AggKey, Finding)> =
+                other.findings.into_iter().chain(other.sealed).collect();
+            sort_for_absorb(&mut v);
+            v
+        };
         let any = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
         for (mut key, f) in theirs {
             if !self.findings.contains_key(&key) && self.findings.len() >= self.max_findings {
@@ -1458,6 +1494,9 @@ impl<'r> Analyzer<'r> {
 
     /// Judges one flow whose first packet is in `file`.
     pub fn observe(&mut self, f: &FlowRecord, file: &str) -> Verdict {
+        if !self.sealed.is_empty() {
+            self.unseal();
+        }
         let j = self.cache.judge(self.rs, f);
         self.flows += 1;
         // Every class an attribution returns is one of the inventory's.
@@ -1578,6 +1617,7 @@ impl<'r> Analyzer<'r> {
 
     /// Dual-homed findings, sorted findings and the matrix. `files` maps input numbers to names.
     pub fn finish(mut self, files: &[String]) -> Analysis {
+        self.unseal();
         self.flush_hour();
         let mut findings: Vec<Finding> = self.findings.into_values().collect();
         if let Some(ri) = self

@@ -364,3 +364,86 @@ fn cached_judgements_equal_fresh_ones() {
         );
     }
 }
+
+#[test]
+fn absorbing_sealed_or_not_equals_judging_in_one_analyzer() {
+    // A parallel run: each input judged by its own analyzer, merged in input order. Sealed
+    // (on the worker) or not, and even sealed and then fed more, the result is the one
+    // analyzer's that judged every flow in order.
+    let rs = example();
+    let hosts = [
+        "10.1.9.5",
+        "10.1.20.7",
+        "10.2.10.21",
+        "10.3.6.10",
+        "10.3.20.15",
+        "172.20.1.5",
+        "8.8.8.8",
+        "203.0.113.5",
+    ];
+    let ports = [22u16, 25, 53, 443, 445, 3389];
+    let mut seed = 7u64;
+    let mut next = |n: usize| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize % n
+    };
+    let flows: Vec<FlowRecord> = (0..3000)
+        .map(|i| {
+            let mut f = flow(
+                hosts[next(hosts.len())],
+                40000 + next(50) as u16,
+                hosts[next(hosts.len())],
+                ports[next(ports.len())],
+                [proto::TCP, proto::UDP][next(2)],
+                i * NS_PER_SEC + next(3) as i64,
+            );
+            f.first_packet_index = i as u64;
+            f.src_mac = [None, Some([2, 0, 0, 0, 0, next(4) as u8])][next(2)];
+            f
+        })
+        .collect();
+    let files = ["a".to_string(), "b".to_string(), "c".to_string()];
+    let parts = [&flows[..1000], &flows[1000..2200], &flows[2200..]];
+    let mut one = Analyzer::new(&rs);
+    for (p, file) in parts.iter().zip(&files) {
+        for f in *p {
+            one.observe(f, file);
+        }
+    }
+    let want = format!("{:?}", one.finish(&files));
+    assert!(want.contains("MN-"), "the mix has findings");
+    for seal in [[false, false], [true, true], [true, false]] {
+        let mut merged = Analyzer::new(&rs);
+        for f in parts[0] {
+            merged.observe(f, &files[0]);
+        }
+        for (k, (p, file)) in parts[1..].iter().zip(&files[1..]).enumerate() {
+            let mut a = Analyzer::new(&rs);
+            for f in *p {
+                a.observe(f, file);
+            }
+            if seal[k] {
+                a.seal();
+            }
+            merged.absorb(a);
+        }
+        assert_eq!(
+            format!("{:?}", merged.finish(&files)),
+            want,
+            "sealed: {seal:?}"
+        );
+    }
+    // Sealed, then fed the rest: still the same.
+    let mut a = Analyzer::new(&rs);
+    for (i, (p, file)) in parts.iter().zip(&files).enumerate() {
+        for f in *p {
+            a.observe(f, file);
+        }
+        if i == 0 {
+            a.seal();
+        }
+    }
+    assert_eq!(format!("{:?}", a.finish(&files)), want, "sealed midway");
+}

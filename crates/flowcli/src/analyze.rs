@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::ValueEnum;
 use flowcore::policy::{Analyzer, Ruleset};
 use flowcore::report::analysis::{
-    analysis_table_in, finding_json_in, gone_json, write_analysis_json, AnalysedInput, Lang,
-    TableStyle,
+    analysis_table_in, gone_json, write_analysis_json, AnalysedInput, FindingDoc, Lang, TableStyle,
 };
 use flowcore::report::baseline::Baseline;
 use flowcore::report::html::analysis_html;
@@ -283,7 +282,13 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
         }
         Format::Ndjson => {
             for f in &analysis.findings {
-                serde_json::to_writer(&mut body, &finding_json_in(f, &analysis))?;
+                serde_json::to_writer(
+                    &mut body,
+                    &FindingDoc {
+                        finding: f,
+                        analysis: &analysis,
+                    },
+                )?;
                 body.push(b'\n');
             }
             for g in analysis.baseline.iter().flat_map(|d| &d.disappeared) {

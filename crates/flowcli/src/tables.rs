@@ -7,7 +7,7 @@ use std::path::Path;
 
 use flowcore::flow::FlowRecord;
 use flowcore::policy::Analysis;
-use flowcore::report::analysis::{finding_json_in, gone_json};
+use flowcore::report::analysis::{gone_json, FindingDoc};
 use flowcore::report::{flow_csv, flow_json, sort_flows, FLOW_COLUMNS};
 
 use crate::AtomicFile;
@@ -96,7 +96,13 @@ pub(crate) fn write_dir(
             }
             let mut fi = Vec::new();
             for f in &a.findings {
-                serde_json::to_writer(&mut fi, &finding_json_in(f, a))?;
+                serde_json::to_writer(
+                    &mut fi,
+                    &FindingDoc {
+                        finding: f,
+                        analysis: a,
+                    },
+                )?;
                 fi.push(b'\n');
             }
             for g in a.baseline.iter().flat_map(|d| &d.disappeared) {

@@ -90,6 +90,76 @@ pub fn finding_json(f: &Finding) -> Value {
     })
 }
 
+/// A finding as JSON, written straight to a serializer: the same document as
+/// [`finding_json_in`] (same keys, order and values) without building a [`Value`] first,
+/// which cost a sixth of `analyze` on a night with many findings.
+pub struct FindingDoc<'a> {
+    /// The finding.
+    pub finding: &'a Finding,
+    /// The analysis it belongs to (for its baseline status).
+    pub analysis: &'a Analysis,
+}
+
+impl serde::Serialize for FindingDoc<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        /// Serializes through `Display` (addresses, prefixes) without a `String`.
+        struct Shown<T>(T);
+        impl<T: std::fmt::Display> serde::Serialize for Shown<T> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(&self.0)
+            }
+        }
+        let f = self.finding;
+        let baseline =
+            self.analysis.baseline.as_ref().map(
+                |d| {
+                    if d.is_new(&f.id) {
+                        "new"
+                    } else {
+                        "recurring"
+                    }
+                },
+            );
+        let mut m = s.serialize_map(Some(28 + usize::from(baseline.is_some())))?;
+        m.serialize_entry("id", &f.id)?;
+        m.serialize_entry("rule_id", &f.rule_id)?;
+        m.serialize_entry("severity", f.severity.as_str())?;
+        m.serialize_entry("clause", &f.clause)?;
+        m.serialize_entry("message_en", &f.message_en)?;
+        m.serialize_entry("message_ja", &f.message_ja)?;
+        m.serialize_entry("src_ip", &Shown(f.src.ip))?;
+        m.serialize_entry("src_port", &f.src.port)?;
+        m.serialize_entry("src_class", &f.src.class)?;
+        m.serialize_entry("src_prefix", &f.src.prefix.map(Shown))?;
+        m.serialize_entry("dst_ip", &Shown(f.dst.ip))?;
+        m.serialize_entry("dst_port", &f.dst.port)?;
+        m.serialize_entry("dst_class", &f.dst.class)?;
+        m.serialize_entry("dst_prefix", &f.dst.prefix.map(Shown))?;
+        m.serialize_entry("service", &f.service)?;
+        m.serialize_entry("proto", &f.proto)?;
+        m.serialize_entry(
+            "initiator",
+            if f.initiator_known { "src" } else { "unknown" },
+        )?;
+        m.serialize_entry("mac", &f.mac)?;
+        m.serialize_entry("first_ts", &format_rfc3339(f.first_ts))?;
+        m.serialize_entry("last_ts", &format_rfc3339(f.last_ts))?;
+        m.serialize_entry("flows", &f.flows)?;
+        m.serialize_entry("packets", &f.packets)?;
+        m.serialize_entry("bytes", &f.bytes)?;
+        m.serialize_entry("community_id", &f.community_id)?;
+        m.serialize_entry("file", &f.evidence.file)?;
+        m.serialize_entry("first_packet_index", &f.evidence.first_packet_index)?;
+        m.serialize_entry("first_packet_offset", &f.evidence.first_packet_offset)?;
+        m.serialize_entry("considered", &f.considered)?;
+        if let Some(b) = baseline {
+            m.serialize_entry("baseline", b)?;
+        }
+        m.end()
+    }
+}
+
 /// Column names of the finding table, in order.
 pub const FINDING_COLUMNS: [&str; 29] = [
     "id",
@@ -280,7 +350,10 @@ pub fn write_analysis_json(
     struct Findings<'a>(&'a Analysis);
     impl serde::Serialize for Findings<'_> {
         fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.collect_seq(self.0.findings.iter().map(|f| finding_json_in(f, self.0)))
+            s.collect_seq(self.0.findings.iter().map(|f| FindingDoc {
+                finding: f,
+                analysis: self.0,
+            }))
         }
     }
     struct Doc<'a> {

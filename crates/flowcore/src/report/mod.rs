@@ -662,4 +662,57 @@ mod tests {
         assert_eq!(v["file"], "a,\"b");
         assert_eq!(v.as_object().unwrap().len(), FLOW_COLUMNS.len());
     }
+
+    #[test]
+    fn finding_doc_is_the_finding_json() {
+        use crate::flow::DirStats;
+        use crate::policy::{Analyzer, BaselineDiff, Ruleset};
+        let rs = Ruleset::from_str(
+            "example-site.toml",
+            include_str!("../../../../rulesets/example-site.toml"),
+            None,
+        )
+        .unwrap();
+        let mut a = Analyzer::new(&rs);
+        for (src, dst, dp, mac) in [
+            ("10.1.20.7", "8.8.8.8", 53, None),
+            ("10.3.20.15", "10.1.20.7", 445, Some([2, 0, 0, 0, 0, 9])),
+            ("fd00:3::15", "2001:db8::1", 443, None),
+            ("10.2.10.21", "203.0.113.5", 8080, Some([2, 0, 0, 0, 0, 7])),
+            ("10.1.20.8", "10.3.20.16", 22, Some([2, 0, 0, 0, 0, 7])),
+        ] {
+            let mut f =
+                FlowRecord::new(src.parse().unwrap(), 40000, dst.parse().unwrap(), dp, 6, 9);
+            f.fwd = DirStats {
+                packets: 2,
+                bytes: 120,
+                ..Default::default()
+            };
+            f.src_mac = mac;
+            f.initiator_known = dp != 22;
+            a.observe(&f, "a \"quoted\" file.pcap");
+        }
+        let mut an = a.finish(&["x".into()]);
+        assert!(an.findings.len() >= 3, "{:?}", an.findings);
+        let check = |an: &crate::policy::Analysis| {
+            for f in &an.findings {
+                let doc = analysis::FindingDoc {
+                    finding: f,
+                    analysis: an,
+                };
+                assert_eq!(
+                    serde_json::to_string(&doc).unwrap(),
+                    serde_json::to_string(&analysis::finding_json_in(f, an)).unwrap()
+                );
+            }
+        };
+        check(&an);
+        an.baseline = Some(BaselineDiff {
+            path: "old.json".into(),
+            sha256: String::new(),
+            new: [an.findings[0].id.clone()].into_iter().collect(),
+            disappeared: Vec::new(),
+        });
+        check(&an);
+    }
 }

@@ -102,9 +102,8 @@ pub fn flows_frame(records: &[FlowRecord], files: &[String]) -> PolarsResult<Dat
                 (Builder::Count(c), _) => c.push(None),
                 (Builder::Flag(c), V::Bool(x)) => c.push(Some(x)),
                 (Builder::Flag(c), _) => c.push(None),
-                (Builder::Text(c), V::Plain(s)) => c.push(Some(s)),
                 (Builder::Text(c), V::Text(s)) => c.push(Some(s.to_string())),
-                (Builder::Text(c), _) => c.push(None),
+                (Builder::Text(c), v) => c.push(v.plain_string()),
             }
         }
     }

@@ -298,6 +298,12 @@ enum V<'a> {
     Bool(bool),
     /// A string that never needs escaping (addresses, names, ids).
     Plain(String),
+    /// A name that never needs escaping.
+    Static(&'static str),
+    /// An address, printed as `IpAddr` displays it.
+    Ip(IpAddr),
+    /// A MAC address, `aa:bb:cc:dd:ee:ff`.
+    Mac([u8; 6]),
     /// A string from outside (file names): escaped in JSON, quoted in CSV as needed.
     Text(&'a str),
     Ts(i64),
@@ -307,12 +313,12 @@ enum V<'a> {
 /// The JSON and CSV writers only differ in how they print a value.
 fn flow_fields<'a>(r: &'a FlowRecord, file: &'a str) -> [(&'static str, V<'a>); 43] {
     let opt = |v: Option<u16>| v.map_or(V::Null, |v| V::U(u64::from(v)));
-    let mac = |m: Option<[u8; 6]>| m.map_or(V::Null, |m| V::Plain(mac_str(m)));
+    let mac = |m: Option<[u8; 6]>| m.map_or(V::Null, V::Mac);
     let t = r.tunnel.as_ref();
     let e = r.export.as_ref();
     [
-        ("src_ip", V::Plain(r.src_ip.to_string())),
-        ("dst_ip", V::Plain(r.dst_ip.to_string())),
+        ("src_ip", V::Ip(r.src_ip)),
+        ("dst_ip", V::Ip(r.dst_ip)),
         ("src_port", V::U(r.src_port.into())),
         ("dst_port", V::U(r.dst_port.into())),
         ("proto", V::U(r.proto.into())),
@@ -335,23 +341,17 @@ fn flow_fields<'a>(r: &'a FlowRecord, file: &'a str) -> [(&'static str, V<'a>); 
         ),
         ("fwd_tcp_flags", V::U(r.fwd.tcp_flags.into())),
         ("rev_tcp_flags", V::U(r.rev.tcp_flags.into())),
-        ("state", V::Plain(r.state.as_str().into())),
+        ("state", V::Static(r.state.as_str())),
         ("flipped", V::Bool(r.flipped)),
         ("continued", V::Bool(r.continued)),
-        ("end_reason", V::Plain(r.end_reason.as_str().into())),
+        ("end_reason", V::Static(r.end_reason.as_str())),
         ("community_id", V::Plain(r.community_id())),
         (
             "tunnel_type",
-            t.map_or(V::Null, |t| V::Plain(tunnel_kind(t.kind).into())),
+            t.map_or(V::Null, |t| V::Static(tunnel_kind(t.kind))),
         ),
-        (
-            "tunnel_src_ip",
-            t.map_or(V::Null, |t| V::Plain(t.src.to_string())),
-        ),
-        (
-            "tunnel_dst_ip",
-            t.map_or(V::Null, |t| V::Plain(t.dst.to_string())),
-        ),
+        ("tunnel_src_ip", t.map_or(V::Null, |t| V::Ip(t.src))),
+        ("tunnel_dst_ip", t.map_or(V::Null, |t| V::Ip(t.dst))),
         (
             "tunnel_id",
             t.and_then(|t| t.id).map_or(V::Null, |v| V::U(v.into())),
@@ -360,11 +360,8 @@ fn flow_fields<'a>(r: &'a FlowRecord, file: &'a str) -> [(&'static str, V<'a>); 
         ("dst_mac", mac(r.dst_mac)),
         ("ports_known", V::Bool(r.ports_known)),
         ("initiator_known", V::Bool(r.initiator_known)),
-        ("source", V::Plain(source_name(r).into())),
-        (
-            "exporter",
-            e.map_or(V::Null, |e| V::Plain(e.exporter.to_string())),
-        ),
+        ("source", V::Static(source_name(r))),
+        ("exporter", e.map_or(V::Null, |e| V::Ip(e.exporter))),
         (
             "observation_domain",
             e.map_or(V::Null, |e| V::U(e.domain.into())),
@@ -381,6 +378,74 @@ fn flow_fields<'a>(r: &'a FlowRecord, file: &'a str) -> [(&'static str, V<'a>); 
     ]
 }
 
+impl V<'_> {
+    /// Appends a plain value (a string needing no escaping) as it is; false for others.
+    fn push_plain(&self, s: &mut String) -> bool {
+        match self {
+            V::Plain(p) => s.push_str(p),
+            V::Static(p) => s.push_str(p),
+            V::Ip(a) => push_ip(s, *a),
+            V::Mac(m) => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                for (i, b) in m.iter().enumerate() {
+                    if i > 0 {
+                        s.push(':');
+                    }
+                    s.push(char::from(HEX[usize::from(b >> 4)]));
+                    s.push(char::from(HEX[usize::from(b & 15)]));
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// The plain value as a `String` (for table columns).
+    #[cfg_attr(not(feature = "frame"), allow(dead_code))]
+    fn plain_string(self) -> Option<String> {
+        match self {
+            V::Plain(p) => Some(p),
+            v => {
+                let mut s = String::new();
+                v.push_plain(&mut s).then_some(s)
+            }
+        }
+    }
+}
+
+/// Appends `n` in decimal (without `fmt`: flows print a dozen numbers each).
+fn push_u64(s: &mut String, mut n: u64) {
+    let mut b = [0u8; 20];
+    let mut i = b.len();
+    loop {
+        i -= 1;
+        b[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    s.push_str(std::str::from_utf8(&b[i..]).unwrap_or_default());
+}
+
+/// Appends an address as `IpAddr`'s `Display` writes it (IPv4 without `fmt`).
+fn push_ip(s: &mut String, a: IpAddr) {
+    match a {
+        IpAddr::V4(v4) => {
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    s.push('.');
+                }
+                push_u64(s, u64::from(o));
+            }
+        }
+        IpAddr::V6(_) => {
+            use std::fmt::Write;
+            let _ = write!(s, "{a}");
+        }
+    }
+}
+
 /// A direction's timestamp, or null when that direction has no packets.
 fn dir_ts<'a>(d: &crate::flow::DirStats, ts: i64) -> V<'a> {
     if d.packets == 0 {
@@ -392,7 +457,6 @@ fn dir_ts<'a>(d: &crate::flow::DirStats, ts: i64) -> V<'a> {
 
 /// Appends the NDJSON object of one flow (schema `flowcore.flow/1`).
 pub fn flow_json(r: &FlowRecord, file: &str, s: &mut String) {
-    use std::fmt::Write;
     s.push('{');
     for (i, (name, v)) in flow_fields(r, file).into_iter().enumerate() {
         if i > 0 {
@@ -403,19 +467,17 @@ pub fn flow_json(r: &FlowRecord, file: &str, s: &mut String) {
         s.push_str("\":");
         match v {
             V::Null => s.push_str("null"),
-            V::U(n) => {
-                let _ = write!(s, "{n}");
-            }
+            V::U(n) => push_u64(s, n),
             V::Bool(b) => s.push_str(if b { "true" } else { "false" }),
-            V::Plain(p) => {
-                s.push('"');
-                s.push_str(&p);
-                s.push('"');
-            }
             V::Text(t) => json_str(s, t),
             V::Ts(t) => {
                 s.push('"');
                 push_rfc3339(s, t);
+                s.push('"');
+            }
+            v => {
+                s.push('"');
+                v.push_plain(s);
                 s.push('"');
             }
         }
@@ -449,20 +511,19 @@ fn tunnel_kind(k: crate::decode::TunnelKind) -> &'static str {
 
 /// Appends one CSV row (columns [`FLOW_COLUMNS`]; empty cells for nulls).
 pub fn flow_csv(r: &FlowRecord, file: &str, s: &mut String) {
-    use std::fmt::Write;
     for (i, (_, v)) in flow_fields(r, file).into_iter().enumerate() {
         if i > 0 {
             s.push(',');
         }
         match v {
             V::Null => {}
-            V::U(n) => {
-                let _ = write!(s, "{n}");
-            }
+            V::U(n) => push_u64(s, n),
             V::Bool(b) => s.push_str(if b { "true" } else { "false" }),
-            V::Plain(p) => s.push_str(&p),
             V::Text(t) => push_csv_field(s, t),
             V::Ts(t) => push_rfc3339(s, t),
+            v => {
+                v.push_plain(s);
+            }
         }
     }
     s.push('\n');

@@ -157,8 +157,8 @@ enum Families {
 }
 
 impl Families {
-    fn of(lo: IpAddr, hi: IpAddr) -> Self {
-        match (lo.is_ipv6(), hi.is_ipv6()) {
+    fn of(lo_v6: bool, hi_v6: bool) -> Self {
+        match (lo_v6, hi_v6) {
             (false, false) => Families::V4,
             (true, false) => Families::LoV6,
             (false, true) => Families::HiV6,
@@ -574,23 +574,28 @@ impl FlowTable {
         } else {
             (NO_VLAN, NO_VLAN)
         };
-        let forward = (p.src, sp) <= (p.dst, dp);
+        // `(src, sp) <= (dst, dp)` in `IpAddr`'s order (IPv4 before IPv6, then the address
+        // bytes), on integers.
+        let (sb, db) = (addr_bytes(p.src), addr_bytes(p.dst));
+        let (s6, d6) = (p.src.is_ipv6(), p.dst.is_ipv6());
+        let forward = (s6, u128::from_be_bytes(sb), sp) <= (d6, u128::from_be_bytes(db), dp);
         let (lo, lo_port, hi, hi_port) = if forward {
-            (p.src, sp, p.dst, dp)
+            (sb, sp, db, dp)
         } else {
-            (p.dst, dp, p.src, sp)
+            (db, dp, sb, sp)
         };
+        let (lo6, hi6) = if forward { (s6, d6) } else { (d6, s6) };
         (
             Key {
-                lo: addr_bytes(lo),
-                hi: addr_bytes(hi),
+                lo,
+                hi,
                 lo_port,
                 hi_port,
                 icmp_id,
                 vlan,
                 inner_vlan,
                 proto: p.proto,
-                fam: Families::of(lo, hi),
+                fam: Families::of(lo6, hi6),
             },
             usize::from(!forward),
         )
@@ -798,4 +803,63 @@ fn held_flow_sizes() {
     assert_eq!(std::mem::size_of::<Key>(), 44);
     assert_eq!(std::mem::size_of::<Option<Flow>>(), 176);
     assert_eq!(std::mem::size_of::<HeapEntry>(), 16);
+}
+
+#[cfg(test)]
+#[test]
+fn key_order_is_ip_addr_order() {
+    // The integer comparison in `key_of` orders endpoints as `IpAddr` and `u16` do.
+    let addrs: Vec<IpAddr> = [
+        "0.0.0.0",
+        "0.0.0.1",
+        "1.0.0.0",
+        "10.1.2.3",
+        "10.1.2.4",
+        "255.255.255.255",
+        "::",
+        "::1",
+        "::a00:1",
+        "fe80::1",
+        "ff02::1",
+        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    ]
+    .iter()
+    .map(|a| a.parse().unwrap())
+    .collect();
+    let t = FlowTable::new(FlowConfig::default(), 0);
+    for &a in &addrs {
+        for &b in &addrs {
+            for (sp, dp) in [(1u16, 2u16), (2, 1), (7, 7)] {
+                let mut p = PacketSummary {
+                    ts: 0,
+                    wire_len: 60,
+                    index: 1,
+                    offset: 0,
+                    src: a,
+                    dst: b,
+                    proto: proto::UDP,
+                    src_port: sp,
+                    dst_port: dp,
+                    icmp_id: 0,
+                    ports_known: true,
+                    tcp_flags: 0,
+                    vlan: None,
+                    inner_vlan: None,
+                    src_mac: None,
+                    dst_mac: None,
+                    tunnel: None,
+                    frag: None,
+                    udp_payload: None,
+                };
+                let (k, dir) = t.key_of(&p);
+                assert_eq!(dir == 0, (a, sp) <= (b, dp), "{a} {sp} {b} {dp}");
+                let (lo, hi) = if dir == 0 { (a, b) } else { (b, a) };
+                assert_eq!((k.lo(), k.hi()), (lo, hi));
+                // Both directions give one key.
+                std::mem::swap(&mut p.src, &mut p.dst);
+                std::mem::swap(&mut p.src_port, &mut p.dst_port);
+                assert_eq!(t.key_of(&p).0, k);
+            }
+        }
+    }
 }

@@ -811,3 +811,51 @@ fn html_report_is_self_contained_and_renders() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn extract_with_threads_writes_what_one_thread_writes() {
+    // Inputs in parallel: captures of several link types, a damaged one, flow exports with
+    // templates (run again in order) and a finding selection; every output byte the same.
+    let dir = temp_dir("extract-threads");
+    let s = samples();
+    let inputs = [
+        sample(),
+        s.join("pcap/zeek-linux_dlt_sll2.pcap"),
+        s.join("pcap/suricata-verify-http-mime-truncated-input.pcap"),
+        s.join("pcapng/tcpdump-time_2107.pcapng"),
+        s.join("netflow"),
+    ];
+    let mut outs = Vec::new();
+    for j in ["1", "2", "3"] {
+        let all = dir.join(format!("all-{j}.pcapng"));
+        let o = extract(&["-q", "-j", j], &all, &inputs);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let found = dir.join(format!("lg-{j}.pcap"));
+        let o = extract(
+            &["-q", "-j", j, "--ruleset", SITE, "--finding", "LG-01"],
+            &found,
+            &inputs,
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let read =
+            |p: PathBuf| std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        outs.push((
+            read(all.clone()),
+            read(all.with_extension("ndjson")),
+            read(found),
+        ));
+    }
+    assert!(!outs[0].0.is_empty() && !outs[0].1.is_empty() && !outs[0].2.is_empty());
+    assert!(outs.iter().all(|o| *o == outs[0]), "-j 1, 2 and 3 differ");
+    let _ = std::fs::remove_dir_all(&dir);
+}

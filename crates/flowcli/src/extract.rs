@@ -10,7 +10,8 @@ use flowcore::report::{FlowFormat, FlowWriter};
 
 use crate::analyze::load_ruleset;
 use crate::{
-    each_capture, input_specs, report_input, AtomicFile, FlowOpts, EXIT_INPUT, EXIT_OK, EXIT_OUTPUT,
+    each_capture, each_capture_parallel, input_specs, report_input, unreachable_pipeline,
+    AtomicFile, FlowOpts, EXIT_INPUT, EXIT_OK, EXIT_OUTPUT,
 };
 
 #[derive(clap::Args)]
@@ -114,18 +115,65 @@ pub(crate) fn run(args: ExtractArgs) -> io::Result<u8> {
     let Some(specs) = input_specs(&args.inputs) else {
         return Ok(EXIT_INPUT);
     };
-    let errors = each_capture(&specs, &open, |mut reader| {
-        let id = st.files.len() as u32;
-        st.files.push(reader.name().to_string());
-        let summary = pipeline.run(&mut reader, id, &mut |f| sel.take(f, &mut st));
-        report_input(&summary, args.quiet);
-        if let Some(s) = st.selected.get_mut(&id) {
-            s.link_types = summary.link_types.keys().copied().collect();
-            s.first_ts = summary.first_ts.unwrap_or(0);
-            s.last_ts = summary.last_ts.unwrap_or(0);
-        }
-        Ok(())
-    })?;
+    let threads = args.flow.threads(specs.len());
+    let errors = if threads > 1 {
+        // Inputs in parallel (selection depends on each flow alone), merged in input order;
+        // an input with flow exports is run again here, in order, by the shared pipeline.
+        st.files = specs
+            .iter()
+            .map(|s| s.path().display().to_string())
+            .collect();
+        let files = &st.files.clone();
+        let (flow, rs, sel) = (&args.flow, &rs, &sel);
+        each_capture_parallel(
+            &specs,
+            &open,
+            threads,
+            |id, mut reader| {
+                let mut mine = State {
+                    analyzer: rs.as_ref().map(Analyzer::new),
+                    selected: BTreeMap::new(),
+                    records: Vec::new(),
+                    files: files.clone(),
+                };
+                let summary = match flow.pipeline_with(cfg) {
+                    Ok(p) => p
+                        .leave_exports(true)
+                        .run(&mut reader, id, &mut |f| sel.take(f, &mut mine)),
+                    Err(_) => unreachable_pipeline(),
+                };
+                (summary, mine.selected, mine.records)
+            },
+            |id, (summary, selected, records)| {
+                let summary = if summary.left_for_exports {
+                    let name = &files[id as usize];
+                    let mut reader =
+                        match flowcore::input::CaptureReader::open_opts(Path::new(name), &open) {
+                            Ok(r) => r,
+                            Err(e) => {
+                                eprintln!("flowcli: error: {e}");
+                                return Ok(());
+                            }
+                        };
+                    pipeline.run(&mut reader, id, &mut |f| sel.take(f, &mut st))
+                } else {
+                    st.selected.extend(selected);
+                    st.records.extend(records);
+                    summary
+                };
+                finish_input(&summary, id, &mut st, args.quiet);
+                Ok(())
+            },
+        )?
+    } else {
+        each_capture(&specs, &open, |mut reader| {
+            let id = st.files.len() as u32;
+            st.files.push(reader.name().to_string());
+            let summary = pipeline.run(&mut reader, id, &mut |f| sel.take(f, &mut st));
+            finish_input(&summary, id, &mut st, args.quiet);
+            Ok(())
+        })?
+    };
     pipeline.finish(&mut |f| sel.take(f, &mut st));
     let State {
         mut selected,
@@ -200,6 +248,21 @@ pub(crate) fn run(args: ExtractArgs) -> io::Result<u8> {
     } else {
         EXIT_INPUT
     })
+}
+
+/// Reports an input and records its link types and times with its selection.
+fn finish_input(
+    summary: &flowcore::pipeline::InputSummary,
+    id: u32,
+    st: &mut State<'_>,
+    quiet: bool,
+) {
+    report_input(summary, quiet);
+    if let Some(s) = st.selected.get_mut(&id) {
+        s.link_types = summary.link_types.keys().copied().collect();
+        s.first_ts = summary.first_ts.unwrap_or(0);
+        s.last_ts = summary.last_ts.unwrap_or(0);
+    }
 }
 
 /// What to select.

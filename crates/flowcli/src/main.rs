@@ -348,8 +348,8 @@ pub(crate) struct FlowOpts {
     /// the machine that ran nfdump) are at this offset, e.g. +09:00. Default UTC.
     #[arg(long, value_name = "OFFSET", allow_hyphen_values = true, value_parser = flowcore::input::flowlog::parse_offset)]
     log_offset: Option<i64>,
-    /// Inputs processed at once by `flows`, `analyze` and `query` (default: every core; `extract`
-    /// and `capture` run on one). Results are the same as with one: inputs without flow
+    /// Inputs processed at once by `flows`, `analyze`, `query` and `extract` (default: every
+    /// core; `capture` reads one interface). Results are the same as with one: inputs without flow
     /// exports run in parallel and are merged in input order; inputs with flow exports
     /// (whose templates carry over from input to input) run in order. With fewer inputs
     /// than N, a spare core computes the inputs' SHA-256 alongside; `-j 1` uses one core.

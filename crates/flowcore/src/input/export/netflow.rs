@@ -125,40 +125,87 @@ struct Field {
     len: u16,
     /// Private enterprise number (0 = IANA).
     pen: u32,
-    /// Whether [`Values::set`] reads this element (decided once, when the template arrives).
-    used: bool,
+    /// What [`Values::set`] does with this element (decided once, when the template
+    /// arrives, so that decoding a record does not look its number up again).
+    act: Act,
 }
 
-/// The information elements [`Values::set`] reads.
-fn is_used(pen: u32, id: u16) -> bool {
-    match pen {
-        0 => matches!(
-            id,
-            1 | 2
-                | 4
-                | 6
-                | 7
-                | 8
-                | 10
-                | 11
-                | 12
-                | 14
-                | 21
-                | 22
-                | 27
-                | 28
-                | 32
-                | 34
-                | 56
-                | 58
-                | 80
-                | 85
-                | 86
-                | 139
-                | 150..=157 | 160 | 231 | 232 | 298 | 299 | 305 | 323
-        ),
-        29305 => matches!(id, 1 | 2 | 6 | 85 | 86),
-        _ => false,
+/// The information elements [`Values::set`] reads, by what it does with them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Act {
+    Skip,
+    Bytes,
+    Packets,
+    RevBytes,
+    RevPackets,
+    RevFlags,
+    Proto,
+    Flags,
+    SrcPort,
+    DstPort,
+    Src,
+    Dst,
+    InIf,
+    OutIf,
+    EndUptime,
+    StartUptime,
+    Icmp,
+    Sampling,
+    SrcMac,
+    DstMac,
+    Vlan,
+    StartS,
+    EndS,
+    StartMs,
+    EndMs,
+    StartNtp,
+    EndNtp,
+    InitMs,
+    NselBytes,
+    NselRevBytes,
+    NselPackets,
+    NselRevPackets,
+    ObservedMs,
+}
+
+/// What [`Values::set`] does with element `id` of enterprise `pen`.
+fn act_of(pen: u32, id: u16) -> Act {
+    match (pen, id) {
+        // RFC 5103: the reverse direction's counterpart of an IANA element.
+        (29305, 1 | 85) => Act::RevBytes,
+        (29305, 2 | 86) => Act::RevPackets,
+        (29305, 6) => Act::RevFlags,
+        (0, 1 | 85) => Act::Bytes,
+        (0, 2 | 86) => Act::Packets,
+        (0, 4) => Act::Proto,
+        (0, 6) => Act::Flags,
+        (0, 7) => Act::SrcPort,
+        (0, 8 | 27) => Act::Src,
+        (0, 10) => Act::InIf,
+        (0, 11) => Act::DstPort,
+        (0, 12 | 28) => Act::Dst,
+        (0, 14) => Act::OutIf,
+        (0, 21) => Act::EndUptime,
+        (0, 22) => Act::StartUptime,
+        (0, 32 | 139) => Act::Icmp,
+        (0, 34 | 305) => Act::Sampling,
+        (0, 56) => Act::SrcMac,
+        (0, 80) => Act::DstMac,
+        (0, 58) => Act::Vlan,
+        (0, 150) => Act::StartS,
+        (0, 151) => Act::EndS,
+        (0, 152) => Act::StartMs,
+        (0, 153) => Act::EndMs,
+        (0, 154 | 156) => Act::StartNtp,
+        (0, 155 | 157) => Act::EndNtp,
+        (0, 160) => Act::InitMs,
+        // NSEL (Cisco ASA): initiator/responder counters make a biflow.
+        (0, 231) => Act::NselBytes,
+        (0, 232) => Act::NselRevBytes,
+        (0, 298) => Act::NselPackets,
+        (0, 299) => Act::NselRevPackets,
+        (0, 323) => Act::ObservedMs,
+        _ => Act::Skip,
     }
 }
 
@@ -404,7 +451,7 @@ impl TemplateCache {
                     id: fid,
                     len,
                     pen,
-                    used: is_used(pen, fid),
+                    act: act_of(pen, fid),
                 });
                 rest = &rest[step..];
             }
@@ -553,8 +600,8 @@ impl TemplateCache {
                     ok = false;
                     break;
                 };
-                if i >= t.scope && f.used {
-                    rec.set(*f, v);
+                if i >= t.scope && f.act != Act::Skip {
+                    rec.set(f.act, v);
                 }
                 o += len;
             }
@@ -622,8 +669,7 @@ fn ntp_ns(v: &[u8]) -> Option<TimestampNs> {
 }
 
 impl Values {
-    fn set(&mut self, f: Field, v: &[u8]) {
-        let n = be(v);
+    fn set(&mut self, act: Act, v: &[u8]) {
         let ip = |v: &[u8]| -> Option<IpAddr> {
             match v.len() {
                 4 => Some(IpAddr::V4(Ipv4Addr::from(u32_at(v, 0)))),
@@ -634,60 +680,50 @@ impl Values {
             }
         };
         let mac = |v: &[u8]| <[u8; 6]>::try_from(v).ok();
-        if f.pen == 29305 {
-            // RFC 5103: the reverse direction's counterpart of an IANA element.
-            match f.id {
-                1 | 85 => self.rev_bytes = Some(n),
-                2 | 86 => self.rev_packets = Some(n),
-                6 => self.rev_flags = Some(n as u8),
-                _ => {}
-            }
-            return;
-        }
-        if f.pen != 0 {
-            return;
-        }
-        match f.id {
-            1 | 85 => self.bytes = Some(self.bytes.unwrap_or(0).max(n)),
-            2 | 86 => self.packets = Some(self.packets.unwrap_or(0).max(n)),
-            4 => self.proto = Some(n as u8),
-            6 => self.flags = Some(n as u8),
-            7 => self.src_port = Some(n as u16),
+        let n = || be(v);
+        match act {
+            Act::Skip => {}
+            Act::RevBytes => self.rev_bytes = Some(n()),
+            Act::RevPackets => self.rev_packets = Some(n()),
+            Act::RevFlags => self.rev_flags = Some(n() as u8),
+            Act::Bytes => self.bytes = Some(self.bytes.unwrap_or(0).max(n())),
+            Act::Packets => self.packets = Some(self.packets.unwrap_or(0).max(n())),
+            Act::Proto => self.proto = Some(n() as u8),
+            Act::Flags => self.flags = Some(n() as u8),
+            Act::SrcPort => self.src_port = Some(n() as u16),
             // Templates may carry both families; the unspecified one is filler.
-            8 | 27 => {
+            Act::Src => {
                 self.src = ip(v)
                     .filter(|a| !a.is_unspecified() || self.src.is_none())
                     .or(self.src)
             }
-            10 => self.in_if = n as u32,
-            11 => self.dst_port = Some(n as u16),
-            12 | 28 => {
+            Act::InIf => self.in_if = n() as u32,
+            Act::DstPort => self.dst_port = Some(n() as u16),
+            Act::Dst => {
                 self.dst = ip(v)
                     .filter(|a| !a.is_unspecified() || self.dst.is_none())
                     .or(self.dst)
             }
-            14 => self.out_if = n as u32,
-            21 => self.end_uptime = Some(n as u32),
-            22 => self.start_uptime = Some(n as u32),
-            32 | 139 => self.icmp = Some(n as u16),
-            34 | 305 => self.sampling = Some(n as u32),
-            56 => self.src_mac = mac(v),
-            80 => self.dst_mac = mac(v),
-            58 => self.vlan = Some((n as u16) & 0x0fff),
-            150 => self.start = Some((n as i64).saturating_mul(NS_PER_SEC)),
-            151 => self.end = Some((n as i64).saturating_mul(NS_PER_SEC)),
-            152 => self.start = Some((n as i64).saturating_mul(1_000_000)),
-            153 => self.end = Some((n as i64).saturating_mul(1_000_000)),
-            154 | 156 => self.start = ntp_ns(v).or(self.start),
-            155 | 157 => self.end = ntp_ns(v).or(self.end),
-            160 => self.init_ms = Some(n as i64),
-            // NSEL (Cisco ASA): initiator/responder counters make a biflow.
-            231 => (self.bytes, self.nsel) = (Some(n), true),
-            232 => (self.rev_bytes, self.nsel) = (Some(n), true),
-            298 => (self.packets, self.nsel) = (Some(n), true),
-            299 => (self.rev_packets, self.nsel) = (Some(n), true),
-            323 => self.observed = Some((n as i64).saturating_mul(1_000_000)),
-            _ => {}
+            Act::OutIf => self.out_if = n() as u32,
+            Act::EndUptime => self.end_uptime = Some(n() as u32),
+            Act::StartUptime => self.start_uptime = Some(n() as u32),
+            Act::Icmp => self.icmp = Some(n() as u16),
+            Act::Sampling => self.sampling = Some(n() as u32),
+            Act::SrcMac => self.src_mac = mac(v),
+            Act::DstMac => self.dst_mac = mac(v),
+            Act::Vlan => self.vlan = Some((n() as u16) & 0x0fff),
+            Act::StartS => self.start = Some((n() as i64).saturating_mul(NS_PER_SEC)),
+            Act::EndS => self.end = Some((n() as i64).saturating_mul(NS_PER_SEC)),
+            Act::StartMs => self.start = Some((n() as i64).saturating_mul(1_000_000)),
+            Act::EndMs => self.end = Some((n() as i64).saturating_mul(1_000_000)),
+            Act::StartNtp => self.start = ntp_ns(v).or(self.start),
+            Act::EndNtp => self.end = ntp_ns(v).or(self.end),
+            Act::InitMs => self.init_ms = Some(n() as i64),
+            Act::NselBytes => (self.bytes, self.nsel) = (Some(n()), true),
+            Act::NselRevBytes => (self.rev_bytes, self.nsel) = (Some(n()), true),
+            Act::NselPackets => (self.packets, self.nsel) = (Some(n()), true),
+            Act::NselRevPackets => (self.rev_packets, self.nsel) = (Some(n()), true),
+            Act::ObservedMs => self.observed = Some((n() as i64).saturating_mul(1_000_000)),
         }
     }
 

@@ -208,10 +208,53 @@ pub struct MacSighting {
 /// one sighting per (MAC, segment), and at most `max_macs` MACs.
 #[derive(Debug, Default)]
 pub struct MacObservations {
-    seen: HashMap<[u8; 6], BTreeMap<ClassId, MacSighting>>,
+    seen: HashMap<[u8; 6], Sightings>,
     max_macs: usize,
     /// MACs not tracked because the limit was reached.
     pub dropped: u64,
+}
+
+/// The sightings of one MAC by segment. Almost every MAC stays in one segment: that one
+/// sighting is kept inline (no allocation, no pointer to chase per flow).
+#[derive(Debug)]
+enum Sightings {
+    One(MacSighting),
+    Many(BTreeMap<ClassId, MacSighting>),
+}
+
+impl Sightings {
+    /// Keeps the earliest sighting (by time, then evidence) per segment.
+    fn add(&mut self, s: MacSighting) {
+        let earlier =
+            |old: &MacSighting, s: &MacSighting| (s.ts, s.evidence) < (old.ts, old.evidence);
+        match self {
+            Sightings::One(old) if old.class == s.class => {
+                if earlier(old, &s) {
+                    *old = s;
+                }
+            }
+            Sightings::One(old) => {
+                let mut m = BTreeMap::new();
+                m.insert(old.class, old.clone());
+                m.insert(s.class, s);
+                *self = Sightings::Many(m);
+            }
+            Sightings::Many(m) => match m.get(&s.class) {
+                Some(old) if !earlier(old, &s) => {}
+                _ => {
+                    m.insert(s.class, s);
+                }
+            },
+        }
+    }
+
+    /// The sightings, by segment.
+    fn values(&self) -> Vec<&MacSighting> {
+        match self {
+            Sightings::One(s) => vec![s],
+            Sightings::Many(m) => m.values().collect(),
+        }
+    }
 }
 
 impl MacObservations {
@@ -226,15 +269,12 @@ impl MacObservations {
 
     /// Records that `mac` sourced packets from `ip`, attributed to segment `class`.
     pub fn observe(&mut self, mac: [u8; 6], sighting: MacSighting) {
-        if !self.seen.contains_key(&mac) && self.seen.len() >= self.max_macs {
-            self.dropped += 1;
-            return;
-        }
-        let e = self.seen.entry(mac).or_default();
-        match e.get(&sighting.class) {
-            Some(old) if (old.ts, old.evidence) <= (sighting.ts, sighting.evidence) => {}
-            _ => {
-                e.insert(sighting.class, sighting);
+        let full = self.seen.len() >= self.max_macs;
+        match self.seen.entry(mac) {
+            hashbrown::hash_map::Entry::Occupied(e) => e.into_mut().add(sighting),
+            hashbrown::hash_map::Entry::Vacant(_) if full => self.dropped += 1,
+            hashbrown::hash_map::Entry::Vacant(e) => {
+                e.insert(Sightings::One(sighting));
             }
         }
     }
@@ -246,8 +286,13 @@ impl MacObservations {
         let mut macs: Vec<_> = other.seen.into_iter().collect();
         macs.sort_by_key(|(mac, _)| *mac);
         for (mac, sightings) in macs {
-            for s in sightings.into_values() {
-                self.observe(mac, s);
+            match sightings {
+                Sightings::One(s) => self.observe(mac, s),
+                Sightings::Many(m) => {
+                    for s in m.into_values() {
+                        self.observe(mac, s);
+                    }
+                }
             }
         }
     }
@@ -257,8 +302,8 @@ impl MacObservations {
         let mut v: Vec<_> = self
             .seen
             .iter()
-            .filter(|(_, m)| m.len() > 1)
-            .map(|(mac, m)| (*mac, m.values().cloned().collect::<Vec<_>>()))
+            .filter(|(_, m)| matches!(m, Sightings::Many(_)))
+            .map(|(mac, m)| (*mac, m.values().into_iter().cloned().collect::<Vec<_>>()))
             .collect();
         v.sort_by_key(|(mac, _)| *mac);
         v

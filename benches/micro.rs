@@ -20,6 +20,9 @@ use flowcore::policy::{Analyzer, Ruleset};
 
 const SITE: &str = include_str!("../rulesets/example-site.toml");
 
+#[path = "datagrams.rs"]
+mod datagrams;
+
 fn main() {
     divan::main();
 }
@@ -212,106 +215,13 @@ fn analyzer_observe(b: Bencher) {
 /// One datagram of 30 records; the decoder has seen the template (v9, IPFIX).
 #[divan::bench(args = ["netflow-v5", "netflow-v9", "ipfix"], sample_size = 100)]
 fn export_datagram(b: Bencher, kind: &str) {
-    let rec = |k: u32| {
-        (
-            [10, 1, 20, k as u8],
-            [93, 184, 216, (k * 7) as u8],
-            (40_000 + k) as u16,
-            [443u16, 53, 3389][(k % 3) as usize],
-        )
+    let (kind, mut datagrams) = match kind {
+        "netflow-v5" => (ExportKind::NetflowV5, datagrams::v5(30)),
+        "netflow-v9" => (ExportKind::NetflowV9, datagrams::templated(30, false)),
+        _ => (ExportKind::Ipfix, datagrams::templated(30, true)),
     };
-    let (kind, template, data) = match kind {
-        "netflow-v5" => {
-            let mut m = vec![0, 5, 0, 30];
-            m.extend(100_000u32.to_be_bytes());
-            m.extend(1_795_532_400u32.to_be_bytes());
-            m.extend([0u8; 12]);
-            for k in 0..30 {
-                let (s, d, sp, dp) = rec(k);
-                let mut r = [0u8; 48];
-                r[0..4].copy_from_slice(&s);
-                r[4..8].copy_from_slice(&d);
-                r[16..20].copy_from_slice(&10u32.to_be_bytes());
-                r[20..24].copy_from_slice(&4000u32.to_be_bytes());
-                r[24..28].copy_from_slice(&90_000u32.to_be_bytes());
-                r[28..32].copy_from_slice(&99_000u32.to_be_bytes());
-                r[32..34].copy_from_slice(&sp.to_be_bytes());
-                r[34..36].copy_from_slice(&dp.to_be_bytes());
-                r[37] = 0x1b;
-                r[38] = 6;
-                m.extend(r);
-            }
-            (ExportKind::NetflowV5, None, m)
-        }
-        k => {
-            let ipfix = k == "ipfix";
-            let fields: [(u16, u16); 12] = [
-                (8, 4),
-                (12, 4),
-                (7, 2),
-                (11, 2),
-                (4, 1),
-                (6, 1),
-                (2, 4),
-                (1, 4),
-                (22, 4),
-                (21, 4),
-                (10, 4),
-                (14, 4),
-            ];
-            let mut tpl = vec![1u8, 0, 0, fields.len() as u8];
-            for (id, len) in fields {
-                tpl.extend(id.to_be_bytes());
-                tpl.extend(len.to_be_bytes());
-            }
-            let set = |id: u16, body: &[u8]| {
-                let mut s = id.to_be_bytes().to_vec();
-                s.extend(((4 + body.len()) as u16).to_be_bytes());
-                s.extend(body);
-                s
-            };
-            let wrap = |count: u16, sets: Vec<u8>| {
-                let mut m = if ipfix {
-                    let mut h = vec![0, 10];
-                    h.extend(((16 + sets.len()) as u16).to_be_bytes());
-                    h.extend(1_795_532_400u32.to_be_bytes());
-                    h.extend([0u8; 8]);
-                    h
-                } else {
-                    let mut h = vec![0, 9];
-                    h.extend(count.to_be_bytes());
-                    h.extend(100_000u32.to_be_bytes());
-                    h.extend(1_795_532_400u32.to_be_bytes());
-                    h.extend([0u8; 8]);
-                    h
-                };
-                m.extend(sets);
-                m
-            };
-            let mut body = Vec::new();
-            for k in 0..30 {
-                let (s, d, sp, dp) = rec(k);
-                body.extend(s);
-                body.extend(d);
-                body.extend(sp.to_be_bytes());
-                body.extend(dp.to_be_bytes());
-                body.extend([6, 0x1b]);
-                for v in [10u32, 4000, 90_000, 99_000, 3, 4] {
-                    body.extend(v.to_be_bytes());
-                }
-            }
-            let kind = if ipfix {
-                ExportKind::Ipfix
-            } else {
-                ExportKind::NetflowV9
-            };
-            (
-                kind,
-                Some(wrap(1, set(if ipfix { 2 } else { 0 }, &tpl))),
-                wrap(30, set(256, &body)),
-            )
-        }
-    };
+    let data = datagrams.pop().expect("a data datagram");
+    let template = datagrams.pop();
     let ctx = DatagramContext {
         exporter: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
         port: 2055,

@@ -830,27 +830,8 @@ fn key_order_is_ip_addr_order() {
     for &a in &addrs {
         for &b in &addrs {
             for (sp, dp) in [(1u16, 2u16), (2, 1), (7, 7)] {
-                let mut p = PacketSummary {
-                    ts: 0,
-                    wire_len: 60,
-                    index: 1,
-                    offset: 0,
-                    src: a,
-                    dst: b,
-                    proto: proto::UDP,
-                    src_port: sp,
-                    dst_port: dp,
-                    icmp_id: 0,
-                    ports_known: true,
-                    tcp_flags: 0,
-                    vlan: None,
-                    inner_vlan: None,
-                    src_mac: None,
-                    dst_mac: None,
-                    tunnel: None,
-                    frag: None,
-                    udp_payload: None,
-                };
+                let mut p =
+                    super::tests::pkt(0.0, &a.to_string(), sp, &b.to_string(), dp, proto::UDP, 0);
                 let (k, dir) = t.key_of(&p);
                 assert_eq!(dir == 0, (a, sp) <= (b, dp), "{a} {sp} {b} {dp}");
                 let (lo, hi) = if dir == 0 { (a, b) } else { (b, a) };

@@ -3,7 +3,15 @@ use super::*;
 use crate::decode::PacketSummary;
 use crate::time::NS_PER_SEC;
 
-fn pkt(t_s: f64, src: &str, sp: u16, dst: &str, dp: u16, proto: u8, flags: u8) -> PacketSummary {
+pub(super) fn pkt(
+    t_s: f64,
+    src: &str,
+    sp: u16,
+    dst: &str,
+    dp: u16,
+    proto: u8,
+    flags: u8,
+) -> PacketSummary {
     PacketSummary {
         ts: (t_s * NS_PER_SEC as f64) as i64,
         wire_len: 100,

@@ -1,0 +1,123 @@
+//! Synthetic NetFlow v5, v9 and IPFIX datagrams for the benchmarks (`exports`, `micro`):
+//! 30 records per datagram over the example site's segments and the Internet.
+
+fn addr(i: u32, seg: u8) -> [u8; 4] {
+    [10, seg, (i >> 8) as u8, i as u8]
+}
+
+/// Records spread over the example site's segments and the Internet: about a thousand hosts
+/// (a city hall's worth), so violations aggregate into findings as they do in real nights.
+pub fn fields(i: u32) -> ([u8; 4], [u8; 4], u16, u16, u8) {
+    let segs = [1u8, 2, 3];
+    let i = i % 997;
+    let src = addr(i, segs[(i % 3) as usize]);
+    let dst = if i.is_multiple_of(5) {
+        [93, 184, (i >> 8) as u8, i as u8]
+    } else {
+        addr(i * 7, segs[((i / 3) % 3) as usize])
+    };
+    (
+        src,
+        dst,
+        1024 + (i % 50000) as u16,
+        [25, 443, 3389, 53, 445][(i % 5) as usize],
+        if i.is_multiple_of(4) { 17 } else { 6 },
+    )
+}
+
+pub fn v5(n: u32) -> Vec<Vec<u8>> {
+    (0..n.div_ceil(30))
+        .map(|d| {
+            let count = 30.min(n - d * 30);
+            let mut m = vec![0, 5];
+            m.extend((count as u16).to_be_bytes());
+            m.extend(100_000u32.to_be_bytes());
+            m.extend(1_795_532_400u32.to_be_bytes());
+            m.extend([0u8; 12]);
+            for k in 0..count {
+                let (s, dd, sp, dp, p) = fields(d * 30 + k);
+                let mut r = [0u8; 48];
+                r[0..4].copy_from_slice(&s);
+                r[4..8].copy_from_slice(&dd);
+                r[16..20].copy_from_slice(&10u32.to_be_bytes());
+                r[20..24].copy_from_slice(&4000u32.to_be_bytes());
+                r[24..28].copy_from_slice(&90_000u32.to_be_bytes());
+                r[28..32].copy_from_slice(&99_000u32.to_be_bytes());
+                r[32..34].copy_from_slice(&sp.to_be_bytes());
+                r[34..36].copy_from_slice(&dp.to_be_bytes());
+                r[37] = 0x1b;
+                r[38] = p;
+                m.extend(r);
+            }
+            m
+        })
+        .collect()
+}
+
+/// v9 (`ipfix` false) or IPFIX messages: a template, then data sets of 30 records.
+pub fn templated(n: u32, ipfix: bool) -> Vec<Vec<u8>> {
+    let f = |id: u16, len: u16| [id.to_be_bytes(), len.to_be_bytes()].concat();
+    let tpl_fields = [
+        f(8, 4),
+        f(12, 4),
+        f(7, 2),
+        f(11, 2),
+        f(4, 1),
+        f(6, 1),
+        f(2, 4),
+        f(1, 4),
+        f(22, 4),
+        f(21, 4),
+        f(10, 4),
+        f(14, 4),
+    ];
+    let mut tpl = vec![1u8, 0, 0, tpl_fields.len() as u8];
+    tpl.extend(tpl_fields.concat());
+    let set = |id: u16, body: &[u8]| {
+        [
+            id.to_be_bytes().to_vec(),
+            ((4 + body.len()) as u16).to_be_bytes().to_vec(),
+            body.to_vec(),
+        ]
+        .concat()
+    };
+    let wrap = |count: u16, sets: Vec<u8>| -> Vec<u8> {
+        let mut m = if ipfix {
+            let mut h = vec![0, 10];
+            h.extend(((16 + sets.len()) as u16).to_be_bytes());
+            h.extend(1_795_532_400u32.to_be_bytes());
+            h.extend([0u8; 8]);
+            h
+        } else {
+            let mut h = vec![0, 9];
+            h.extend(count.to_be_bytes());
+            h.extend(100_000u32.to_be_bytes());
+            h.extend(1_795_532_400u32.to_be_bytes());
+            h.extend([0u8; 8]);
+            h
+        };
+        m.extend(sets);
+        m
+    };
+    let mut out = vec![wrap(1, set(if ipfix { 2 } else { 0 }, &tpl))];
+    for d in 0..n.div_ceil(30) {
+        let count = 30.min(n - d * 30);
+        let mut body = Vec::new();
+        for k in 0..count {
+            let (s, dd, sp, dp, p) = fields(d * 30 + k);
+            body.extend(s);
+            body.extend(dd);
+            body.extend(sp.to_be_bytes());
+            body.extend(dp.to_be_bytes());
+            body.extend([p, 0x1b]);
+            body.extend(10u32.to_be_bytes());
+            body.extend(4000u32.to_be_bytes());
+            body.extend(90_000u32.to_be_bytes());
+            body.extend(99_000u32.to_be_bytes());
+            body.extend(3u32.to_be_bytes());
+            body.extend(4u32.to_be_bytes());
+        }
+        out.push(wrap(count as u16, set(256, &body)));
+    }
+    out
+}

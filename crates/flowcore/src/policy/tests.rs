@@ -293,6 +293,16 @@ fn findings_are_bounded_under_a_scan() {
     assert_eq!(over.flows, 990);
 }
 
+/// A reproducible pseudo-random `0..n`.
+fn lcg(mut seed: u64) -> impl FnMut(usize) -> usize {
+    move |n| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize % n
+    }
+}
+
 #[test]
 fn cached_judgements_equal_fresh_ones() {
     // Many flows over few endpoints, both sides of an exception's expiry, known and
@@ -315,13 +325,7 @@ fn cached_judgements_equal_fresh_ones() {
     let ports = [22u16, 25, 53, 443, 445, 3389, 50000, 50001];
     let expiry = rs.exceptions[0].expires_at.expect("EX-001 expires");
     let mut a = Analyzer::new(&rs);
-    let mut seed = 1u64;
-    let mut next = |n: usize| {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (seed >> 33) as usize % n
-    };
+    let mut next = lcg(1u64);
     let mut hits = 0;
     for i in 0..20_000 {
         let (s, d) = (hosts[next(hosts.len())], hosts[next(hosts.len())]);
@@ -382,13 +386,7 @@ fn absorbing_sealed_or_not_equals_judging_in_one_analyzer() {
         "203.0.113.5",
     ];
     let ports = [22u16, 25, 53, 443, 445, 3389];
-    let mut seed = 7u64;
-    let mut next = |n: usize| {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (seed >> 33) as usize % n
-    };
+    let mut next = lcg(7u64);
     let flows: Vec<FlowRecord> = (0..3000)
         .map(|i| {
             let mut f = flow(

@@ -124,17 +124,19 @@ fn push_batch(
     for p in preps.iter() {
         table.prefetch_slot(p);
     }
-    for (s, p) in batch.drain(..).zip(preps.iter()) {
+    // By reference: a summary is not copied again on its way into the table.
+    for (s, p) in batch.iter().zip(preps.iter()) {
         table.advance(s.ts, out);
         if !frags.is_empty() {
             frags.expire(s.ts, &mut |f| table.push(&f, out));
         }
         if s.frag.is_some() {
-            frags.push(s, &mut |f| table.push(&f, out));
+            frags.push(*s, &mut |f| table.push(&f, out));
         } else {
-            table.push_prepared(&s, *p, 1, out);
+            table.push_prepared(s, *p, 1, out);
         }
     }
+    batch.clear();
 }
 
 /// UDP ports of services that are never flow exports (their traffic is not examined).

@@ -252,8 +252,8 @@ mod bit {
 /// `closed_at` of a flow that is not closed.
 const NOT_CLOSED: TimestampNs = TimestampNs::MIN;
 
-/// A held flow: 176 bytes (with the 8-byte index bucket and 16-byte deadline-heap entry,
-/// about 200 bytes per flow; see benches/README.md).
+/// A held flow: 176 bytes. With its index bucket (8 bytes, at most three quarters full)
+/// and deadline-heap entry (16 bytes), about 220 bytes per held flow (benches/README.md).
 struct Flow {
     key: Key,
     /// [`bit`]s.
@@ -482,12 +482,12 @@ impl FlowTable {
                 let reuse = pure_syn && self.flow(slot).is_closed();
                 if reuse {
                     self.remove(slot, EndReason::NewConnection, out);
-                    self.create(key, dir, p, out)
+                    self.create(key, h, dir, p, out)
                 } else {
                     slot
                 }
             }
-            None => self.create(key, dir, p, out),
+            None => self.create(key, h, dir, p, out),
         };
         let closed_before = self.flow(slot).is_closed();
         let f = self.slots[slot as usize].as_mut().expect("live slot");
@@ -604,6 +604,7 @@ impl FlowTable {
     fn create(
         &mut self,
         key: Key,
+        hash: u64,
         dir: usize,
         p: &PacketSummary,
         out: &mut impl FnMut(FlowRecord),
@@ -661,7 +662,7 @@ impl FlowTable {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.index.insert(self.hasher.hash_one(key), slot);
+        self.index.insert(hash, slot);
         self.stats.peak_flows = self.stats.peak_flows.max(self.index.len() as u64);
         slot
     }

@@ -286,7 +286,7 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
                     &mut body,
                     &FindingDoc {
                         finding: f,
-                        analysis: &analysis,
+                        analysis: Some(&analysis),
                     },
                 )?;
                 body.push(b'\n');

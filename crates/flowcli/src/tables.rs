@@ -100,7 +100,7 @@ pub(crate) fn write_dir(
                     &mut fi,
                     &FindingDoc {
                         finding: f,
-                        analysis: a,
+                        analysis: Some(a),
                     },
                 )?;
                 fi.push(b'\n');

@@ -759,7 +759,7 @@ mod tests {
             for f in &an.findings {
                 let doc = analysis::FindingDoc {
                     finding: f,
-                    analysis: an,
+                    analysis: Some(an),
                 };
                 assert_eq!(
                     serde_json::to_string(&doc).unwrap(),

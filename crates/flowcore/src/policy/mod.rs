@@ -1258,6 +1258,20 @@ fn sort_for_absorb(v: &mut [(AggKey, Finding)]) {
     });
 }
 
+/// Adds the flows another analyzer aggregated into the same finding.
+fn merge_finding(e: &mut Finding, f: Finding) {
+    e.flows += f.flows;
+    e.packets = e.packets.saturating_add(f.packets);
+    e.bytes = e.bytes.saturating_add(f.bytes);
+    if f.first_ts < e.first_ts {
+        e.first_ts = f.first_ts;
+        e.community_id = f.community_id;
+        e.src.port = f.src.port;
+        e.evidence = f.evidence;
+    }
+    e.last_ts = e.last_ts.max(f.last_ts);
+}
+
 fn add_flow(e: &mut Finding, f: &FlowRecord, file: &str) {
     e.flows += 1;
     e.packets = e.packets.saturating_add(f.packets());
@@ -1278,7 +1292,7 @@ fn add_flow(e: &mut Finding, f: &FlowRecord, file: &str) {
 /// What a verdict without reasons depends on: the endpoints (and VLAN, for attribution),
 /// the service, the source port when the initiator is unknown (the other direction is
 /// tried), and which exceptions have expired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct JudgeKey {
     src: IpAddr,
     dst: IpAddr,
@@ -1290,15 +1304,134 @@ struct JudgeKey {
     epoch: u32,
 }
 
+impl JudgeKey {
+    /// The cache slot's hash: the key as three words, mixed by two folded multiplies.
+    /// Fixed constants are enough: a crafted collision only costs a fresh judgement.
+    fn slot_hash(&self) -> u64 {
+        fn bits(ip: IpAddr) -> u128 {
+            match ip {
+                IpAddr::V4(a) => u128::from(a.to_bits()),
+                IpAddr::V6(a) => a.to_bits() ^ (1 << 100),
+            }
+        }
+        fn mix(a: u64, b: u64) -> u64 {
+            let r = u128::from(a) * u128::from(b);
+            (r as u64) ^ ((r >> 64) as u64)
+        }
+        let (s, d) = (bits(self.src), bits(self.dst));
+        let rest = u64::from(self.vlan.map_or(0x1_0000, u32::from))
+            | u64::from(self.proto) << 17
+            | u64::from(self.dport) << 25
+            | u64::from(self.sport) << 41
+            | u64::from(self.initiator_known) << 57;
+        let a = (s as u64) ^ ((s >> 64) as u64).rotate_left(29);
+        let b = (d as u64) ^ ((d >> 64) as u64).rotate_left(29);
+        mix(a ^ 0x243f_6a88_85a3_08d3, b ^ 0x1319_8a2e_0370_7344)
+            ^ mix(
+                rest ^ 0xa409_3822_299f_31d0,
+                u64::from(self.epoch) ^ 0x082e_fa98_ec4e_6c89,
+            )
+    }
+}
+
 /// Slots of the judgement cache (direct-mapped: a colliding key replaces the slot).
 const JUDGE_CACHE_SLOTS: usize = 1 << 14;
+
+/// A verdict as the cache keeps it: judged without reasons, so nothing to allocate.
+#[derive(Debug, Clone, Copy)]
+enum Short {
+    Allowed {
+        rule: Option<usize>,
+        permit: Option<Permission>,
+    },
+    Violation {
+        rule: usize,
+    },
+}
+
+impl Short {
+    fn verdict(self) -> Verdict {
+        match self {
+            Short::Allowed { rule, permit } => Verdict::Allowed { rule, permit },
+            Short::Violation { rule } => Verdict::Violation {
+                rule,
+                considered: Vec::new(),
+            },
+        }
+    }
+}
+
+/// One judgement of the cache, and the open finding its violations go to.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    key: JudgeKey,
+    src: Attribution,
+    dst: Attribution,
+    verdict: Short,
+    /// Index of the finding in [`Open`] ([`NO_FINDING`] until the first violation is
+    /// aggregated); [`OVERFLOWED`] set when that is the rule's overflow finding.
+    finding: u32,
+}
+
+const NO_FINDING: u32 = u32::MAX;
+const OVERFLOWED: u32 = 1 << 31;
+
+/// Open findings by key, in the order they were opened. An index stays valid until the
+/// findings are taken (sealing), so the judgement cache can point at one.
+#[derive(Default)]
+struct Open {
+    index: HashMap<AggKey, u32>,
+    list: Vec<(AggKey, Finding)>,
+}
+
+impl Open {
+    fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    fn position(&self, key: &AggKey) -> Option<u32> {
+        self.index.get(key).copied()
+    }
+
+    fn contains_key(&self, key: &AggKey) -> bool {
+        self.index.contains_key(key)
+    }
+
+    fn at(&mut self, i: u32) -> Option<&mut Finding> {
+        self.list.get_mut(i as usize).map(|(_, f)| f)
+    }
+
+    fn get_mut(&mut self, key: &AggKey) -> Option<&mut Finding> {
+        let i = self.position(key)?;
+        self.at(i)
+    }
+
+    /// Opens a finding (its key is not open: callers look it up first).
+    fn insert(&mut self, key: AggKey, f: Finding) -> u32 {
+        // Findings are bounded by `max_findings`, far below 2^31.
+        let i = u32::try_from(self.list.len()).unwrap_or(NO_FINDING & !OVERFLOWED);
+        self.index.insert(key, i);
+        self.list.push((key, f));
+        i
+    }
+
+    fn take(&mut self) -> Vec<(AggKey, Finding)> {
+        self.index = HashMap::new();
+        std::mem::take(&mut self.list)
+    }
+}
 
 /// Recent judgements. Traffic repeats: the same clients reach the same services all night,
 /// so most flows are judged by one hash and one comparison instead of two prefix lookups
 /// and a walk over the gateways and exceptions.
 struct JudgeCache {
-    slots: Vec<Option<(JudgeKey, Judgement)>>,
-    hasher: hashbrown::DefaultHashBuilder,
+    slots: Vec<Option<Slot>>,
+    /// Slots − 1 (a power of two less one).
+    mask: usize,
 }
 
 impl JudgeCache {
@@ -1306,12 +1439,17 @@ impl JudgeCache {
         JudgeCache {
             // Allocated at the first flow: an analyzer of an empty input costs nothing.
             slots: Vec::new(),
-            hasher: hashbrown::DefaultHashBuilder::default(),
+            mask: JUDGE_CACHE_SLOTS - 1,
         }
     }
 
-    fn judge(&mut self, rs: &Ruleset, f: &FlowRecord) -> Judgement {
-        use std::hash::BuildHasher;
+    /// Forgets every judgement (and so every pointer into the findings).
+    fn clear(&mut self) {
+        self.slots = Vec::new();
+    }
+
+    /// The slot holding `f`'s judgement (judged now if it was not there).
+    fn judge(&mut self, rs: &Ruleset, f: &FlowRecord) -> usize {
         let key = JudgeKey {
             src: f.src_ip,
             dst: f.dst_ip,
@@ -1323,17 +1461,41 @@ impl JudgeCache {
             epoch: rs.expiry_epoch(f.first_ts),
         };
         if self.slots.is_empty() {
-            self.slots = vec![None; JUDGE_CACHE_SLOTS];
+            self.slots = vec![None; self.mask + 1];
         }
-        let slot = (self.hasher.hash_one(key) as usize) & (JUDGE_CACHE_SLOTS - 1);
-        if let Some((k, j)) = &self.slots[slot] {
-            if *k == key {
-                return j.clone();
-            }
+        let at = (key.slot_hash() as usize) & self.mask;
+        let Some(slot) = self.slots.get_mut(at) else {
+            unreachable!("the slot index is masked to the cache's size");
+        };
+        if slot.is_none_or(|s| s.key != key) {
+            let j = rs.judge(f, false);
+            *slot = Some(Slot {
+                key,
+                src: j.src,
+                dst: j.dst,
+                verdict: match j.verdict {
+                    Verdict::Allowed { rule, permit } => Short::Allowed { rule, permit },
+                    Verdict::Violation { rule, .. } => Short::Violation { rule },
+                },
+                finding: NO_FINDING,
+            });
         }
-        let j = rs.judge(f, false);
-        self.slots[slot] = Some((key, j.clone()));
-        j
+        at
+    }
+
+    /// The judgement in slot `at` (as [`JudgeCache::judge`] returned it).
+    fn get(&self, at: usize) -> Slot {
+        match self.slots.get(at) {
+            Some(Some(s)) => *s,
+            _ => unreachable!("judge filled the slot"),
+        }
+    }
+
+    /// Remembers that slot `at`'s violations go to finding `i`.
+    fn point(&mut self, at: usize, i: u32) {
+        if let Some(Some(s)) = self.slots.get_mut(at) {
+            s.finding = i;
+        }
     }
 }
 
@@ -1341,7 +1503,7 @@ impl JudgeCache {
 pub struct Analyzer<'r> {
     rs: &'r Ruleset,
     cache: JudgeCache,
-    findings: HashMap<AggKey, Finding>,
+    findings: Open,
     /// Counts per (initiator class, responder class), dense: `cs × classes + cd`.
     matrix: Vec<MatrixCell>,
     macs: MacObservations,
@@ -1362,7 +1524,7 @@ impl<'r> Analyzer<'r> {
         Analyzer {
             rs,
             cache: JudgeCache::new(),
-            findings: HashMap::new(),
+            findings: Open::default(),
             matrix: vec![MatrixCell::default(); rs.pair_n * rs.pair_n],
             macs: MacObservations::new(1 << 20),
             flows: 0,
@@ -1380,8 +1542,10 @@ impl<'r> Analyzer<'r> {
     /// so that the thread merging the results does less; absorbing works without it.
     pub fn seal(&mut self) {
         self.flush_hour();
-        self.cache = JudgeCache::new();
-        let mut theirs: Vec<(AggKey, Finding)> = std::mem::take(&mut self.findings)
+        self.cache.clear();
+        let mut theirs: Vec<(AggKey, Finding)> = self
+            .findings
+            .take()
             .into_iter()
             .chain(std::mem::take(&mut self.sealed))
             .collect();
@@ -1392,14 +1556,31 @@ impl<'r> Analyzer<'r> {
     /// Undoes [`Analyzer::seal`] (for an analyzer that goes on judging, or finishes).
     #[cold]
     fn unseal(&mut self) {
-        let sealed = std::mem::take(&mut self.sealed);
-        self.findings.extend(sealed);
+        // Sealing took every open finding and reset the cache's pointers into them.
+        self.cache.clear();
+        for (key, f) in std::mem::take(&mut self.sealed) {
+            match self.findings.get_mut(&key) {
+                Some(e) => merge_finding(e, f),
+                None => {
+                    self.findings.insert(key, f);
+                }
+            }
+        }
     }
 
-    /// Most distinct findings kept (default 100 000); beyond it, each rule's further
-    /// violations are aggregated into one overflow finding per rule.
+    /// A judgement cache of `n` slots (rounded up to a power of two): one slot makes
+    /// nearly every flow a fresh judgement, the reference the cached path is tested against.
+    #[cfg(test)]
+    pub(crate) fn judge_cache_slots(mut self, n: usize) -> Self {
+        self.cache.mask = n.next_power_of_two() - 1;
+        self.cache.clear();
+        self
+    }
+
+    /// Most distinct findings kept (default 100 000, at most 2^30); beyond it, each rule's
+    /// further violations are aggregated into one overflow finding per rule.
     pub fn max_findings(mut self, n: usize) -> Self {
-        self.max_findings = n.max(1);
+        self.max_findings = n.clamp(1, 1 << 30);
         self
     }
 
@@ -1419,6 +1600,12 @@ impl<'r> Analyzer<'r> {
     /// which findings are listed individually once more than `max_findings` exist can
     /// differ.
     pub fn absorb(&mut self, other: Analyzer<'r>) {
+        if !self.sealed.is_empty() {
+            self.unseal();
+        }
+        // The cache points at this analyzer's findings: absorbing may open more (or fill
+        // the bound), so it starts afresh rather than keep pointers that could mislead.
+        self.cache.clear();
         self.flows += other.flows;
         self.violating += other.violating;
         let mut other = other;
@@ -1439,8 +1626,12 @@ impl<'r> Analyzer<'r> {
         let theirs = if other.findings.is_empty() {
             other.sealed
         } else {
-            let mut v: Vec<(AggKey, Finding)> =
-                other.findings.into_iter().chain(other.sealed).collect();
+            let mut v: Vec<(AggKey, Finding)> = other
+                .findings
+                .take()
+                .into_iter()
+                .chain(other.sealed)
+                .collect();
             sort_for_absorb(&mut v);
             v
         };
@@ -1453,18 +1644,7 @@ impl<'r> Analyzer<'r> {
                 }
             }
             match self.findings.get_mut(&key) {
-                Some(e) => {
-                    e.flows += f.flows;
-                    e.packets = e.packets.saturating_add(f.packets);
-                    e.bytes = e.bytes.saturating_add(f.bytes);
-                    if f.first_ts < e.first_ts {
-                        e.first_ts = f.first_ts;
-                        e.community_id = f.community_id;
-                        e.src.port = f.src.port;
-                        e.evidence = f.evidence;
-                    }
-                    e.last_ts = e.last_ts.max(f.last_ts);
-                }
+                Some(e) => merge_finding(e, f),
                 None => {
                     let mut f = f;
                     if key.1 == any && !f.considered.iter().any(|c| c.contains("distinct findings"))
@@ -1497,7 +1677,9 @@ impl<'r> Analyzer<'r> {
         if !self.sealed.is_empty() {
             self.unseal();
         }
-        let j = self.cache.judge(self.rs, f);
+        let slot = self.cache.judge(self.rs, f);
+        let j = self.cache.get(slot);
+        let (short, cached) = (j.verdict, j.finding);
         self.flows += 1;
         // Every class an attribution returns is one of the inventory's.
         let n = self.rs.pair_n;
@@ -1507,16 +1689,22 @@ impl<'r> Analyzer<'r> {
         };
         cell.flows += 1;
         cell.bytes = cell.bytes.saturating_add(f.bytes());
-        for (mac, a, ip) in [(f.src_mac, j.src, f.src_ip), (f.dst_mac, j.dst, f.dst_ip)] {
+        // Flow exports rarely carry MACs: skip building the pair when neither side has one.
+        let sides = if f.src_mac.is_some() || f.dst_mac.is_some() {
+            [(f.src_mac, j.src.class, f.src_ip), (f.dst_mac, j.dst.class, f.dst_ip)]
+        } else {
+            [(None, ClassId::LOCAL, f.src_ip); 2]
+        };
+        for (mac, class, ip) in sides {
             if let Some(mac) = mac {
-                if self.rs.inventory.kind(a.class) == ClassKind::Segment
+                if self.rs.inventory.kind(class) == ClassKind::Segment
                     && !self.rs.routers.contains(&mac)
                 {
                     self.macs.observe(
                         mac,
                         MacSighting {
                             ip,
-                            class: a.class,
+                            class,
                             evidence: (f.input, f.first_packet_index, f.first_packet_offset),
                             ts: f.first_ts,
                         },
@@ -1524,12 +1712,13 @@ impl<'r> Analyzer<'r> {
                 }
             }
         }
-        match &j.verdict {
-            Verdict::Allowed {
+        match short {
+            Short::Allowed {
                 permit: Some(_), ..
             } => cell.permitted += 1,
-            Verdict::Allowed { .. } => {}
-            Verdict::Violation { rule, .. } => {
+            Short::Allowed { .. } => {}
+            Short::Violation { rule } => {
+                let rule = &rule;
                 cell.violations += 1;
                 self.violating += 1;
                 // Violations come hour after hour: count in place until the hour changes.
@@ -1540,11 +1729,23 @@ impl<'r> Analyzer<'r> {
                     self.flush_hour();
                     self.hour = (hour, 1);
                 }
+                // The common case: the cache knows the finding.
+                if cached != NO_FINDING {
+                    if cached & OVERFLOWED != 0 {
+                        self.overflowed += 1;
+                    }
+                    if let Some(e) = self.findings.at(cached & !OVERFLOWED) {
+                        add_flow(e, f, file);
+                        return short.verdict();
+                    }
+                }
                 let mut key = (*rule, f.src_ip, f.dst_ip, f.proto, f.dst_port);
-                // The common case: the finding is open already.
-                if let Some(e) = self.findings.get_mut(&key) {
-                    add_flow(e, f, file);
-                    return j.verdict;
+                if let Some(i) = self.findings.position(&key) {
+                    if let Some(e) = self.findings.at(i) {
+                        add_flow(e, f, file);
+                    }
+                    self.cache.point(slot, i);
+                    return short.verdict();
                 }
                 let overflow = self.findings.len() >= self.max_findings;
                 if overflow {
@@ -1570,7 +1771,9 @@ impl<'r> Analyzer<'r> {
                     prefix: a.prefix,
                 };
                 let r = &self.rs.rules[*rule].def;
-                let e = self.findings.entry(key).or_insert_with(|| Finding {
+                let i = match self.findings.position(&key) {
+                    Some(i) => i,
+                    None => self.findings.insert(key, Finding {
                     id: String::new(),
                     rule_id: r.id.clone(),
                     severity: r.severity,
@@ -1608,18 +1811,23 @@ impl<'r> Analyzer<'r> {
                         c.extend(considered.iter().cloned());
                         c
                     },
-                });
-                add_flow(e, f, file);
+                }),
+                };
+                if let Some(e) = self.findings.at(i) {
+                    add_flow(e, f, file);
+                }
+                self.cache
+                    .point(slot, if overflow { i | OVERFLOWED } else { i });
             }
         }
-        j.verdict
+        short.verdict()
     }
 
     /// Dual-homed findings, sorted findings and the matrix. `files` maps input numbers to names.
     pub fn finish(mut self, files: &[String]) -> Analysis {
         self.unseal();
         self.flush_hour();
-        let mut findings: Vec<Finding> = self.findings.into_values().collect();
+        let mut findings: Vec<Finding> = self.findings.take().into_iter().map(|(_, f)| f).collect();
         if let Some(ri) = self
             .rs
             .rules

@@ -370,6 +370,57 @@ fn cached_judgements_equal_fresh_ones() {
 }
 
 #[test]
+fn findings_through_the_cache_equal_findings_without_it() {
+    // The judgement cache also remembers which finding a judgement's violations go to
+    // (and whether that is the rule's overflow finding): an analyzer with a one-slot
+    // cache, where consecutive flows rarely share a slot, must aggregate the same findings
+    // and counts, bounded or not.
+    let rs = example();
+    let hosts = [
+        "10.1.9.5",
+        "10.1.20.7",
+        "10.2.10.21",
+        "10.3.6.10",
+        "10.3.20.15",
+        "172.20.1.5",
+        "8.8.8.8",
+        "203.0.113.5",
+    ];
+    let ports = [22u16, 25, 53, 443, 445, 3389];
+    let expiry = rs.exceptions[0].expires_at.expect("EX-001 expires");
+    let mut next = lcg(11u64);
+    let flows: Vec<FlowRecord> = (0..6000)
+        .map(|i| {
+            let mut f = flow(
+                hosts[next(hosts.len())],
+                40000 + next(4) as u16,
+                hosts[next(hosts.len())],
+                ports[next(ports.len())],
+                [proto::TCP, proto::UDP][next(2)],
+                expiry + (i - 3000) * NS_PER_SEC / 10,
+            );
+            f.first_packet_index = i as u64;
+            f.initiator_known = next(4) != 0;
+            f.vlan = [None, Some(10)][next(2)];
+            f
+        })
+        .collect();
+    for bound in [7, 100_000] {
+        let mut cached = Analyzer::new(&rs).max_findings(bound);
+        let mut fresh = Analyzer::new(&rs).max_findings(bound).judge_cache_slots(1);
+        for f in &flows {
+            assert_eq!(cached.observe(f, "a"), fresh.observe(f, "a"));
+        }
+        let (c, f) = (cached.finish(&["a".into()]), fresh.finish(&["a".into()]));
+        assert!(c.violating_flows > 1000, "the mix has violations");
+        if bound == 7 {
+            assert!(c.findings_overflowed > 1000, "the bound is reached");
+        }
+        assert_eq!(format!("{c:?}"), format!("{f:?}"), "max_findings {bound}");
+    }
+}
+
+#[test]
 fn absorbing_sealed_or_not_equals_judging_in_one_analyzer() {
     // A parallel run: each input judged by its own analyzer, merged in input order. Sealed
     // (on the worker) or not, and even sealed and then fed more, the result is the one

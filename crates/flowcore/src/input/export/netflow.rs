@@ -981,7 +981,11 @@ mod plan_tests {
                 }
             }
             let (mut walked, mut planned_rec) = (Values::default(), Values::default());
-            assert_eq!(t.walked(&b, &mut walked), Some(t.min_len), "the record fits");
+            assert_eq!(
+                t.walked(&b, &mut walked),
+                Some(t.min_len),
+                "the record fits"
+            );
             Template::planned(ops, &b, &mut planned_rec);
             assert_eq!(planned_rec, walked, "{:?}", t.fields);
             planned += 1;

@@ -1451,10 +1451,11 @@ impl Open {
         }
     }
 
-    /// Adds what another analyzer aggregated into the same finding.
-    fn merge(&mut self, key: &AggKey, f: Finding) -> Result<(), Finding> {
+    /// Adds what another analyzer aggregated into the same finding; false when no
+    /// finding of that key is open.
+    fn merge(&mut self, key: &AggKey, f: &Finding) -> bool {
         let Some(i) = self.position(key) else {
-            return Err(f);
+            return false;
         };
         let i = i as usize;
         if let (Some(h), Some((_, e))) = (self.hot.get_mut(i), self.list.get_mut(i)) {
@@ -1464,12 +1465,12 @@ impl Open {
             h.last_ts = h.last_ts.max(f.last_ts);
             if f.first_ts < h.first_ts {
                 h.first_ts = f.first_ts;
-                e.community_id = f.community_id;
+                e.community_id.clone_from(&f.community_id);
                 e.src.port = f.src.port;
-                e.evidence = f.evidence;
+                e.evidence.clone_from(&f.evidence);
             }
         }
-        Ok(())
+        true
     }
 
     /// Opens a finding (its key is not open: callers look it up first).
@@ -1628,7 +1629,7 @@ impl<'r> Analyzer<'r> {
         // Sealing took every open finding and reset the cache's pointers into them.
         self.cache.clear();
         for (key, f) in std::mem::take(&mut self.sealed) {
-            if let Err(f) = self.findings.merge(&key, f) {
+            if !self.findings.merge(&key, &f) {
                 self.findings.insert(key, f);
             }
         }
@@ -1709,9 +1710,9 @@ impl<'r> Analyzer<'r> {
                     self.overflowed += f.flows;
                 }
             }
-            match self.findings.merge(&key, f) {
-                Ok(()) => {}
-                Err(f) => {
+            match self.findings.merge(&key, &f) {
+                true => {}
+                false => {
                     let mut f = f;
                     if key.1 == any && !f.considered.iter().any(|c| c.contains("distinct findings"))
                     {

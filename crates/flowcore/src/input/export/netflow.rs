@@ -145,6 +145,9 @@ enum Act {
     DstPort,
     Src,
     Dst,
+    /// [`Act::Src`] / [`Act::Dst`] of a 4-byte field in a plan: read as an integer.
+    Src4,
+    Dst4,
     InIf,
     OutIf,
     EndUptime,
@@ -272,7 +275,11 @@ impl Template {
                         // plan is used only for records that fit a set (< 65536 bytes).
                         off: u16::try_from(off).unwrap_or(u16::MAX),
                         len: f.len,
-                        act: f.act,
+                        act: match (f.act, f.len) {
+                            (Act::Src, 4) => Act::Src4,
+                            (Act::Dst, 4) => Act::Dst4,
+                            (act, _) => act,
+                        },
                         shift: 64 - 8 * u32::from(f.len.min(8)),
                     });
                 }
@@ -296,9 +303,9 @@ impl Template {
             let o = usize::from(op.off);
             if op.act.is_int() {
                 let w = b
-                    .get(o..o + 8)
-                    .and_then(|w| <[u8; 8]>::try_from(w).ok())
-                    .map_or(0, u64::from_be_bytes);
+                    .get(o..)
+                    .and_then(<[u8]>::first_chunk::<8>)
+                    .map_or(0, |w| u64::from_be_bytes(*w));
                 rec.set_int(op.act, w.checked_shr(op.shift).unwrap_or(0));
             } else if let Some(v) = b.get(o..o + usize::from(op.len)) {
                 rec.set(op.act, v);
@@ -808,6 +815,18 @@ impl Values {
             Act::SrcPort => self.src_port = Some(n() as u16),
             Act::InIf => self.in_if = n() as u32,
             Act::DstPort => self.dst_port = Some(n() as u16),
+            Act::Src4 => {
+                let a = IpAddr::V4(Ipv4Addr::from(n() as u32));
+                if !a.is_unspecified() || self.src.is_none() {
+                    self.src = Some(a);
+                }
+            }
+            Act::Dst4 => {
+                let a = IpAddr::V4(Ipv4Addr::from(n() as u32));
+                if !a.is_unspecified() || self.dst.is_none() {
+                    self.dst = Some(a);
+                }
+            }
             Act::OutIf => self.out_if = n() as u32,
             Act::EndUptime => self.end_uptime = Some(n() as u32),
             Act::StartUptime => self.start_uptime = Some(n() as u32),

@@ -59,7 +59,7 @@ fn main() {
             for (i, d) in datagrams.iter().enumerate() {
                 dec.decode(kind, ctx(i as u64), d, &mut |item| {
                     if let ExportItem::Record(r) = item {
-                        c2 += from_export(&r, 0).fwd.packets;
+                        c2 += from_export(r, 0).fwd.packets;
                     }
                 });
             }
@@ -71,7 +71,7 @@ fn main() {
             for (i, d) in datagrams.iter().enumerate() {
                 dec.decode(kind, ctx(i as u64), d, &mut |item| {
                     if let ExportItem::Record(r) = item {
-                        an.observe(&from_export(&r, 0), "bench");
+                        an.observe(&from_export(r, 0), "bench");
                     }
                 });
             }

@@ -297,7 +297,7 @@ impl Pipeline {
                            out: &mut dyn FnMut(FlowRecord)| {
             match item {
                 ExportItem::Record(r) => {
-                    let f = from_export(&r, input);
+                    let f = from_export(r, input);
                     if filtering && !filter.record(&f) {
                         records_filtered += 1;
                         return;
@@ -389,7 +389,7 @@ impl Pipeline {
                             index: r.datagram_index,
                             offset: r.datagram_offset,
                         };
-                        on_item(ExportItem::Record(r), ctx, &mut samples, out);
+                        on_item(ExportItem::Record(&r), ctx, &mut samples, out);
                     }
                     LogItem::Bad(w) => {
                         bad += 1;

@@ -116,8 +116,9 @@ pub struct SampledPacket<'a> {
 /// What a datagram yields.
 #[derive(Debug)]
 pub enum ExportItem<'a> {
-    /// A flow record.
-    Record(ExportRecord),
+    /// A flow record (lent: decoders build it in place and the consumer copies what it
+    /// keeps, so no 150-byte record moves through the callback).
+    Record(&'a ExportRecord),
     /// An sFlow packet sample.
     Sample(SampledPacket<'a>),
 }

@@ -89,7 +89,7 @@ pub(super) fn decode_v5(
     for i in 0..count.min(fits).min(30) {
         let r = &d[24 + 48 * i..24 + 48 * (i + 1)];
         stats.records += 1;
-        out(ExportItem::Record(ExportRecord {
+        let rec = ExportRecord {
             kind: ExportKind::NetflowV5,
             exporter: ctx.exporter,
             domain: engine,
@@ -113,7 +113,8 @@ pub(super) fn decode_v5(
             sampling,
             datagram_index: ctx.index,
             datagram_offset: ctx.offset,
-        }));
+        };
+        out(ExportItem::Record(&rec));
     }
 }
 
@@ -236,9 +237,69 @@ struct Template {
     /// Smallest record length (variable fields count 1 byte).
     min_len: usize,
     /// For a template without variable-length fields (records are `min_len` bytes), the
-    /// fields [`Values::set`] uses, in template order, with their offsets: decoding a
-    /// record then visits only those.
-    plan: Option<Vec<Op>>,
+    /// fields [`Values::set`] uses with their offsets: decoding a record then visits only
+    /// those.
+    plan: Option<Plan>,
+}
+
+/// The values the usual templates carry, each read in straight-line code when exactly one
+/// field of the template writes it (so the order of fields cannot matter).
+const STRAIGHT: [Act; 14] = [
+    Act::Src4,
+    Act::Dst4,
+    Act::SrcPort,
+    Act::DstPort,
+    Act::Proto,
+    Act::Flags,
+    Act::Bytes,
+    Act::Packets,
+    Act::StartUptime,
+    Act::EndUptime,
+    Act::InIf,
+    Act::OutIf,
+    Act::StartMs,
+    Act::EndMs,
+];
+
+/// Which value of [`Values`] an element writes: the fields of elements of one group write
+/// the same value, so their order matters.
+fn group(act: Act) -> Act {
+    match act {
+        Act::Src4 => Act::Src,
+        Act::Dst4 => Act::Dst,
+        Act::NselBytes => Act::Bytes,
+        Act::NselPackets => Act::Packets,
+        Act::NselRevBytes => Act::RevBytes,
+        Act::NselRevPackets => Act::RevPackets,
+        Act::StartS | Act::StartMs | Act::StartNtp => Act::StartS,
+        Act::EndS | Act::EndMs | Act::EndNtp => Act::EndS,
+        act => act,
+    }
+}
+
+/// A fixed-length template compiled.
+#[derive(Debug, Clone)]
+struct Plan {
+    /// Offset and shift of each [`STRAIGHT`] value, `None` when no field (or more than
+    /// one) writes it.
+    straight: [Option<(u16, u32)>; 14],
+    /// The other used fields, in template order.
+    rest: Vec<Op>,
+}
+
+impl Plan {
+    fn new(ops: Vec<Op>) -> Plan {
+        let mut straight = [None; 14];
+        let writers = |g: Act| ops.iter().filter(|o| group(o.act) == group(g)).count();
+        let mut rest = Vec::new();
+        for op in ops.iter() {
+            match STRAIGHT.iter().position(|&a| a == op.act) {
+                Some(i) if writers(op.act) == 1 => straight[i] = Some((op.off, op.shift)),
+                _ => rest.push(*op),
+            }
+        }
+        Plan { straight, rest }
+    }
 }
 
 /// One used field of a fixed-length template.
@@ -291,15 +352,41 @@ impl Template {
             fields,
             scope,
             min_len,
-            plan: plan.filter(|_| min_len < 65536),
+            plan: plan.filter(|_| min_len < 65536).map(Plan::new),
         }
     }
 
     /// The values of the record at the start of `b` by the plan; `b` must hold the record
     /// and 8 more bytes (integers are read as 8-byte windows).
-    fn planned(ops: &[Op], b: &[u8], rec: &mut Values) {
+    fn planned(plan: &Plan, b: &[u8], rec: &mut Values) {
         *rec = Values::default();
-        for op in ops {
+        let rd = |(o, shift): (u16, u32)| {
+            b.get(usize::from(o)..)
+                .and_then(<[u8]>::first_chunk::<8>)
+                .map_or(0, |w| u64::from_be_bytes(*w))
+                .checked_shr(shift)
+                .unwrap_or(0)
+        };
+        // What `Values::set_int` does for each of these on a fresh record.
+        let [src, dst, sp, dp, proto, flags, bytes, packets, sup, eup, inif, outif, sms, ems] =
+            plan.straight;
+        let v4 = |n: u64| IpAddr::V4(Ipv4Addr::from(n as u32));
+        let ms = |n: u64| (n as i64).saturating_mul(1_000_000);
+        rec.src = src.map(|r| v4(rd(r)));
+        rec.dst = dst.map(|r| v4(rd(r)));
+        rec.src_port = sp.map(|r| rd(r) as u16);
+        rec.dst_port = dp.map(|r| rd(r) as u16);
+        rec.proto = proto.map(|r| rd(r) as u8);
+        rec.flags = flags.map(|r| rd(r) as u8);
+        rec.bytes = bytes.map(rd);
+        rec.packets = packets.map(rd);
+        rec.start_uptime = sup.map(|r| rd(r) as u32);
+        rec.end_uptime = eup.map(|r| rd(r) as u32);
+        rec.in_if = inif.map_or(0, |r| rd(r) as u32);
+        rec.out_if = outif.map_or(0, |r| rd(r) as u32);
+        rec.start = sms.map(|r| ms(rd(r)));
+        rec.end = ems.map(|r| ms(rd(r)));
+        for op in &plan.rest {
             let o = usize::from(op.off);
             if op.act.is_int() {
                 let w = b
@@ -688,8 +775,8 @@ impl TemplateCache {
         while b.len() >= t.min_len {
             // Records followed by 8 bytes go by the plan; the last ones field by field.
             let o = match &t.plan {
-                Some(ops) if b.len() >= t.min_len + 8 => {
-                    Template::planned(ops, b, &mut rec);
+                Some(plan) if b.len() >= t.min_len + 8 => {
+                    Template::planned(plan, b, &mut rec);
                     t.min_len
                 }
                 _ => match t.walked(b, &mut rec) {
@@ -713,7 +800,7 @@ impl TemplateCache {
             }
             if let Some(r) = rec.to_record(h, ctx, sampling, init_ms) {
                 stats.records += 1;
-                out(ExportItem::Record(r));
+                out(ExportItem::Record(&r));
             }
         }
     }
@@ -971,7 +1058,7 @@ mod plan_tests {
                 .wrapping_add(1_442_695_040_888_963_407);
             (x >> 33) as usize % m
         };
-        let mut planned = 0;
+        let (mut planned, mut straight) = (0, 0);
         for _ in 0..20_000 {
             let n = 1 + next(14);
             let fields: Vec<Field> = (0..n)
@@ -987,9 +1074,10 @@ mod plan_tests {
                 .collect();
             let scope = if next(4) == 0 { 1 + next(n) } else { 0 };
             let t = Template::new(fields, scope.min(n));
-            let Some(ops) = &t.plan else {
+            let Some(plan) = &t.plan else {
                 panic!("a template without variable fields has a plan");
             };
+            straight += plan.straight.iter().flatten().count();
             let mut b: Vec<u8> = (0..t.min_len + 8).map(|_| next(256) as u8).collect();
             // Unspecified addresses and zero bytes are cases of their own.
             if next(3) == 0 {
@@ -1005,11 +1093,12 @@ mod plan_tests {
                 Some(t.min_len),
                 "the record fits"
             );
-            Template::planned(ops, &b, &mut planned_rec);
+            Template::planned(plan, &b, &mut planned_rec);
             assert_eq!(planned_rec, walked, "{:?}", t.fields);
             planned += 1;
         }
         assert_eq!(planned, 20_000);
+        assert!(straight > 20_000, "values read in straight-line code: {straight}");
         // A variable-length field leaves the template to the walk.
         let var = Template::new(
             vec![Field {

@@ -21,7 +21,7 @@ fn records(
     let mut out = Vec::new();
     let w = dec.decode(kind, ctx(port), d, &mut |i| {
         if let ExportItem::Record(r) = i {
-            out.push(r);
+            out.push(r.clone());
         }
     });
     (out, w)

@@ -89,7 +89,7 @@ pub(super) fn decode_v5(
     for i in 0..count.min(fits).min(30) {
         let r = &d[24 + 48 * i..24 + 48 * (i + 1)];
         stats.records += 1;
-        let rec = ExportRecord {
+        out(ExportItem::Record(&ExportRecord {
             kind: ExportKind::NetflowV5,
             exporter: ctx.exporter,
             domain: engine,
@@ -113,8 +113,7 @@ pub(super) fn decode_v5(
             sampling,
             datagram_index: ctx.index,
             datagram_offset: ctx.offset,
-        };
-        out(ExportItem::Record(&rec));
+        }));
     }
 }
 

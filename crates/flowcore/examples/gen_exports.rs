@@ -26,7 +26,9 @@ const T0: i64 = 1_795_532_400;
 
 fn frame(payload: &[u8]) -> Vec<u8> {
     let mut e = Vec::with_capacity(42 + payload.len());
-    e.extend([0x02, 0, 0x5e, 0, 0, 0x09, 0x02, 0, 0x5e, 0, 0, 0x01, 0x08, 0x00]);
+    e.extend([
+        0x02, 0, 0x5e, 0, 0, 0x09, 0x02, 0, 0x5e, 0, 0, 0x01, 0x08, 0x00,
+    ]);
     let total = (28 + payload.len()) as u16;
     let mut ip = [0u8; 20];
     ip[0] = 0x45;

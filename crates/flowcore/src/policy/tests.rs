@@ -369,6 +369,19 @@ fn cached_judgements_equal_fresh_ones() {
     }
 }
 
+/// Endpoints over every class of the example site, and services, for random mixes.
+const MIX_HOSTS: [&str; 8] = [
+    "10.1.9.5",
+    "10.1.20.7",
+    "10.2.10.21",
+    "10.3.6.10",
+    "10.3.20.15",
+    "172.20.1.5",
+    "8.8.8.8",
+    "203.0.113.5",
+];
+const MIX_PORTS: [u16; 6] = [22, 25, 53, 443, 445, 3389];
+
 #[test]
 fn findings_through_the_cache_equal_findings_without_it() {
     // The judgement cache also remembers which finding a judgement's violations go to
@@ -376,17 +389,7 @@ fn findings_through_the_cache_equal_findings_without_it() {
     // cache, where consecutive flows rarely share a slot, must aggregate the same findings
     // and counts, bounded or not.
     let rs = example();
-    let hosts = [
-        "10.1.9.5",
-        "10.1.20.7",
-        "10.2.10.21",
-        "10.3.6.10",
-        "10.3.20.15",
-        "172.20.1.5",
-        "8.8.8.8",
-        "203.0.113.5",
-    ];
-    let ports = [22u16, 25, 53, 443, 445, 3389];
+    let (hosts, ports) = (MIX_HOSTS, MIX_PORTS);
     let expiry = rs.exceptions[0].expires_at.expect("EX-001 expires");
     let mut next = lcg(11u64);
     let flows: Vec<FlowRecord> = (0..6000)
@@ -426,17 +429,7 @@ fn absorbing_sealed_or_not_equals_judging_in_one_analyzer() {
     // (on the worker) or not, and even sealed and then fed more, the result is the one
     // analyzer's that judged every flow in order.
     let rs = example();
-    let hosts = [
-        "10.1.9.5",
-        "10.1.20.7",
-        "10.2.10.21",
-        "10.3.6.10",
-        "10.3.20.15",
-        "172.20.1.5",
-        "8.8.8.8",
-        "203.0.113.5",
-    ];
-    let ports = [22u16, 25, 53, 443, 445, 3389];
+    let (hosts, ports) = (MIX_HOSTS, MIX_PORTS);
     let mut next = lcg(7u64);
     let flows: Vec<FlowRecord> = (0..3000)
         .map(|i| {

@@ -171,19 +171,18 @@ enum Act {
     ObservedMs,
 }
 
+/// The acts whose values are not integers (a pattern: [`Act::is_int`] and
+/// [`Values::set_int`] share it).
+macro_rules! not_int {
+    () => {
+        Act::Skip | Act::Src | Act::Dst | Act::SrcMac | Act::DstMac | Act::StartNtp | Act::EndNtp
+    };
+}
+
 impl Act {
     /// Whether the element's value is an integer ([`Values::set_int`]).
     fn is_int(self) -> bool {
-        !matches!(
-            self,
-            Act::Skip
-                | Act::Src
-                | Act::Dst
-                | Act::SrcMac
-                | Act::DstMac
-                | Act::StartNtp
-                | Act::EndNtp
-        )
+        !matches!(self, not_int!())
     }
 }
 
@@ -884,13 +883,7 @@ impl Values {
     fn set_int(&mut self, act: Act, n: u64) {
         let n = || n;
         match act {
-            Act::Skip
-            | Act::Src
-            | Act::Dst
-            | Act::SrcMac
-            | Act::DstMac
-            | Act::StartNtp
-            | Act::EndNtp => {}
+            not_int!() => {}
             Act::RevBytes => self.rev_bytes = Some(n()),
             Act::RevPackets => self.rev_packets = Some(n()),
             Act::RevFlags => self.rev_flags = Some(n() as u8),
@@ -1097,7 +1090,10 @@ mod plan_tests {
             planned += 1;
         }
         assert_eq!(planned, 20_000);
-        assert!(straight > 20_000, "values read in straight-line code: {straight}");
+        assert!(
+            straight > 20_000,
+            "values read in straight-line code: {straight}"
+        );
         // A variable-length field leaves the template to the walk.
         let var = Template::new(
             vec![Field {

@@ -1303,7 +1303,8 @@ impl JudgeKey {
     }
 }
 
-/// Slots of the judgement cache (direct-mapped: a colliding key replaces the slot).
+/// Slots of the judgement cache (sets of two: a third colliding key replaces the least
+/// recently used).
 const JUDGE_CACHE_SLOTS: usize = 1 << 14;
 
 /// A verdict as the cache keeps it: judged without reasons, so nothing to allocate, and
@@ -1539,20 +1540,29 @@ impl JudgeCache {
         if self.slots.is_empty() {
             self.slots = vec![None; self.mask + 1];
         }
-        let at = (key.slot_hash() as usize) & self.mask;
-        let Some(slot) = self.slots.get_mut(at) else {
-            unreachable!("the slot index is masked to the cache's size");
+        // Two ways per set, the most recently used first: two keys whose hashes collide
+        // (traffic cycling over a few hundred conversations has some) do not evict each
+        // other at every flow.
+        let at = (key.slot_hash() as usize) & self.mask & !1;
+        let Some([first, second]) = self.slots.get_mut(at..at + 2) else {
+            unreachable!("the set index is masked to the cache's size, at least two slots");
         };
-        if slot.is_none_or(|s| s.key != key) {
-            let j = rs.judge(f, false);
-            *slot = Some(Slot {
-                key,
-                src: j.src.class,
-                dst: j.dst.class,
-                verdict: Short::of(&j.verdict),
-                finding: NO_FINDING,
-            });
+        if first.is_some_and(|s| s.key == key) {
+            return at;
         }
+        if second.is_some_and(|s| s.key == key) {
+            std::mem::swap(first, second);
+            return at;
+        }
+        let j = rs.judge(f, false);
+        *second = first.take();
+        *first = Some(Slot {
+            key,
+            src: j.src.class,
+            dst: j.dst.class,
+            verdict: Short::of(&j.verdict),
+            finding: NO_FINDING,
+        });
         at
     }
 
@@ -1635,11 +1645,12 @@ impl<'r> Analyzer<'r> {
         }
     }
 
-    /// A judgement cache of `n` slots (rounded up to a power of two): one slot makes
-    /// nearly every flow a fresh judgement, the reference the cached path is tested against.
+    /// A judgement cache of `n` slots (rounded up to a power of two, at least one set of
+    /// two): the smallest makes nearly every flow a fresh judgement, the reference the
+    /// cached path is tested against.
     #[cfg(test)]
     pub(crate) fn judge_cache_slots(mut self, n: usize) -> Self {
-        self.cache.mask = n.next_power_of_two() - 1;
+        self.cache.mask = n.next_power_of_two().max(2) - 1;
         self.cache.clear();
         self
     }

@@ -1721,19 +1721,15 @@ impl<'r> Analyzer<'r> {
                     self.overflowed += f.flows;
                 }
             }
-            match self.findings.merge(&key, &f) {
-                true => {}
-                false => {
-                    let mut f = f;
-                    if key.1 == any && !f.considered.iter().any(|c| c.contains("distinct findings"))
-                    {
-                        f.considered = vec![format!(
-                            "more than {} distinct findings: further violations of this rule are counted here; the first is shown",
-                            self.max_findings
-                        )];
-                    }
-                    self.findings.insert(key, f);
+            if !self.findings.merge(&key, &f) {
+                let mut f = f;
+                if key.1 == any && !f.considered.iter().any(|c| c.contains("distinct findings")) {
+                    f.considered = vec![format!(
+                        "more than {} distinct findings: further violations of this rule are counted here; the first is shown",
+                        self.max_findings
+                    )];
                 }
+                self.findings.insert(key, f);
             }
         }
     }
@@ -1796,7 +1792,6 @@ impl<'r> Analyzer<'r> {
             Short::Allowed { permit: 1.., .. } => cell.permitted += 1,
             Short::Allowed { .. } => {}
             Short::Violation { rule } => {
-                let rule = &rule;
                 cell.violations += 1;
                 self.violating += 1;
                 // Violations come hour after hour: count in place until the hour changes.
@@ -1815,7 +1810,7 @@ impl<'r> Analyzer<'r> {
                     self.findings.add(cached & !OVERFLOWED, f, file);
                     return short.verdict(f);
                 }
-                let mut key = (*rule, f.src_ip, f.dst_ip, f.proto, f.dst_port);
+                let mut key = (rule, f.src_ip, f.dst_ip, f.proto, f.dst_port);
                 if let Some(i) = self.findings.position(&key) {
                     self.findings.add(i, f, file);
                     self.cache.point(slot, i);
@@ -1824,24 +1819,17 @@ impl<'r> Analyzer<'r> {
                 let overflow = self.findings.len() >= self.max_findings;
                 if overflow {
                     let any = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
-                    key = (*rule, any, any, 0, 0);
+                    key = (rule, any, any, 0, 0);
                     self.overflowed += 1;
                 }
                 let limit = self.max_findings;
                 // Reasons (and the prefixes that attributed the endpoints) are worked out
                 // once, when the finding opens.
                 let full = self.rs.judge(f, !overflow);
+                let (src, dst) = (full.src, full.dst);
                 let considered: Vec<String> = match full.verdict {
                     Verdict::Violation { considered, .. } => considered,
                     Verdict::Allowed { .. } => Vec::new(),
-                };
-                let j = Judgement {
-                    src: full.src,
-                    dst: full.dst,
-                    verdict: Verdict::Allowed {
-                        rule: None,
-                        permit: None,
-                    },
                 };
                 let considered = &considered;
                 let endpoint = |ip, port, a: Attribution| FindingEndpoint {
@@ -1850,7 +1838,7 @@ impl<'r> Analyzer<'r> {
                     class: self.rs.inventory.name(a.class).to_string(),
                     prefix: a.prefix,
                 };
-                let r = &self.rs.rules[*rule].def;
+                let r = &self.rs.rules[rule].def;
                 let i = match self.findings.position(&key) {
                     Some(i) => i,
                     None => self.findings.insert(key, Finding {
@@ -1860,8 +1848,8 @@ impl<'r> Analyzer<'r> {
                     clause: r.clause.clone(),
                     message_en: r.message_en.clone(),
                     message_ja: r.message_ja.clone(),
-                    src: endpoint(f.src_ip, f.src_port, j.src),
-                    dst: endpoint(f.dst_ip, f.dst_port, j.dst),
+                    src: endpoint(f.src_ip, f.src_port, src),
+                    dst: endpoint(f.dst_ip, f.dst_port, dst),
                     service: flow_service(f),
                     proto: f.proto,
                     initiator_known: f.initiator_known,

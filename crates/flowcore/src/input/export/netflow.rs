@@ -387,11 +387,7 @@ impl Template {
         for op in &plan.rest {
             let o = usize::from(op.off);
             if op.act.is_int() {
-                let w = b
-                    .get(o..)
-                    .and_then(<[u8]>::first_chunk::<8>)
-                    .map_or(0, |w| u64::from_be_bytes(*w));
-                rec.set_int(op.act, w.checked_shr(op.shift).unwrap_or(0));
+                rec.set_int(op.act, rd((op.off, op.shift)));
             } else if let Some(v) = b.get(o..o + usize::from(op.len)) {
                 rec.set(op.act, v);
             }

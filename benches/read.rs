@@ -1,6 +1,7 @@
 //! Reading-path measurement: our zero-copy pcap reader against pcap-parser's
-//! `LegacyPcapReader`, and the whole packet path (read → decode → flows), on an in-memory
-//! IMIX capture (so the page cache and disk are out of the picture).
+//! `LegacyPcapReader`, and the whole packet path (read → decode → flows) on one thread and
+//! on two (`Pipeline::run_threaded`), on an in-memory IMIX capture (so the page cache and
+//! disk are out of the picture).
 //!
 //! `cargo bench -p flowcore --bench read` (or `-- 200000` for a smaller file). Prints
 //! ns/packet, best of 5 runs. Figures are recorded in benches/README.md.
@@ -10,7 +11,7 @@ use std::time::Instant;
 
 use flowcore::flow::FlowConfig;
 use flowcore::input::CaptureReader;
-use flowcore::pipeline::flows_from_capture;
+use flowcore::pipeline::{flows_from_capture, Pipeline};
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError};
 
@@ -126,5 +127,26 @@ fn main() {
         "read+decode+flows:   {:6.1} ns/packet, {:.2} Mpps, {flows} flows",
         (t - tc) * 1e9 / packets as f64,
         packets as f64 / (t - tc) / 1e6
+    );
+
+    // The same on two threads: this one reads and decodes, the other assembles flows.
+    let (t2, flows2) = best_of(3, || {
+        let mut r =
+            CaptureReader::from_reader("bench".into(), Box::new(Cursor::new(data))).unwrap();
+        let mut flows = 0u64;
+        let mut p = Pipeline::new(FlowConfig::default());
+        let s = p.run_threaded(&mut r, 0, &mut |_| flows += 1);
+        assert_eq!(s.packets_decoded, packets as u64);
+        flows
+    });
+    assert_eq!(
+        flows, flows2,
+        "one and two threads must give the same flows"
+    );
+    println!(
+        "  on two threads:    {:6.1} ns/packet, {:.2} Mpps ({:.2}x one thread)",
+        t2 * 1e9 / packets as f64,
+        packets as f64 / t2 / 1e6,
+        t / t2
     );
 }

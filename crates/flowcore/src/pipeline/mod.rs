@@ -1,6 +1,8 @@
 //! The packet path wired end to end for one input: read → decode → fragments → flows,
 //! with the accounting that proves nothing was lost silently.
 
+mod stage;
+
 use std::collections::BTreeMap;
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -9,7 +11,6 @@ use hashbrown::HashMap;
 
 use crate::decode::{self, proto, FragStats, FragTracker, PacketSummary, SkipReason};
 use crate::filter::Filter;
-use crate::flow::table::Prepared;
 use crate::flow::{
     from_export, ExportMeta, ExportPairer, FlowConfig, FlowRecord, FlowTable, FlowTableStats,
 };
@@ -22,6 +23,7 @@ use crate::input::{
     linktype, CaptureFormat, CaptureReader, Compression, Damage, InputDigest, RawPacket,
 };
 use crate::time::TimestampNs;
+use stage::{Inline, Split, Stage};
 
 /// What happened to one input: every packet read is either decoded or skipped for a reason,
 /// and every decoded packet is in exactly one flow record.
@@ -101,43 +103,6 @@ pub fn flows_from_capture(
 
 /// sFlow agents assembled per input; samples from further agents are counted and skipped.
 const MAX_SFLOW_AGENTS: usize = 1024;
-
-/// Decoded packets pushed into the flow table together: their index buckets, then their
-/// flows' slots, are prefetched first, so the cache misses of a batch overlap instead of
-/// stalling one packet after another.
-const BATCH: usize = 16;
-
-/// Pushes a batch of decoded packets, in order, into the fragment tracker and flow table.
-fn push_batch(
-    batch: &mut Vec<PacketSummary>,
-    preps: &mut Vec<Prepared>,
-    table: &mut FlowTable,
-    frags: &mut FragTracker,
-    out: &mut impl FnMut(FlowRecord),
-) {
-    preps.clear();
-    for s in batch.iter() {
-        let p = table.prepare(s);
-        table.prefetch_index(&p);
-        preps.push(p);
-    }
-    for p in preps.iter() {
-        table.prefetch_slot(p);
-    }
-    // By reference: a summary is not copied again on its way into the table.
-    for (s, p) in batch.iter().zip(preps.iter()) {
-        table.advance(s.ts, out);
-        if !frags.is_empty() {
-            frags.expire(s.ts, &mut |f| table.push(&f, out));
-        }
-        if s.frag.is_some() {
-            frags.push(*s, &mut |f| table.push(&f, out));
-        } else {
-            table.push_prepared(s, *p, 1, out);
-        }
-    }
-    batch.clear();
-}
 
 /// UDP ports of services that are never flow exports (their traffic is not examined).
 fn never_export(s: &PacketSummary) -> bool {
@@ -266,10 +231,35 @@ impl Pipeline {
         input: u32,
         out: &mut impl FnMut(FlowRecord),
     ) -> InputSummary {
-        let mut table = FlowTable::new(self.cfg, input);
-        let mut frags = FragTracker::new(self.cfg.frag);
-        let mut batch: Vec<PacketSummary> = Vec::with_capacity(BATCH);
-        let mut preps: Vec<Prepared> = Vec::with_capacity(BATCH);
+        let table = FlowTable::new(self.cfg, input);
+        let frags = FragTracker::new(self.cfg.frag);
+        self.run_into(reader, input, &mut Inline::new(table, frags, out))
+    }
+
+    /// [`Pipeline::run`] on two threads: this one reads and decodes (and decodes flow
+    /// exports), a second one assembles flows and calls `out`. The records reach `out` in
+    /// the same order, so the result is identical; the two halves of the work overlap.
+    pub fn run_threaded(
+        &mut self,
+        reader: &mut CaptureReader,
+        input: u32,
+        out: &mut (impl FnMut(FlowRecord) + Send),
+    ) -> InputSummary {
+        let table = FlowTable::new(self.cfg, input);
+        let frags = FragTracker::new(self.cfg.frag);
+        std::thread::scope(|scope| {
+            let mut stage = Split::spawn(scope, table, frags, out);
+            self.run_into(reader, input, &mut stage)
+        })
+    }
+
+    /// The body of [`Pipeline::run`]: decoded packets and finished records go to `stage`.
+    fn run_into(
+        &mut self,
+        reader: &mut CaptureReader,
+        input: u32,
+        stage: &mut impl Stage,
+    ) -> InputSummary {
         let mut samples: HashMap<IpAddr, FlowTable> = HashMap::new();
         let mut skipped = [0u64; SkipReason::ALL.len()];
         let mut link_types = BTreeMap::new();
@@ -389,7 +379,9 @@ impl Pipeline {
                             index: r.datagram_index,
                             offset: r.datagram_offset,
                         };
-                        on_item(ExportItem::Record(&r), ctx, &mut samples, out);
+                        on_item(ExportItem::Record(&r), ctx, &mut samples, &mut |f| {
+                            stage.record(f)
+                        });
                     }
                     LogItem::Bad(w) => {
                         bad += 1;
@@ -428,7 +420,7 @@ impl Pipeline {
                     offset: d.offset,
                 };
                 let w = exports.decode(d.kind, ctx, d.data, &mut |item| {
-                    on_item(item, ctx, &mut samples, out)
+                    on_item(item, ctx, &mut samples, &mut |f| stage.record(f))
                 });
                 warnings.extend(w);
             }
@@ -479,8 +471,8 @@ impl Pipeline {
                                         left_for_exports = true;
                                         break;
                                     }
-                                    // Records leave in packet order.
-                                    push_batch(&mut batch, &mut preps, &mut table, &mut frags, out);
+                                    // Records leave in packet order: `stage.record`
+                                    // follows the packets before it.
                                     datagrams += 1;
                                     let ctx = DatagramContext {
                                         exporter: s.src,
@@ -490,7 +482,7 @@ impl Pipeline {
                                         offset: raw.offset,
                                     };
                                     let w = exports.decode(kind, ctx, payload, &mut |item| {
-                                        on_item(item, ctx, &mut samples, out)
+                                        on_item(item, ctx, &mut samples, &mut |f| stage.record(f))
                                     });
                                     warnings.extend(w);
                                     decoded += 1;
@@ -503,16 +495,12 @@ impl Pipeline {
                             continue;
                         }
                         decoded += 1;
-                        batch.push(s);
-                        if batch.len() == BATCH {
-                            push_batch(&mut batch, &mut preps, &mut table, &mut frags, out);
-                        }
+                        stage.packet(s);
                     }
                     Err(r) => skipped[r as usize] += 1,
                 }
             }
         }
-        push_batch(&mut batch, &mut preps, &mut table, &mut frags, out);
         if last_link.1 > 0 {
             *link_types.entry(last_link.0).or_insert(0) += last_link.1;
         }
@@ -522,13 +510,13 @@ impl Pipeline {
             p.bytes
                 .fetch_add(last_offset.saturating_sub(reported_offset), Relaxed);
         }
-        frags.flush(&mut |p| table.push(&p, out));
-        table.flush(out);
+        stage.flush();
         let mut agents: Vec<_> = samples.into_iter().collect();
         agents.sort_by_key(|(a, _)| *a);
         for (_, mut t) in agents {
-            t.flush(out);
+            t.flush(&mut |f| stage.record(f));
         }
+        let (flows, fragments) = stage.finish();
         if reader.format() == CaptureFormat::Export {
             decoded = read;
         }
@@ -571,8 +559,8 @@ impl Pipeline {
             last_ts: (read > 0 && first_ts <= last_ts).then_some(last_ts),
             blocks_skipped: reader.skipped_blocks(),
             link_types,
-            fragments: frags.stats(),
-            flows: table.stats(),
+            fragments,
+            flows,
             damage,
             export_datagrams: datagrams,
             export_records: records,

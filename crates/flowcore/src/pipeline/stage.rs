@@ -1,0 +1,263 @@
+//! Where the packet path hands what it decoded: the flow table (with the fragment tracker)
+//! and the caller's `out`. [`Inline`] runs them on the reading thread; [`Split`] runs them
+//! on a second thread, fed in order through a bounded channel, so that reading and decoding
+//! overlap with flow assembly and whatever `out` does (judging, writing). Both see the same
+//! packets and records in the same order, so their output is identical.
+
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::thread::{Scope, ScopedJoinHandle};
+
+use crate::decode::{FragStats, FragTracker, PacketSummary};
+use crate::flow::table::Prepared;
+use crate::flow::{FlowRecord, FlowTable, FlowTableStats};
+
+/// Decoded packets pushed into the flow table together: their index buckets, then their
+/// flows' slots, are prefetched first, so the cache misses of a batch overlap instead of
+/// stalling one packet after another.
+const BATCH: usize = 16;
+
+/// Packets a [`Split`] stage sends at once.
+const CHUNK: usize = 1024;
+
+/// Records (from flow exports) a [`Split`] stage sends at once.
+const CHUNK_RECORDS: usize = 256;
+
+/// Chunks on their way or being worked on; with the ones coming back for reuse this bounds
+/// the memory between the two threads to a few hundred kilobytes.
+const IN_FLIGHT: usize = 2;
+
+/// The flow-assembly end of the packet path.
+pub(crate) trait Stage {
+    /// A decoded packet, in capture order.
+    fn packet(&mut self, s: PacketSummary);
+    /// A finished record from outside the flow table (flow exports, sFlow samples): it
+    /// reaches `out` after the records of every packet before it.
+    fn record(&mut self, r: FlowRecord);
+    /// End of the input's packets: fragments and flows still held are emitted.
+    fn flush(&mut self);
+    /// After the last record: the table's and fragment tracker's counters.
+    fn finish(&mut self) -> (FlowTableStats, FragStats);
+}
+
+/// Pushes `batch`, in order, into the fragment tracker and flow table.
+fn push_batch(
+    batch: &[PacketSummary],
+    preps: &mut Vec<Prepared>,
+    table: &mut FlowTable,
+    frags: &mut FragTracker,
+    out: &mut impl FnMut(FlowRecord),
+) {
+    preps.clear();
+    for s in batch {
+        let p = table.prepare(s);
+        table.prefetch_index(&p);
+        preps.push(p);
+    }
+    for p in preps.iter() {
+        table.prefetch_slot(p);
+    }
+    // By reference: a summary is not copied again on its way into the table.
+    for (s, p) in batch.iter().zip(preps.iter()) {
+        table.advance(s.ts, out);
+        if !frags.is_empty() {
+            frags.expire(s.ts, &mut |f| table.push(&f, out));
+        }
+        if s.frag.is_some() {
+            frags.push(*s, &mut |f| table.push(&f, out));
+        } else {
+            table.push_prepared(s, *p, 1, out);
+        }
+    }
+}
+
+/// The flow table, the fragment tracker and `out`.
+struct Assembly<'o, O> {
+    table: FlowTable,
+    frags: FragTracker,
+    preps: Vec<Prepared>,
+    out: &'o mut O,
+}
+
+impl<O: FnMut(FlowRecord)> Assembly<'_, O> {
+    /// Pushes `packets` in order, a batch at a time.
+    fn push(&mut self, packets: &[PacketSummary]) {
+        for b in packets.chunks(BATCH) {
+            push_batch(
+                b,
+                &mut self.preps,
+                &mut self.table,
+                &mut self.frags,
+                self.out,
+            );
+        }
+    }
+
+    fn flush(&mut self) {
+        let Assembly {
+            table, frags, out, ..
+        } = self;
+        frags.flush(&mut |p| table.push(&p, *out));
+        table.flush(*out);
+    }
+
+    fn stats(&self) -> (FlowTableStats, FragStats) {
+        (self.table.stats(), self.frags.stats())
+    }
+}
+
+/// Everything on the calling thread.
+pub(crate) struct Inline<'o, O> {
+    asm: Assembly<'o, O>,
+    batch: Vec<PacketSummary>,
+}
+
+impl<'o, O: FnMut(FlowRecord)> Inline<'o, O> {
+    pub(crate) fn new(table: FlowTable, frags: FragTracker, out: &'o mut O) -> Self {
+        Inline {
+            asm: Assembly {
+                table,
+                frags,
+                preps: Vec::with_capacity(BATCH),
+                out,
+            },
+            batch: Vec::with_capacity(BATCH),
+        }
+    }
+
+    fn push_pending(&mut self) {
+        self.asm.push(&self.batch);
+        self.batch.clear();
+    }
+}
+
+impl<O: FnMut(FlowRecord)> Stage for Inline<'_, O> {
+    fn packet(&mut self, s: PacketSummary) {
+        self.batch.push(s);
+        if self.batch.len() == BATCH {
+            self.push_pending();
+        }
+    }
+
+    fn record(&mut self, r: FlowRecord) {
+        self.push_pending();
+        (self.asm.out)(r);
+    }
+
+    fn flush(&mut self) {
+        self.push_pending();
+        self.asm.flush();
+    }
+
+    fn finish(&mut self) -> (FlowTableStats, FragStats) {
+        self.asm.stats()
+    }
+}
+
+/// What one send carries: packets, records to emit before the packet at their position,
+/// and whether the input's packets ended after these.
+#[derive(Default)]
+struct Chunk {
+    packets: Vec<PacketSummary>,
+    records: Vec<(usize, FlowRecord)>,
+    flush: bool,
+}
+
+/// The flow table, fragment tracker and `out` on a second thread.
+pub(crate) struct Split<'scope> {
+    cur: Chunk,
+    to: Option<SyncSender<Chunk>>,
+    back: Receiver<Chunk>,
+    worker: Option<ScopedJoinHandle<'scope, (FlowTableStats, FragStats)>>,
+}
+
+impl<'scope> Split<'scope> {
+    /// Starts the assembling thread in `scope`.
+    pub(crate) fn spawn<'env, O: FnMut(FlowRecord) + Send>(
+        scope: &'scope Scope<'scope, 'env>,
+        table: FlowTable,
+        frags: FragTracker,
+        out: &'scope mut O,
+    ) -> Self {
+        let (to, from) = mpsc::sync_channel::<Chunk>(IN_FLIGHT);
+        let (back_to, back) = mpsc::channel::<Chunk>();
+        let worker = scope.spawn(move || {
+            let mut asm = Assembly {
+                table,
+                frags,
+                preps: Vec::with_capacity(BATCH),
+                out,
+            };
+            for mut c in from {
+                let mut at = 0;
+                for (pos, r) in c.records.drain(..) {
+                    asm.push(c.packets.get(at..pos).unwrap_or_default());
+                    (asm.out)(r);
+                    at = pos;
+                }
+                asm.push(c.packets.get(at..).unwrap_or_default());
+                if c.flush {
+                    asm.flush();
+                }
+                c.packets.clear();
+                c.flush = false;
+                // The reader may be gone already; the chunk is then simply dropped.
+                let _ = back_to.send(c);
+            }
+            asm.stats()
+        });
+        Split {
+            cur: Chunk::default(),
+            to: Some(to),
+            back,
+            worker: Some(worker),
+        }
+    }
+
+    fn send(&mut self) {
+        let fresh = self.back.try_recv().unwrap_or_else(|_| Chunk {
+            packets: Vec::with_capacity(CHUNK),
+            records: Vec::new(),
+            flush: false,
+        });
+        let c = std::mem::replace(&mut self.cur, fresh);
+        if let Some(to) = &self.to {
+            if to.send(c).is_err() {
+                // The worker ended (it panicked): `finish` passes the panic on.
+                self.to = None;
+            }
+        }
+    }
+}
+
+impl Stage for Split<'_> {
+    fn packet(&mut self, s: PacketSummary) {
+        self.cur.packets.push(s);
+        if self.cur.packets.len() >= CHUNK {
+            self.send();
+        }
+    }
+
+    fn record(&mut self, r: FlowRecord) {
+        self.cur.records.push((self.cur.packets.len(), r));
+        if self.cur.records.len() >= CHUNK_RECORDS {
+            self.send();
+        }
+    }
+
+    fn flush(&mut self) {
+        self.cur.flush = true;
+        self.send();
+    }
+
+    fn finish(&mut self) -> (FlowTableStats, FragStats) {
+        if !self.cur.packets.is_empty() || !self.cur.records.is_empty() {
+            self.send();
+        }
+        self.to = None;
+        match self.worker.take().map(ScopedJoinHandle::join) {
+            Some(Ok(stats)) => stats,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => unreachable!("finish is called once"),
+        }
+    }
+}

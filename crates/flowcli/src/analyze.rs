@@ -13,7 +13,7 @@ use flowcore::report::html::analysis_html;
 
 use crate::progress::{self, with_progress};
 use crate::{
-    each_capture, each_capture_parallel, input_specs, report_exports, run_context,
+    each_capture, each_capture_parallel, input_specs, report_exports, run_context, run_input,
     unreachable_pipeline, FlowOpts, EXIT_INPUT, EXIT_OK, EXIT_OUTPUT,
 };
 use flowcore::flow::FlowRecord;
@@ -375,6 +375,7 @@ pub(crate) fn judge_inputs<'r>(
     let mut inputs: Vec<AnalysedInput> = Vec::new();
     let mut files: Vec<String> = Vec::new();
     let threads = flow.threads(specs.len());
+    let split = flow.split(specs.len());
     let open = &flow.open_for(open, specs.len());
     let ui = progress::start(specs, quiet);
     if let Some(u) = &ui {
@@ -398,9 +399,11 @@ pub(crate) fn judge_inputs<'r>(
                 let mut flows = Vec::new();
                 let name = &files[id as usize];
                 let summary = match flow.pipeline() {
-                    Ok(p) => with_progress(p.leave_exports(true), ui_ref).run(
+                    Ok(p) => run_input(
+                        &mut with_progress(p.leave_exports(true), ui_ref),
                         &mut reader,
                         id,
+                        split,
                         &mut |f| {
                             if let Some(a) = &mut a {
                                 a.observe(&f, name);
@@ -454,7 +457,7 @@ pub(crate) fn judge_inputs<'r>(
             let id = files.len() as u32;
             let name = reader.name().to_string();
             files.push(name.clone());
-            let summary = pipeline.run(&mut reader, id, &mut |f| {
+            let summary = run_input(&mut pipeline, &mut reader, id, split, &mut |f| {
                 if let Some(an) = &mut analyzer {
                     an.observe(&f, &name);
                 }

@@ -84,7 +84,7 @@ impl Write for AtomicFile {
 
 /// Where `flows` writes: standard output, or a file renamed into place when complete.
 enum Sink {
-    Stdout(io::StdoutLock<'static>),
+    Stdout(io::Stdout),
     File(AtomicFile),
 }
 
@@ -348,11 +348,13 @@ pub(crate) struct FlowOpts {
     /// the machine that ran nfdump) are at this offset, e.g. +09:00. Default UTC.
     #[arg(long, value_name = "OFFSET", allow_hyphen_values = true, value_parser = flowcore::input::flowlog::parse_offset)]
     log_offset: Option<i64>,
-    /// Inputs processed at once by `flows`, `analyze`, `query` and `extract` (default: every
-    /// core; `capture` reads one interface). Results are the same as with one: inputs without flow
+    /// Cores used by `flows`, `analyze`, `query` and `extract` (default: every core;
+    /// `capture` reads one interface). Results are the same as with one: inputs without flow
     /// exports run in parallel and are merged in input order; inputs with flow exports
-    /// (whose templates carry over from input to input) run in order. With fewer inputs
-    /// than N, a spare core computes the inputs' SHA-256 alongside; `-j 1` uses one core.
+    /// (whose templates carry over from input to input) run in order. With at least twice
+    /// as many cores as inputs, `flows`, `analyze` and `query` give each input two threads
+    /// (one reads and decodes, the other assembles flows and judges them); a core still
+    /// spare computes the inputs' SHA-256 alongside. `-j 1` uses one core.
     #[arg(long, short = 'j', value_name = "N")]
     threads: Option<usize>,
 }
@@ -439,11 +441,19 @@ impl FlowOpts {
         self.cores().clamp(1, inputs.max(1))
     }
 
+    /// Whether each input gets two threads (decoding on one, flows and judging on the
+    /// other): when there are at least twice as many cores as inputs.
+    pub(crate) fn split(&self, inputs: usize) -> bool {
+        self.cores() >= 2 * inputs.max(1)
+    }
+
     /// `open` for a run over `inputs` inputs: inputs are hashed on a helper thread only when
-    /// a core is left over once every input has its worker (`--threads 1` uses one core).
+    /// a core is left over once every input has its workers (`--threads 1` uses one core):
+    /// its one worker, or its two when [`FlowOpts::split`].
     pub(crate) fn open_for(&self, open: &OpenOptions, inputs: usize) -> OpenOptions {
+        let per_input = if self.split(inputs) { 2 } else { 1 };
         OpenOptions {
-            hash_thread: self.cores() > self.threads(inputs),
+            hash_thread: self.cores() > per_input * self.threads(inputs),
             ..open.clone()
         }
     }
@@ -584,7 +594,7 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
                 return Ok(EXIT_OUTPUT);
             }
         },
-        None => Sink::Stdout(stdout.lock()),
+        None => Sink::Stdout(stdout),
     };
     let mut out = io::BufWriter::with_capacity(1 << 16, sink);
     if args.csv_bom && format == FlowFormat::Csv {
@@ -605,6 +615,7 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
         return Ok(EXIT_INPUT);
     };
     let threads = args.flow.threads(specs.len());
+    let split = args.flow.split(specs.len());
     let open = args.flow.open_for(&open, specs.len());
     let ui = progress::start(&specs, args.quiet);
     pipeline = progress::with_progress(pipeline, &ui);
@@ -623,9 +634,11 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
             |id, mut reader| {
                 let mut recs = Vec::new();
                 let summary = match flow.pipeline() {
-                    Ok(p) => progress::with_progress(p.leave_exports(true), ui_ref).run(
+                    Ok(p) => run_input(
+                        &mut progress::with_progress(p.leave_exports(true), ui_ref),
                         &mut reader,
                         id,
+                        split,
                         &mut |r| recs.push(r),
                     ),
                     Err(_) => unreachable_pipeline(),
@@ -663,7 +676,7 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
         each_capture(&specs, &open, |mut reader| {
             let id = writer.add_input(reader.name());
             let mut write_err = None;
-            let summary = pipeline.run(&mut reader, id, &mut |rec| {
+            let summary = run_input(&mut pipeline, &mut reader, id, split, &mut |rec| {
                 if write_err.is_none() {
                     if let Err(e) = writer.write(&rec) {
                         write_err = Some(e);
@@ -895,6 +908,22 @@ pub(crate) fn text_table(names: &[String], rows: &[Vec<String>], width: Option<u
         line(r, &mut out);
     }
     out
+}
+
+/// Runs one input through `pipeline` on this thread, or on two when `split` (the records
+/// reach `out` in the same order either way).
+pub(crate) fn run_input(
+    pipeline: &mut Pipeline,
+    reader: &mut CaptureReader,
+    id: u32,
+    split: bool,
+    out: &mut (impl FnMut(FlowRecord) + Send),
+) -> InputSummary {
+    if split {
+        pipeline.run_threaded(reader, id, out)
+    } else {
+        pipeline.run(reader, id, out)
+    }
 }
 
 /// A worker's pipeline is built from options the main thread already built one from.

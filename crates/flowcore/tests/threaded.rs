@@ -222,3 +222,24 @@ fn threaded_runs_equal_single_runs_across_many_chunks() {
         assert_eq!(s1, s2, "{name}: summary");
     }
 }
+
+#[test]
+fn a_panic_in_out_on_the_second_thread_reaches_the_caller() {
+    let bytes = mixed_capture();
+    let result = std::panic::catch_unwind(|| {
+        let mut r =
+            CaptureReader::from_reader("input".into(), Box::new(Cursor::new(bytes))).unwrap();
+        let mut seen = 0;
+        Pipeline::new(FlowConfig::default()).run_threaded(&mut r, 0, &mut |_| {
+            seen += 1;
+            assert!(seen < 100, "the consumer gives up");
+        })
+    });
+    let panic = result.expect_err("the panic is passed on, not swallowed");
+    let text = match (panic.downcast_ref::<String>(), panic.downcast_ref::<&str>()) {
+        (Some(s), _) => s.clone(),
+        (None, Some(s)) => s.to_string(),
+        (None, None) => String::new(),
+    };
+    assert!(text.contains("the consumer gives up"), "{text}");
+}

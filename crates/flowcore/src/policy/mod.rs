@@ -1765,26 +1765,23 @@ impl<'r> Analyzer<'r> {
         };
         cell.flows += 1;
         cell.bytes = cell.bytes.saturating_add(f.bytes());
-        // Flow exports rarely carry MACs: skip building the pair when neither side has one.
-        let sides = if f.src_mac.is_some() || f.dst_mac.is_some() {
-            [(f.src_mac, j.src, f.src_ip), (f.dst_mac, j.dst, f.dst_ip)]
-        } else {
-            [(None, ClassId::LOCAL, f.src_ip); 2]
-        };
-        for (mac, class, ip) in sides {
-            if let Some(mac) = mac {
-                if self.rs.inventory.kind(class) == ClassKind::Segment
-                    && !self.rs.routers.contains(&mac)
-                {
-                    self.macs.observe(
-                        mac,
-                        MacSighting {
-                            ip,
-                            class,
-                            evidence: (f.input, f.first_packet_index, f.first_packet_offset),
-                            ts: f.first_ts,
-                        },
-                    );
+        // Flow exports rarely carry MACs: nothing to look at when neither side has one.
+        if f.src_mac.is_some() || f.dst_mac.is_some() {
+            for (mac, class, ip) in [(f.src_mac, j.src, f.src_ip), (f.dst_mac, j.dst, f.dst_ip)] {
+                if let Some(mac) = mac {
+                    if self.rs.inventory.kind(class) == ClassKind::Segment
+                        && !self.rs.routers.contains(&mac)
+                    {
+                        self.macs.observe(
+                            mac,
+                            MacSighting {
+                                ip,
+                                class,
+                                evidence: (f.input, f.first_packet_index, f.first_packet_offset),
+                                ts: f.first_ts,
+                            },
+                        );
+                    }
                 }
             }
         }
@@ -1808,85 +1805,93 @@ impl<'r> Analyzer<'r> {
                         self.overflowed += 1;
                     }
                     self.findings.add(cached & !OVERFLOWED, f, file);
-                    return short.verdict(f);
+                } else {
+                    self.file_violation(slot, rule, f, file);
                 }
-                let mut key = (rule, f.src_ip, f.dst_ip, f.proto, f.dst_port);
-                if let Some(i) = self.findings.position(&key) {
-                    self.findings.add(i, f, file);
-                    self.cache.point(slot, i);
-                    return short.verdict(f);
-                }
-                let overflow = self.findings.len() >= self.max_findings;
-                if overflow {
-                    let any = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
-                    key = (rule, any, any, 0, 0);
-                    self.overflowed += 1;
-                }
-                let limit = self.max_findings;
-                // Reasons (and the prefixes that attributed the endpoints) are worked out
-                // once, when the finding opens.
-                let full = self.rs.judge(f, !overflow);
-                let (src, dst) = (full.src, full.dst);
-                let considered: Vec<String> = match full.verdict {
-                    Verdict::Violation { considered, .. } => considered,
-                    Verdict::Allowed { .. } => Vec::new(),
-                };
-                let considered = &considered;
-                let endpoint = |ip, port, a: Attribution| FindingEndpoint {
-                    ip,
-                    port,
-                    class: self.rs.inventory.name(a.class).to_string(),
-                    prefix: a.prefix,
-                };
-                let r = &self.rs.rules[rule].def;
-                let i = match self.findings.position(&key) {
-                    Some(i) => i,
-                    None => self.findings.insert(key, Finding {
-                    id: String::new(),
-                    rule_id: r.id.clone(),
-                    severity: r.severity,
-                    clause: r.clause.clone(),
-                    message_en: r.message_en.clone(),
-                    message_ja: r.message_ja.clone(),
-                    src: endpoint(f.src_ip, f.src_port, src),
-                    dst: endpoint(f.dst_ip, f.dst_port, dst),
-                    service: flow_service(f),
-                    proto: f.proto,
-                    initiator_known: f.initiator_known,
-                    mac: None,
-                    first_ts: f.first_ts,
-                    last_ts: f.last_ts,
-                    flows: 0,
-                    packets: 0,
-                    bytes: 0,
-                    community_id: f.community_id(),
-                    evidence: Evidence {
-                        file: file.to_string(),
-                        first_packet_index: f.first_packet_index,
-                        first_packet_offset: f.first_packet_offset,
-                    },
-                    considered: if overflow {
-                        vec![format!(
-                            "more than {limit} distinct findings: further violations of this rule are counted here; the first is shown"
-                        )]
-                    } else if f.initiator_known {
-                        considered.clone()
-                    } else {
-                        let mut c = vec![format!(
-                            "initiator unknown: the exporter's record runs {} -> {}; no TCP flags or reverse record tell who started",
-                            f.src_ip, f.dst_ip
-                        )];
-                        c.extend(considered.iter().cloned());
-                        c
-                    },
-                }),
-                };
-                self.findings.add(i, f, file);
-                self.cache
-                    .point(slot, if overflow { i | OVERFLOWED } else { i });
             }
         }
         short.verdict(f)
+    }
+
+    /// Adds a violation whose judgement does not yet point at a finding to its finding,
+    /// opening it (with its reasons) when new, and points the judgement at it. Kept out
+    /// of [`Analyzer::observe`], whose common path is the cached one.
+    #[inline(never)]
+    fn file_violation(&mut self, slot: usize, rule: usize, f: &FlowRecord, file: &str) {
+        let mut key = (rule, f.src_ip, f.dst_ip, f.proto, f.dst_port);
+        if let Some(i) = self.findings.position(&key) {
+            self.findings.add(i, f, file);
+            self.cache.point(slot, i);
+            return;
+        }
+        let overflow = self.findings.len() >= self.max_findings;
+        if overflow {
+            let any = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+            key = (rule, any, any, 0, 0);
+            self.overflowed += 1;
+        }
+        let limit = self.max_findings;
+        // Reasons (and the prefixes that attributed the endpoints) are worked out
+        // once, when the finding opens.
+        let full = self.rs.judge(f, !overflow);
+        let (src, dst) = (full.src, full.dst);
+        let considered: Vec<String> = match full.verdict {
+            Verdict::Violation { considered, .. } => considered,
+            Verdict::Allowed { .. } => Vec::new(),
+        };
+        let considered = &considered;
+        let endpoint = |ip, port, a: Attribution| FindingEndpoint {
+            ip,
+            port,
+            class: self.rs.inventory.name(a.class).to_string(),
+            prefix: a.prefix,
+        };
+        let r = &self.rs.rules[rule].def;
+        let i = match self.findings.position(&key) {
+            Some(i) => i,
+            None => self.findings.insert(key, Finding {
+            id: String::new(),
+            rule_id: r.id.clone(),
+            severity: r.severity,
+            clause: r.clause.clone(),
+            message_en: r.message_en.clone(),
+            message_ja: r.message_ja.clone(),
+            src: endpoint(f.src_ip, f.src_port, src),
+            dst: endpoint(f.dst_ip, f.dst_port, dst),
+            service: flow_service(f),
+            proto: f.proto,
+            initiator_known: f.initiator_known,
+            mac: None,
+            first_ts: f.first_ts,
+            last_ts: f.last_ts,
+            flows: 0,
+            packets: 0,
+            bytes: 0,
+            community_id: f.community_id(),
+            evidence: Evidence {
+                file: file.to_string(),
+                first_packet_index: f.first_packet_index,
+                first_packet_offset: f.first_packet_offset,
+            },
+            considered: if overflow {
+                vec![format!(
+                    "more than {limit} distinct findings: further violations of this rule are counted here; the first is shown"
+                )]
+            } else if f.initiator_known {
+                considered.clone()
+            } else {
+                let mut c = vec![format!(
+                    "initiator unknown: the exporter's record runs {} -> {}; no TCP flags or reverse record tell who started",
+                    f.src_ip, f.dst_ip
+                )];
+                c.extend(considered.iter().cloned());
+                c
+            },
+        }),
+        };
+        self.findings.add(i, f, file);
+        self.cache
+            .point(slot, if overflow { i | OVERFLOWED } else { i });
     }
 
     /// Dual-homed findings, sorted findings and the matrix. `files` maps input numbers to names.

@@ -1,5 +1,7 @@
 //! The packet path wired end to end for one input: read → decode → fragments → flows,
-//! with the accounting that proves nothing was lost silently.
+//! with the accounting that proves nothing was lost silently. [`Pipeline::run`] does it on
+//! the calling thread; [`Pipeline::run_threaded`] hands the flow assembly and `out` to a
+//! second thread, in the same order (`stage`).
 
 mod stage;
 

@@ -58,6 +58,7 @@ pub(crate) fn run(_args: CaptureArgs) -> io::Result<u8> {
 
 #[cfg(feature = "libpcap")]
 pub(crate) fn run(args: CaptureArgs) -> io::Result<u8> {
+    use crate::run_input;
     use flowcore::input::CaptureReader;
     use flowcore::policy::Analyzer;
     use flowcore::report::analysis::{
@@ -93,6 +94,7 @@ pub(crate) fn run(args: CaptureArgs) -> io::Result<u8> {
             }
         };
     let window = Duration::from_secs_f64(args.window);
+    let split = args.flow.split(1);
     let mut start = Instant::now();
     let mut any_findings = false;
     let mut n = 0u64;
@@ -108,7 +110,8 @@ pub(crate) fn run(args: CaptureArgs) -> io::Result<u8> {
         };
         let name = reader.name().to_string();
         let mut analyzer = Analyzer::new(&rs);
-        let summary = pipeline.run(&mut reader, 0, &mut |f| {
+        // With a second core, the capturing thread only reads and decodes (fewer drops).
+        let summary = run_input(&mut pipeline, &mut reader, 0, split, &mut |f| {
             analyzer.observe(&f, &name);
         });
         let stats = pipeline.finish(&mut |f| {

@@ -348,12 +348,12 @@ pub(crate) struct FlowOpts {
     /// the machine that ran nfdump) are at this offset, e.g. +09:00. Default UTC.
     #[arg(long, value_name = "OFFSET", allow_hyphen_values = true, value_parser = flowcore::input::flowlog::parse_offset)]
     log_offset: Option<i64>,
-    /// Cores used by `flows`, `analyze`, `query` and `extract` (default: every core;
-    /// `capture` reads one interface). Results are the same as with one: inputs without flow
+    /// Cores used by `flows`, `analyze`, `query`, `extract` and `capture` (default: every
+    /// core). Results are the same as with one: inputs without flow
     /// exports run in parallel and are merged in input order; inputs with flow exports
     /// (whose templates carry over from input to input) run in order. With at least twice
-    /// as many cores as inputs, `flows`, `analyze` and `query` give each input two threads
-    /// (one reads and decodes, the other assembles flows and judges them); a core still
+    /// as many cores as inputs, `flows`, `analyze`, `query` and `capture` give each input
+    /// two threads (one reads and decodes, the other assembles flows and judges them); a core still
     /// spare computes the inputs' SHA-256 alongside. `-j 1` uses one core.
     #[arg(long, short = 'j', value_name = "N")]
     threads: Option<usize>,

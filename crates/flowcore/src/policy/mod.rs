@@ -1154,6 +1154,39 @@ pub struct Finding {
     pub considered: Vec<String>,
 }
 
+impl Finding {
+    /// A finding of rule `r` between `src` and `dst` with nothing else known or counted
+    /// yet: the rule's identity, severity, clause and messages, the rest empty or zero.
+    fn of_rule(r: &model::RuleDef, src: FindingEndpoint, dst: FindingEndpoint) -> Finding {
+        Finding {
+            id: String::new(),
+            rule_id: r.id.clone(),
+            severity: r.severity,
+            clause: r.clause.clone(),
+            message_en: r.message_en.clone(),
+            message_ja: r.message_ja.clone(),
+            src,
+            dst,
+            service: String::new(),
+            proto: 0,
+            initiator_known: false,
+            mac: None,
+            first_ts: 0,
+            last_ts: 0,
+            flows: 0,
+            packets: 0,
+            bytes: 0,
+            community_id: String::new(),
+            evidence: Evidence {
+                file: String::new(),
+                first_packet_index: 0,
+                first_packet_offset: 0,
+            },
+            considered: Vec::new(),
+        }
+    }
+}
+
 /// Flows, bytes and violations between two classes (initiator → responder).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MatrixCell {
@@ -1850,23 +1883,11 @@ impl<'r> Analyzer<'r> {
         let i = match self.findings.position(&key) {
             Some(i) => i,
             None => self.findings.insert(key, Finding {
-            id: String::new(),
-            rule_id: r.id.clone(),
-            severity: r.severity,
-            clause: r.clause.clone(),
-            message_en: r.message_en.clone(),
-            message_ja: r.message_ja.clone(),
-            src: endpoint(f.src_ip, f.src_port, src),
-            dst: endpoint(f.dst_ip, f.dst_port, dst),
             service: flow_service(f),
             proto: f.proto,
             initiator_known: f.initiator_known,
-            mac: None,
             first_ts: f.first_ts,
             last_ts: f.last_ts,
-            flows: 0,
-            packets: 0,
-            bytes: 0,
             community_id: f.community_id(),
             evidence: Evidence {
                 file: file.to_string(),
@@ -1887,6 +1908,11 @@ impl<'r> Analyzer<'r> {
                 c.extend(considered.iter().cloned());
                 c
             },
+            ..Finding::of_rule(
+                r,
+                endpoint(f.src_ip, f.src_port, src),
+                endpoint(f.dst_ip, f.dst_port, dst),
+            )
         }),
         };
         self.findings.add(i, f, file);
@@ -1929,24 +1955,11 @@ impl<'r> Analyzer<'r> {
                     .collect();
                 considered.push("not declared in [devices] routers".to_string());
                 findings.push(Finding {
-                    id: String::new(),
-                    rule_id: r.id.clone(),
-                    severity: r.severity,
-                    clause: r.clause.clone(),
-                    message_en: r.message_en.clone(),
-                    message_ja: r.message_ja.clone(),
-                    src: ep(a),
-                    dst: ep(b),
                     service: "-".into(),
-                    proto: 0,
-                    initiator_known: false,
                     mac: Some(macs),
                     first_ts: sightings.iter().map(|s| s.ts).min().unwrap_or(0),
                     last_ts: sightings.iter().map(|s| s.ts).max().unwrap_or(0),
                     flows: sightings.len() as u64,
-                    packets: 0,
-                    bytes: 0,
-                    community_id: String::new(),
                     evidence: Evidence {
                         file: files
                             .get(first.evidence.0 as usize)
@@ -1956,6 +1969,7 @@ impl<'r> Analyzer<'r> {
                         first_packet_offset: first.evidence.2,
                     },
                     considered,
+                    ..Finding::of_rule(r, ep(a), ep(b))
                 });
             }
         }

@@ -256,11 +256,11 @@ impl Pipeline {
     }
 
     /// The body of [`Pipeline::run`]: decoded packets and finished records go to `stage`.
-    fn run_into(
+    fn run_into<S: Stage>(
         &mut self,
         reader: &mut CaptureReader,
         input: u32,
-        stage: &mut impl Stage,
+        stage: &mut S,
     ) -> InputSummary {
         let mut samples: HashMap<IpAddr, FlowTable> = HashMap::new();
         let mut skipped = [0u64; SkipReason::ALL.len()];
@@ -278,15 +278,12 @@ impl Pipeline {
         let filtering = !filter.is_empty();
         let pairer = &mut self.pairer;
         let exports = &mut self.exports;
-        // Export records go through the pairer when pairing is on.
-        let mut emit_record = |f: FlowRecord, out: &mut dyn FnMut(FlowRecord)| match pairer {
-            Some(p) => p.push(f, &mut |r| out(r)),
-            None => out(f),
-        };
+        // The stage is passed in (not reached through a `dyn` callback) so that a record
+        // goes from `from_export` to the stage without being moved through calls.
         let mut on_item = |item: ExportItem<'_>,
                            ctx: DatagramContext,
                            samples: &mut HashMap<IpAddr, FlowTable>,
-                           out: &mut dyn FnMut(FlowRecord)| {
+                           stage: &mut S| {
             match item {
                 ExportItem::Record(r) => {
                     let f = from_export(r, input);
@@ -295,7 +292,11 @@ impl Pipeline {
                         return;
                     }
                     records += 1;
-                    emit_record(f, out)
+                    // Export records go through the pairer when pairing is on.
+                    match pairer {
+                        Some(p) => p.push(f, &mut |f| stage.record(f)),
+                        None => stage.record(f),
+                    }
                 }
                 ExportItem::Sample(sp) => {
                     let link = match sp.header_protocol {
@@ -345,8 +346,8 @@ impl Pipeline {
                             },
                         )
                     });
-                    t.advance(s.ts, &mut |r| out(r));
-                    t.push_weighted(&s, sp.sampling_rate, &mut |r| out(r));
+                    t.advance(s.ts, &mut |r| stage.record(r));
+                    t.push_weighted(&s, sp.sampling_rate, &mut |r| stage.record(r));
                 }
             }
         };
@@ -381,9 +382,7 @@ impl Pipeline {
                             index: r.datagram_index,
                             offset: r.datagram_offset,
                         };
-                        on_item(ExportItem::Record(&r), ctx, &mut samples, &mut |f| {
-                            stage.record(f)
-                        });
+                        on_item(ExportItem::Record(&r), ctx, &mut samples, stage);
                     }
                     LogItem::Bad(w) => {
                         bad += 1;
@@ -422,7 +421,7 @@ impl Pipeline {
                     offset: d.offset,
                 };
                 let w = exports.decode(d.kind, ctx, d.data, &mut |item| {
-                    on_item(item, ctx, &mut samples, &mut |f| stage.record(f))
+                    on_item(item, ctx, &mut samples, stage)
                 });
                 warnings.extend(w);
             }
@@ -484,7 +483,7 @@ impl Pipeline {
                                         offset: raw.offset,
                                     };
                                     let w = exports.decode(kind, ctx, payload, &mut |item| {
-                                        on_item(item, ctx, &mut samples, &mut |f| stage.record(f))
+                                        on_item(item, ctx, &mut samples, stage)
                                     });
                                     warnings.extend(w);
                                     decoded += 1;

@@ -295,10 +295,12 @@ impl Fast {
         sampling: u32,
         init_ms: Option<i64>,
     ) -> ExportRecord {
+        // One bounds check per value: the window's length is known to be 8.
         let rd = |(o, shift): (u16, u32)| {
-            b.get(usize::from(o)..)
-                .and_then(<[u8]>::first_chunk::<8>)
-                .map_or(0, |w| u64::from_be_bytes(*w))
+            let o = usize::from(o);
+            b.get(o..o + 8)
+                .and_then(|w| <[u8; 8]>::try_from(w).ok())
+                .map_or(0, u64::from_be_bytes)
                 .checked_shr(shift)
                 .unwrap_or(0)
         };

@@ -238,56 +238,177 @@ struct Template {
     /// fields [`Values::set`] uses with their offsets: decoding a record then visits only
     /// those.
     plan: Option<Plan>,
-    /// For a data template whose used fields are all [`STRAIGHT`] ones, IPv4 addresses
-    /// included: records go straight to [`ExportRecord`]s, without [`Values`].
+    /// For a data template of the shapes exporters use ([`Fast`]): records go straight
+    /// to [`ExportRecord`]s, without [`Values`].
     fast: Option<Fast>,
 }
 
-/// Where a fast plan takes a flow's start or end from (the order [`Values::to_record`]
-/// prefers: absolute milliseconds, then sysUptime-relative).
+/// An address field of a fast plan, by family, at its offset.
+#[derive(Debug, Clone, Copy)]
+enum AddrAt {
+    V4(u16),
+    V6(u16),
+}
+
+/// Where a fast plan takes a flow's start or end from: the field [`Values::to_record`]
+/// would prefer (an absolute time, else a sysUptime-relative one, else the observation
+/// time), at its offset (integers with their shift).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TimeFrom {
-    Ms,
-    Uptime,
+enum TimeAt {
+    Secs(u16, u32),
+    Ms(u16, u32),
+    Ntp(u16),
+    Uptime(u16, u32),
+    Observed(u16, u32),
     Absent,
 }
 
-/// A data template compiled for the most common shape: fixed length, no options scope,
-/// IPv4 addresses, and only [`STRAIGHT`] values, each written by one field. Every value is
-/// read unconditionally; an absent one reads as an 8-byte window shifted out (zero).
+impl TimeAt {
+    fn of(abs: Option<TimeAt>, uptime: Option<(u16, u32)>, observed: Option<(u16, u32)>) -> Self {
+        match (abs, uptime, observed) {
+            (Some(t), _, _) => t,
+            (None, Some((o, s)), _) => TimeAt::Uptime(o, s),
+            (None, None, Some((o, s))) => TimeAt::Observed(o, s),
+            (None, None, None) => TimeAt::Absent,
+        }
+    }
+}
+
+/// The integers of a fast plan, in [`Fast::ints`] order.
+const FAST_INTS: [Act; 8] = [
+    Act::SrcPort,
+    Act::DstPort,
+    Act::Proto,
+    Act::Flags,
+    Act::Bytes,
+    Act::Packets,
+    Act::InIf,
+    Act::OutIf,
+];
+
+/// A data template compiled for the shapes exporters use: fixed length, no options scope,
+/// each value written by one field (an address by one or two, IPv4 and IPv6, where the
+/// second wins unless it is unspecified, as [`Values::set`] has it), and none of the
+/// elements that need [`Values`] (RFC 5103 reverse counters, NSEL counters). Records go
+/// straight to [`ExportRecord`]s; integers are read unconditionally, an absent one as an
+/// 8-byte window shifted out (zero).
 #[derive(Debug, Clone)]
 struct Fast {
-    /// Offset and shift of each [`STRAIGHT`] value; absent values are `(0, 64)`.
-    at: [(u16, u32); 14],
+    /// Offset and shift of each [`FAST_INTS`] value; absent values are `(0, 64)`.
+    ints: [(u16, u32); 8],
     /// The template exports TCP flags (else the record's are unknown, not zero).
     flags: bool,
-    start: TimeFrom,
-    end: TimeFrom,
+    src: (AddrAt, Option<AddrAt>),
+    dst: (AddrAt, Option<AddrAt>),
+    start: TimeAt,
+    end: TimeAt,
+    icmp: Option<(u16, u32)>,
+    vlan: Option<(u16, u32)>,
+    src_mac: Option<u16>,
+    dst_mac: Option<u16>,
 }
 
 impl Fast {
-    fn new(plan: &Plan, scope: usize) -> Option<Fast> {
-        let [src, dst, .., sup, eup, _, _, sms, ems] = plan.straight;
-        if scope > 0 || !plan.rest.is_empty() || src.is_none() || dst.is_none() {
+    /// Whether the plan has only what the usual IPv4 templates carry: one IPv4 address a
+    /// side, times in milliseconds or sysUptime, no ICMP type, VLAN or MACs.
+    fn is_simple(&self) -> bool {
+        let one_v4 = |a: (AddrAt, Option<AddrAt>)| matches!(a, (AddrAt::V4(_), None));
+        let time = |t| matches!(t, TimeAt::Ms(..) | TimeAt::Uptime(..) | TimeAt::Absent);
+        one_v4(self.src)
+            && one_v4(self.dst)
+            && time(self.start)
+            && time(self.end)
+            && self.icmp.is_none()
+            && self.vlan.is_none()
+            && self.src_mac.is_none()
+            && self.dst_mac.is_none()
+    }
+
+    /// The fast plan of a fixed-length template's `fields`, if it has that shape.
+    fn new(fields: &[Field], scope: usize) -> Option<Fast> {
+        if scope > 0 {
             return None;
         }
-        let time = |ms: Option<_>, up: Option<_>| match (ms, up) {
-            (Some(_), _) => TimeFrom::Ms,
-            (None, Some(_)) => TimeFrom::Uptime,
-            (None, None) => TimeFrom::Absent,
-        };
+        let (mut ints, mut seen) = ([(0u16, 64u32); 8], [false; 8]);
+        let (mut src, mut dst): (Vec<AddrAt>, Vec<AddrAt>) = (Vec::new(), Vec::new());
+        let (mut start, mut end) = (None, None);
+        let (mut start_uptime, mut end_uptime, mut observed) = (None, None, None);
+        let (mut icmp, mut vlan, mut src_mac, mut dst_mac) = (None, None, None, None);
+        // A second writer of a single value: the order of fields would matter.
+        fn once<T>(slot: &mut Option<T>, v: T) -> Option<()> {
+            slot.replace(v).is_none().then_some(())
+        }
+        let mut off = 0usize;
+        for f in fields {
+            let o = u16::try_from(off).ok()?;
+            let int = (o, 64 - 8 * u32::from(f.len.min(8)));
+            off += usize::from(f.len);
+            match f.act {
+                // Options values (sampling, boot time) mean nothing in a data record.
+                Act::Skip | Act::Sampling | Act::InitMs => {}
+                Act::Src | Act::Dst => {
+                    let a = match f.len {
+                        4 => AddrAt::V4(o),
+                        16 => AddrAt::V6(o),
+                        // Another length sets nothing.
+                        _ => continue,
+                    };
+                    let side = if f.act == Act::Src {
+                        &mut src
+                    } else {
+                        &mut dst
+                    };
+                    if side.len() == 2 {
+                        return None;
+                    }
+                    side.push(a);
+                }
+                Act::StartS => once(&mut start, TimeAt::Secs(int.0, int.1))?,
+                Act::StartMs => once(&mut start, TimeAt::Ms(int.0, int.1))?,
+                Act::EndS => once(&mut end, TimeAt::Secs(int.0, int.1))?,
+                Act::EndMs => once(&mut end, TimeAt::Ms(int.0, int.1))?,
+                // An NTP time of another length than 8 sets nothing.
+                Act::StartNtp if f.len == 8 => once(&mut start, TimeAt::Ntp(o))?,
+                Act::EndNtp if f.len == 8 => once(&mut end, TimeAt::Ntp(o))?,
+                Act::StartNtp | Act::EndNtp => {}
+                Act::StartUptime => once(&mut start_uptime, int)?,
+                Act::EndUptime => once(&mut end_uptime, int)?,
+                Act::ObservedMs => once(&mut observed, int)?,
+                Act::Icmp => once(&mut icmp, int)?,
+                Act::Vlan => once(&mut vlan, int)?,
+                // A MAC of another length clears the value: order would matter.
+                Act::SrcMac if f.len == 6 => once(&mut src_mac, o)?,
+                Act::DstMac if f.len == 6 => once(&mut dst_mac, o)?,
+                act => {
+                    let i = FAST_INTS.iter().position(|&a| a == act)?;
+                    if std::mem::replace(&mut seen[i], true) {
+                        return None;
+                    }
+                    ints[i] = int;
+                }
+            }
+        }
+        let side = |v: &[AddrAt]| Some((*v.first()?, v.get(1).copied()));
         Some(Fast {
-            at: plan.straight.map(|r| r.unwrap_or((0, 64))),
-            flags: plan.straight[5].is_some(),
-            start: time(sms, sup),
-            end: time(ems, eup),
+            ints,
+            flags: seen[3],
+            src: side(&src)?,
+            dst: side(&dst)?,
+            start: TimeAt::of(start, start_uptime, observed),
+            end: TimeAt::of(end, end_uptime, observed),
+            icmp,
+            vlan,
+            src_mac,
+            dst_mac,
         })
     }
 
     /// The record at the start of `b` (which holds it and 8 more bytes), as
-    /// [`Template::planned`] and [`Values::to_record`] together make it.
+    /// [`Template::walked`] and [`Values::to_record`] together make it.
+    /// `FULL` false is for a [`Fast::is_simple`] plan: the compiler drops what such a
+    /// template cannot have.
     #[inline]
-    fn record(
+    fn record<const FULL: bool>(
         &self,
         b: &[u8],
         h: Header,
@@ -295,59 +416,92 @@ impl Fast {
         sampling: u32,
         init_ms: Option<i64>,
     ) -> ExportRecord {
-        // One bounds check per value: the window's length is known to be 8.
-        let rd = |(o, shift): (u16, u32)| {
+        // One bounds check per value: the window's length is known.
+        fn bytes<const N: usize>(b: &[u8], o: u16) -> Option<[u8; N]> {
             let o = usize::from(o);
-            b.get(o..o + 8)
-                .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            b.get(o..o + N).and_then(|w| <[u8; N]>::try_from(w).ok())
+        }
+        let rd = |(o, shift): (u16, u32)| {
+            bytes::<8>(b, o)
                 .map_or(0, u64::from_be_bytes)
                 .checked_shr(shift)
                 .unwrap_or(0)
         };
-        let [src, dst, sp, dp, proto, flags, bytes, packets, sup, eup, inif, outif, sms, ems] =
-            self.at;
-        let uptime = |ms: u32| -> TimestampNs {
-            match (h.uptime, init_ms) {
-                (Some(up), _) => uptime_to_ns(ms, up, h.now),
-                (None, Some(init)) => init.saturating_add(i64::from(ms)).saturating_mul(1_000_000),
-                (None, None) => h.now,
+        let addr = |a: AddrAt| match a {
+            AddrAt::V6(o) if FULL => {
+                IpAddr::V6(Ipv6Addr::from(bytes::<16>(b, o).unwrap_or([0; 16])))
+            }
+            // A simple plan's addresses are IPv4.
+            AddrAt::V4(o) | AddrAt::V6(o) => IpAddr::V4(Ipv4Addr::from(rd((o, 32)) as u32)),
+        };
+        // The second address field wins unless it is unspecified (templates carrying both
+        // families fill the other one with zeros).
+        let side = |(first, second): (AddrAt, Option<AddrAt>)| {
+            let a = addr(first);
+            match second.filter(|_| FULL).map(addr) {
+                Some(s) if !s.is_unspecified() => s,
+                _ => a,
             }
         };
-        let time = |from: TimeFrom, ms: (u16, u32), up: (u16, u32)| match from {
-            TimeFrom::Ms => Some((rd(ms) as i64).saturating_mul(1_000_000)),
-            TimeFrom::Uptime => Some(uptime(rd(up) as u32)),
-            TimeFrom::Absent => None,
+        let time = |t: TimeAt| -> Option<TimestampNs> {
+            let ms = |at| (rd(at) as i64).saturating_mul(1_000_000);
+            Some(match t {
+                TimeAt::Secs(o, s) if FULL => (rd((o, s)) as i64).saturating_mul(NS_PER_SEC),
+                TimeAt::Observed(o, s) if FULL => ms((o, s)),
+                TimeAt::Ntp(o) if FULL => return bytes::<8>(b, o).and_then(|v| ntp_ns(&v)),
+                TimeAt::Ms(o, s) => ms((o, s)),
+                TimeAt::Uptime(o, s) => {
+                    let at_ms = rd((o, s)) as u32;
+                    match (h.uptime, init_ms) {
+                        (Some(up), _) => uptime_to_ns(at_ms, up, h.now),
+                        (None, Some(init)) => init
+                            .saturating_add(i64::from(at_ms))
+                            .saturating_mul(1_000_000),
+                        (None, None) => h.now,
+                    }
+                }
+                _ => return None,
+            })
         };
-        let start = time(self.start, sms, sup).unwrap_or(h.now);
-        let end = time(self.end, ems, eup).unwrap_or(start).max(start);
+        let start = time(self.start).unwrap_or(h.now);
+        let end = time(self.end).unwrap_or(start).max(start);
+        let [sp, dp, proto, flags, bytes_at, packets, inif, outif] = self.ints;
         let proto = rd(proto) as u8;
         let (mut sp, mut dp) = (rd(sp) as u16, rd(dp) as u16);
-        // Many exporters put type*256+code in the destination port.
-        if matches!(proto, 1 | 58) && sp == 0 && dp > 0 {
-            sp = dp >> 8;
-            dp &= 0xff;
+        if matches!(proto, 1 | 58) {
+            if let Some(at) = self.icmp.filter(|_| FULL) {
+                let tc = rd(at) as u16;
+                (sp, dp) = (tc >> 8, tc & 0xff);
+            } else if sp == 0 && dp > 0 {
+                // Many exporters put type*256+code in the destination port.
+                sp = dp >> 8;
+                dp &= 0xff;
+            }
         }
         ExportRecord {
             kind: h.kind,
             exporter: ctx.exporter,
             domain: h.domain,
-            src: IpAddr::V4(Ipv4Addr::from(rd(src) as u32)),
-            dst: IpAddr::V4(Ipv4Addr::from(rd(dst) as u32)),
+            src: side(self.src),
+            dst: side(self.dst),
             src_port: sp,
             dst_port: dp,
             proto,
             tcp_flags: self.flags.then(|| rd(flags) as u8),
             packets: rd(packets),
-            bytes: rd(bytes),
+            bytes: rd(bytes_at),
             reverse: None,
             initiator_known: false,
             start,
             end,
             in_if: rd(inif) as u32,
             out_if: rd(outif) as u32,
-            vlan: None,
-            src_mac: None,
-            dst_mac: None,
+            vlan: self
+                .vlan
+                .filter(|_| FULL)
+                .map(|at| (rd(at) as u16) & 0x0fff),
+            src_mac: self.src_mac.filter(|_| FULL).and_then(|o| bytes::<6>(b, o)),
+            dst_mac: self.dst_mac.filter(|_| FULL).and_then(|o| bytes::<6>(b, o)),
             sampling,
             datagram_index: ctx.index,
             datagram_offset: ctx.offset,
@@ -463,7 +617,7 @@ impl Template {
         });
         let plan = plan.filter(|_| min_len < 65536).map(Plan::new);
         Template {
-            fast: plan.as_ref().and_then(|p| Fast::new(p, scope)),
+            fast: plan.as_ref().and_then(|_| Fast::new(&fields, scope)),
             fields,
             scope,
             min_len,
@@ -884,9 +1038,13 @@ impl TemplateCache {
         let init_ms = self.init_ms.get(&scope).copied();
         if let Some(fast) = &t.fast {
             // Records followed by 8 bytes (all but the last) go straight to records.
-            let sampling = sampling.unwrap_or(1);
+            let (sampling, simple) = (sampling.unwrap_or(1), fast.is_simple());
             while b.len() >= t.min_len + 8 {
-                let r = fast.record(b, h, ctx, sampling, init_ms);
+                let r = if simple {
+                    fast.record::<false>(b, h, ctx, sampling, init_ms)
+                } else {
+                    fast.record::<true>(b, h, ctx, sampling, init_ms)
+                };
                 b = &b[t.min_len..];
                 stats.records += 1;
                 out(ExportItem::Record(&r));
@@ -1165,6 +1323,7 @@ mod plan_tests {
             (0, 99),
             (9, 1),
         ];
+        // What the templates of real exporters carry (addresses are added apart).
         let usual = [
             (0, 1),
             (0, 2),
@@ -1176,8 +1335,20 @@ mod plan_tests {
             (0, 14),
             (0, 21),
             (0, 22),
+            (0, 32),
+            (0, 34),
+            (0, 56),
+            (0, 58),
+            (0, 80),
+            (0, 139),
+            (0, 150),
+            (0, 151),
             (0, 152),
             (0, 153),
+            (0, 154),
+            (0, 155),
+            (0, 160),
+            (0, 323),
             (0, 99),
             (9, 1),
         ];
@@ -1189,10 +1360,10 @@ mod plan_tests {
                 .wrapping_add(1_442_695_040_888_963_407);
             (x >> 33) as usize % m
         };
-        let (mut planned, mut straight, mut fast_n) = (0, 0, 0);
+        let (mut planned, mut straight, mut fast_n, mut simple_n) = (0, 0, 0, 0);
         for _ in 0..20_000 {
             let n = 1 + next(14);
-            let fields: Vec<Field> = (0..n)
+            let fields0: Vec<Field> = (0..n)
                 .map(|_| {
                     let (pen, id) = ids[next(ids.len())];
                     Field {
@@ -1203,20 +1374,26 @@ mod plan_tests {
                     }
                 })
                 .collect();
-            // Half the templates are data templates of the usual shape, which a fast
-            // plan takes: IPv4 addresses and elements read in straight-line code.
+            // Half the templates are data templates of the shapes exporters use, which a
+            // fast plan takes: one or two address fields a side (IPv4, IPv6, a length
+            // that sets nothing), each element once.
             let (fields, scope) = if next(2) == 0 {
-                let mut fields: Vec<Field> = fields
-                    .into_iter()
-                    .filter(|f| usual.contains(&(f.pen, f.id)))
-                    .collect();
-                for id in [8, 12] {
+                let mut fields: Vec<Field> = Vec::new();
+                for f in fields0 {
+                    if usual.contains(&(f.pen, f.id)) && !fields.iter().any(|g| g.id == f.id) {
+                        fields.push(f);
+                    }
+                }
+                for id in [8, 12, 27, 28] {
+                    if id > 12 && next(3) > 0 {
+                        continue;
+                    }
                     let at = next(fields.len() + 1);
                     fields.insert(
                         at,
                         Field {
                             id,
-                            len: 4,
+                            len: [4, 16, 4, 16, 0, 3][next(6)],
                             pen: 0,
                             act: act_of(0, id),
                         },
@@ -1224,7 +1401,7 @@ mod plan_tests {
                 }
                 (fields, 0)
             } else {
-                (fields, if next(4) == 0 { 1 + next(n) } else { 0 })
+                (fields0, if next(4) == 0 { 1 + next(n) } else { 0 })
             };
             let n = fields.len();
             let t = Template::new(fields, scope.min(n));
@@ -1241,13 +1418,27 @@ mod plan_tests {
                     }
                 }
             }
-            // ICMP with the type and code in the destination port is a case of its own.
-            if let Some(Plan { straight, .. }) = &t.plan {
-                if let (Some((po, ps)), Some((so, ss))) = (straight[4], straight[2]) {
-                    let (po, so) = (usize::from(po), usize::from(so));
-                    if ps < 64 && next(2) == 0 {
-                        b[po + 7 - (ps as usize) / 8] = [1, 58, 6, 17][next(4)];
-                        b[so..so + 8 - (ss.min(64) as usize) / 8].fill(0);
+            // ICMP with the type and code in the destination port, and unspecified
+            // addresses, are cases of their own.
+            if let Some(fast) = &t.fast {
+                let [(so, ss), _, (po, ps), ..] = fast.ints;
+                let (po, so) = (usize::from(po), usize::from(so));
+                if ps < 64 && next(2) == 0 {
+                    b[po + 7 - (ps as usize) / 8] = [1, 58, 6, 17][next(4)];
+                    b[so..so + 8 - (ss.min(64) as usize) / 8].fill(0);
+                }
+                for a in [fast.src.0, fast.dst.0]
+                    .into_iter()
+                    .chain(fast.src.1)
+                    .chain(fast.dst.1)
+                {
+                    let (o, len) = match a {
+                        AddrAt::V4(o) => (o, 4),
+                        AddrAt::V6(o) => (o, 16),
+                    };
+                    if next(4) == 0 {
+                        let o = usize::from(o);
+                        b[o..o + len].fill(0);
                     }
                 }
             }
@@ -1282,13 +1473,22 @@ mod plan_tests {
                 let sampling = (next(2) == 0).then(|| 1 + next(1000) as u32);
                 let init_ms = (next(2) == 0).then(|| next(1 << 30) as i64);
                 let want = walked.to_record(h, ctx, sampling, init_ms);
-                let got = fast.record(&b, h, ctx, sampling.unwrap_or(1), init_ms);
-                assert_eq!(Some(got), want, "{:?}", t.fields);
+                let got = fast.record::<true>(&b, h, ctx, sampling.unwrap_or(1), init_ms);
+                assert_eq!(Some(&got), want.as_ref(), "{:?}", t.fields);
+                if fast.is_simple() {
+                    let simple = fast.record::<false>(&b, h, ctx, sampling.unwrap_or(1), init_ms);
+                    assert_eq!(simple, got, "{:?}", t.fields);
+                    simple_n += 1;
+                }
                 fast_n += 1;
             }
         }
         assert_eq!(planned, 20_000);
-        assert!(fast_n > 500, "records made by a fast plan: {fast_n}");
+        assert!(fast_n > 2000, "records made by a fast plan: {fast_n}");
+        assert!(
+            simple_n > 100,
+            "records made by a simple fast plan: {simple_n}"
+        );
         assert!(
             straight > 20_000,
             "values read in straight-line code: {straight}"

@@ -56,6 +56,17 @@ pub fn v5(n: u32) -> Vec<Vec<u8>> {
 
 /// v9 (`ipfix` false) or IPFIX messages: a template, then data sets of 30 records.
 pub fn templated(n: u32, ipfix: bool) -> Vec<Vec<u8>> {
+    templated_with(n, ipfix, false)
+}
+
+/// IPFIX messages whose template ends in a variable-length field (an application name,
+/// as NetScaler and Huawei templates end in such fields).
+#[allow(dead_code)] // `micro` does not use it
+pub fn templated_var(n: u32) -> Vec<Vec<u8>> {
+    templated_with(n, true, true)
+}
+
+fn templated_with(n: u32, ipfix: bool, var: bool) -> Vec<Vec<u8>> {
     let f = |id: u16, len: u16| [id.to_be_bytes(), len.to_be_bytes()].concat();
     let tpl_fields = [
         f(8, 4),
@@ -71,6 +82,11 @@ pub fn templated(n: u32, ipfix: bool) -> Vec<Vec<u8>> {
         f(10, 4),
         f(14, 4),
     ];
+    let tpl_fields = if var {
+        [&tpl_fields[..], &[f(96, 65535)]].concat()
+    } else {
+        tpl_fields.to_vec()
+    };
     let mut tpl = vec![1u8, 0, 0, tpl_fields.len() as u8];
     tpl.extend(tpl_fields.concat());
     let set = |id: u16, body: &[u8]| {
@@ -116,6 +132,12 @@ pub fn templated(n: u32, ipfix: bool) -> Vec<Vec<u8>> {
             body.extend(99_000u32.to_be_bytes());
             body.extend(3u32.to_be_bytes());
             body.extend(4u32.to_be_bytes());
+            if var {
+                let name: &[u8] =
+                    [&b"https"[..], b"smb", b"rdp", b"dns", b"smtp"][(k % 5) as usize];
+                body.push(name.len() as u8);
+                body.extend(name);
+            }
         }
         out.push(wrap(count as u16, set(256, &body)));
     }

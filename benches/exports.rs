@@ -23,7 +23,7 @@ const SITE: &str = include_str!("../rulesets/example-site.toml");
 
 #[path = "datagrams.rs"]
 mod datagrams;
-use datagrams::{templated, v5};
+use datagrams::{templated, templated_var, v5};
 
 /// The datagrams as UDP packets from 192.0.2.1:2055 in a pcap capture.
 fn capture(datagrams: &[Vec<u8>]) -> Vec<u8> {
@@ -71,6 +71,7 @@ fn main() {
         ("NetFlow v5", ExportKind::NetflowV5, v5(n)),
         ("NetFlow v9", ExportKind::NetflowV9, templated(n, false)),
         ("IPFIX", ExportKind::Ipfix, templated(n, true)),
+        ("IPFIX var", ExportKind::Ipfix, templated_var(n)),
     ] {
         let mut best = (f64::MAX, f64::MAX);
         let mut best_conv = f64::MAX;

@@ -239,8 +239,12 @@ struct Template {
     /// those.
     plan: Option<Plan>,
     /// For a data template of the shapes exporters use ([`Fast`]): records go straight
-    /// to [`ExportRecord`]s, without [`Values`].
+    /// to [`ExportRecord`]s, without [`Values`]. A template with variable-length fields
+    /// has one when every field it uses comes before the first of them ([`Template::tail`]).
     fast: Option<Fast>,
+    /// With such a plan: the index of the first variable-length field and its offset
+    /// (the fixed prefix's length).
+    tail: Option<(usize, usize)>,
 }
 
 /// An address field of a fast plan, by family, at its offset.
@@ -616,8 +620,33 @@ impl Template {
             ops
         });
         let plan = plan.filter(|_| min_len < 65536).map(Plan::new);
+        // Variable-length fields (application names, URLs) come last in the templates
+        // exporters send: the fixed prefix before them can have a fast plan when the
+        // rest is only measured (options-only elements mean nothing in a data record).
+        let first_var = fields.iter().position(|f| f.len == 65535);
+        let tail = first_var
+            .filter(|&i| {
+                fields[i..]
+                    .iter()
+                    .all(|f| matches!(f.act, Act::Skip | Act::Sampling | Act::InitMs))
+            })
+            .map(|i| {
+                (
+                    i,
+                    fields[..i]
+                        .iter()
+                        .map(|f| usize::from(f.len))
+                        .sum::<usize>(),
+                )
+            });
+        let fast = match (&plan, tail) {
+            (Some(_), _) => Fast::new(&fields, scope),
+            (None, Some((i, _))) => Fast::new(&fields[..i], scope),
+            (None, None) => None,
+        };
         Template {
-            fast: plan.as_ref().and_then(|_| Fast::new(&fields, scope)),
+            tail: tail.filter(|_| fast.is_some()),
+            fast,
             fields,
             scope,
             min_len,
@@ -671,21 +700,7 @@ impl Template {
         *rec = Values::default();
         let mut o = 0;
         for (i, f) in self.fields.iter().enumerate() {
-            let len = if f.len == 65535 {
-                let &l = b.get(o)?;
-                o += 1;
-                if l == 255 {
-                    if b.len() < o + 2 {
-                        return None;
-                    }
-                    o += 2;
-                    usize::from(u16_at(b, o - 2))
-                } else {
-                    usize::from(l)
-                }
-            } else {
-                usize::from(f.len)
-            };
+            let len = f.len_at(b, &mut o)?;
             let v = b.get(o..o + len)?;
             if i >= self.scope && f.act != Act::Skip {
                 rec.set(f.act, v);
@@ -693,6 +708,39 @@ impl Template {
             o += len;
         }
         Some(o)
+    }
+
+    /// The length of the record at the start of `b` for a template with a fast plan of
+    /// its fixed prefix ([`Template::tail`]): the rest is measured, not read. `None`
+    /// when the record does not fit, as [`Template::walked`] says.
+    fn record_len(&self, b: &[u8], (first, prefix): (usize, usize)) -> Option<usize> {
+        let mut o = prefix;
+        for f in self.fields.get(first..)? {
+            o += f.len_at(b, &mut o)?;
+            if o > b.len() {
+                return None;
+            }
+        }
+        Some(o)
+    }
+}
+
+impl Field {
+    /// The length of this field's value at offset `o` of a record, moving `o` past a
+    /// variable-length field's length prefix (RFC 7011 section 7); `None` when `b` ends
+    /// inside the prefix.
+    fn len_at(&self, b: &[u8], o: &mut usize) -> Option<usize> {
+        if self.len != 65535 {
+            return Some(usize::from(self.len));
+        }
+        let &l = b.get(*o)?;
+        *o += 1;
+        if l < 255 {
+            return Some(usize::from(l));
+        }
+        let n = b.get(*o..*o + 2)?;
+        *o += 2;
+        Some(usize::from(u16_at(n, 0)))
     }
 }
 
@@ -1037,15 +1085,24 @@ impl TemplateCache {
         let sampling = self.sampling.get(&scope).copied();
         let init_ms = self.init_ms.get(&scope).copied();
         if let Some(fast) = &t.fast {
-            // Records followed by 8 bytes (all but the last) go straight to records.
+            // Records whose fixed part is followed by 8 bytes (all but the last) go
+            // straight to records.
             let (sampling, simple) = (sampling.unwrap_or(1), fast.is_simple());
-            while b.len() >= t.min_len + 8 {
+            loop {
+                let len = match t.tail {
+                    None if b.len() >= t.min_len + 8 => t.min_len,
+                    Some(tail) if b.len() >= tail.1 + 8 => match t.record_len(b, tail) {
+                        Some(len) => len,
+                        None => break,
+                    },
+                    _ => break,
+                };
                 let r = if simple {
                     fast.record::<false>(b, h, ctx, sampling, init_ms)
                 } else {
                     fast.record::<true>(b, h, ctx, sampling, init_ms)
                 };
-                b = &b[t.min_len..];
+                b = &b[len..];
                 stats.records += 1;
                 out(ExportItem::Record(&r));
             }
@@ -1280,6 +1337,28 @@ impl Values {
 mod plan_tests {
     use super::*;
 
+    /// A record of `fields`: random bytes, variable-length fields with a length prefix
+    /// (one byte, or 255 and two).
+    fn record_bytes(fields: &[Field], next: &mut impl FnMut(usize) -> usize) -> Vec<u8> {
+        let mut b: Vec<u8> = Vec::new();
+        for f in fields {
+            let len = if f.len == 65535 {
+                let len = if next(4) == 0 { next(300) } else { next(20) };
+                if len >= 255 || next(8) == 0 {
+                    b.push(255);
+                    b.extend((len as u16).to_be_bytes());
+                } else {
+                    b.push(len as u8);
+                }
+                len
+            } else {
+                usize::from(f.len)
+            };
+            b.extend((0..len).map(|_| next(256) as u8));
+        }
+        b
+    }
+
     /// A fixed-length template's plan reads every record as the field-by-field walk does:
     /// random templates over the elements `Values::set` knows (and unknown ones), lengths
     /// 0 to 16 (integers longer than 8 bytes keep their first 8), options scopes, random bytes.
@@ -1360,7 +1439,8 @@ mod plan_tests {
                 .wrapping_add(1_442_695_040_888_963_407);
             (x >> 33) as usize % m
         };
-        let (mut planned, mut straight, mut fast_n, mut simple_n) = (0, 0, 0, 0);
+        let (mut planned, mut straight, mut fast_n, mut simple_n, mut tail_n) = (0, 0, 0, 0, 0);
+        let (mut sets, mut set_records) = (0, 0);
         for _ in 0..20_000 {
             let n = 1 + next(14);
             let fields0: Vec<Field> = (0..n)
@@ -1399,20 +1479,50 @@ mod plan_tests {
                         },
                     );
                 }
+                // A third end in fields that are only measured, variable-length ones
+                // among them (as real IPFIX templates do).
+                // A few have them before used fields: those have no fast plan.
+                if next(3) == 0 {
+                    let at = if next(4) == 0 {
+                        next(fields.len() + 1)
+                    } else {
+                        fields.len()
+                    };
+                    let measured: Vec<Field> = (0..1 + next(3))
+                        .map(|k| {
+                            let (id, len) = [(99, 65535), (99, 3), (34, 4), (160, 8), (99, 65535)]
+                                [if k == 0 { 0 } else { next(5) }];
+                            Field {
+                                id,
+                                len,
+                                pen: 0,
+                                act: act_of(0, id),
+                            }
+                        })
+                        .collect();
+                    fields.splice(at..at, measured);
+                }
                 (fields, 0)
             } else {
                 (fields0, if next(4) == 0 { 1 + next(n) } else { 0 })
             };
             let n = fields.len();
             let t = Template::new(fields, scope.min(n));
-            let Some(plan) = &t.plan else {
-                panic!("a template without variable fields has a plan");
-            };
-            straight += plan.straight.iter().flatten().count();
-            let mut b: Vec<u8> = (0..t.min_len + 8).map(|_| next(256) as u8).collect();
-            // Unspecified addresses and zero bytes are cases of their own.
+            let var = t.fields.iter().any(|f| f.len == 65535);
+            assert_eq!(t.plan.is_none(), var, "fixed-length templates have a plan");
+            let mut b = record_bytes(&t.fields, &mut next);
+            let record_len = b.len();
+            b.extend((0..8).map(|_| next(256) as u8));
+            // Unspecified addresses and zero bytes are cases of their own (not in length
+            // prefixes).
+            let fixed: usize = t
+                .fields
+                .iter()
+                .take_while(|f| f.len != 65535)
+                .map(|f| usize::from(f.len))
+                .sum();
             if next(3) == 0 {
-                for v in b.iter_mut().take(t.min_len) {
+                for v in b.iter_mut().take(fixed) {
                     if next(2) == 0 {
                         *v = 0;
                     }
@@ -1445,12 +1555,20 @@ mod plan_tests {
             let (mut walked, mut planned_rec) = (Values::default(), Values::default());
             assert_eq!(
                 t.walked(&b, &mut walked),
-                Some(t.min_len),
+                Some(record_len),
                 "the record fits"
             );
-            Template::planned(plan, &b, &mut planned_rec);
-            assert_eq!(planned_rec, walked, "{:?}", t.fields);
-            planned += 1;
+            if let Some(plan) = &t.plan {
+                straight += plan.straight.iter().flatten().count();
+                Template::planned(plan, &b, &mut planned_rec);
+                assert_eq!(planned_rec, walked, "{:?}", t.fields);
+                planned += 1;
+            }
+            if let Some(tail) = t.tail {
+                assert_eq!(t.record_len(&b, tail), Some(record_len), "{:?}", t.fields);
+                assert_eq!(t.record_len(&b[..record_len - 1], tail), None);
+                tail_n += 1;
+            }
             // The fast plan makes the record the walk and `to_record` make.
             if let Some(fast) = &t.fast {
                 let h = Header {
@@ -1482,8 +1600,61 @@ mod plan_tests {
                 }
                 fast_n += 1;
             }
+            // A data set of this record and up to three more through the cache's loops,
+            // which take the last records (and short ones) field by field.
+            if t.scope == 0 {
+                let mut set = b[..record_len].to_vec();
+                let mut records = vec![set.clone()];
+                for _ in 0..next(4) {
+                    records.push(record_bytes(&t.fields, &mut next));
+                    set.extend(records.last().into_iter().flatten());
+                }
+                let h = Header {
+                    kind: ExportKind::Ipfix,
+                    domain: 7,
+                    now: 1 << 60,
+                    uptime: None,
+                };
+                let ctx = DatagramContext {
+                    exporter: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+                    port: 4739,
+                    capture_ts: 0,
+                    index: 1,
+                    offset: 0,
+                };
+                let want: Vec<ExportRecord> = records
+                    .iter()
+                    .filter_map(|r| {
+                        let mut v = Values::default();
+                        assert_eq!(t.walked(r, &mut v), Some(r.len()));
+                        v.to_record(h, ctx, None, None)
+                    })
+                    .collect();
+                let key = (ctx.exporter, ctx.port, h.kind, h.domain, 256);
+                let mut cache = TemplateCache::default();
+                cache.templates.insert(key, t.clone());
+                let mut got = Vec::new();
+                cache.data(
+                    key,
+                    h,
+                    ctx,
+                    &set,
+                    &mut ExportStats::default(),
+                    &mut |item| {
+                        if let ExportItem::Record(r) = item {
+                            got.push(r.clone());
+                        }
+                    },
+                );
+                assert_eq!(got, want, "{:?}", t.fields);
+                sets += 1;
+                set_records += got.len();
+            }
         }
-        assert_eq!(planned, 20_000);
+        assert!(planned > 15_000, "fixed-length templates: {planned}");
+        assert!(tail_n > 500, "fast plans of a fixed prefix: {tail_n}");
+        assert!(sets > 10_000, "data sets: {sets}");
+        assert!(set_records > 10_000, "records of data sets: {set_records}");
         assert!(fast_n > 2000, "records made by a fast plan: {fast_n}");
         assert!(
             simple_n > 100,

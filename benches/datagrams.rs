@@ -61,7 +61,6 @@ pub fn templated(n: u32, ipfix: bool) -> Vec<Vec<u8>> {
 
 /// IPFIX messages whose template ends in a variable-length field (an application name,
 /// as NetScaler and Huawei templates end in such fields).
-#[allow(dead_code)] // `micro` does not use it
 pub fn templated_var(n: u32) -> Vec<Vec<u8>> {
     templated_with(n, true, true)
 }
@@ -142,4 +141,33 @@ fn templated_with(n: u32, ipfix: bool, var: bool) -> Vec<Vec<u8>> {
         out.push(wrap(count as u16, set(256, &body)));
     }
     out
+}
+
+/// The datagrams as Ethernet/IPv4/UDP packets from 192.0.2.1:2055 to port 2055 in a pcap
+/// capture, a second apart every thousand.
+pub fn pcap(datagrams: &[Vec<u8>]) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend(0xa1b2_c3d4u32.to_le_bytes());
+    f.extend(2u16.to_le_bytes());
+    f.extend(4u16.to_le_bytes());
+    f.extend([0u8; 8]);
+    f.extend(262_144u32.to_le_bytes());
+    f.extend(1u32.to_le_bytes());
+    for (i, d) in datagrams.iter().enumerate() {
+        let len = 14 + 20 + 8 + d.len();
+        f.extend((1_795_532_400 + i as u32 / 1000).to_le_bytes());
+        f.extend(0u32.to_le_bytes());
+        f.extend((len as u32).to_le_bytes());
+        f.extend((len as u32).to_le_bytes());
+        f.extend([0u8; 12]);
+        f.extend([0x08, 0x00, 0x45, 0]);
+        f.extend(((20 + 8 + d.len()) as u16).to_be_bytes());
+        f.extend([0, 0, 0x40, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2]);
+        f.extend(2055u16.to_be_bytes());
+        f.extend(2055u16.to_be_bytes());
+        f.extend(((8 + d.len()) as u16).to_be_bytes());
+        f.extend([0, 0]);
+        f.extend(d);
+    }
+    f
 }

@@ -23,35 +23,7 @@ const SITE: &str = include_str!("../rulesets/example-site.toml");
 
 #[path = "datagrams.rs"]
 mod datagrams;
-use datagrams::{templated, templated_var, v5};
-
-/// The datagrams as UDP packets from 192.0.2.1:2055 in a pcap capture.
-fn capture(datagrams: &[Vec<u8>]) -> Vec<u8> {
-    let mut f = Vec::new();
-    f.extend(0xa1b2_c3d4u32.to_le_bytes());
-    f.extend(2u16.to_le_bytes());
-    f.extend(4u16.to_le_bytes());
-    f.extend([0u8; 8]);
-    f.extend(262_144u32.to_le_bytes());
-    f.extend(1u32.to_le_bytes());
-    for (i, d) in datagrams.iter().enumerate() {
-        let len = 14 + 20 + 8 + d.len();
-        f.extend((1_795_532_400 + i as u32 / 1000).to_le_bytes());
-        f.extend(0u32.to_le_bytes());
-        f.extend((len as u32).to_le_bytes());
-        f.extend((len as u32).to_le_bytes());
-        f.extend([0u8; 12]);
-        f.extend([0x08, 0x00, 0x45, 0]);
-        f.extend(((20 + 8 + d.len()) as u16).to_be_bytes());
-        f.extend([0, 0, 0x40, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2]);
-        f.extend(2055u16.to_be_bytes());
-        f.extend(2055u16.to_be_bytes());
-        f.extend(((8 + d.len()) as u16).to_be_bytes());
-        f.extend([0, 0]);
-        f.extend(d);
-    }
-    f
-}
+use datagrams::{pcap, templated, templated_var, v5};
 
 fn main() {
     let n: u32 = std::env::args()
@@ -117,7 +89,7 @@ fn main() {
             best_conv = best_conv.min(conv);
         }
         // (c) As `flowcli analyze --threads 1` runs it, minus the file and its hash.
-        let pcap = capture(&datagrams);
+        let pcap = pcap(&datagrams);
         let mut best_pipe = f64::MAX;
         for _ in 0..3 {
             let mut r =

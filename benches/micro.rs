@@ -21,6 +21,7 @@ use flowcore::policy::{Analyzer, Ruleset};
 const SITE: &str = include_str!("../rulesets/example-site.toml");
 
 #[path = "datagrams.rs"]
+#[allow(dead_code)] // the helpers `exports` uses alone
 mod datagrams;
 
 fn main() {

@@ -11,6 +11,9 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 mod common;
+#[path = "../benches/datagrams.rs"]
+#[allow(dead_code)]
+mod datagrams;
 use common::{analyze_ndjson, repo_root, run, NO_TIMEOUTS};
 
 fn netflow(name: &str) -> PathBuf {
@@ -25,35 +28,6 @@ fn temp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("flowcore-exports-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d.join(name)
-}
-
-/// A pcap of Ethernet/IPv4/UDP packets to port 2055 carrying the given datagrams.
-fn wrap(datagrams: &[Vec<u8>]) -> Vec<u8> {
-    let mut f = Vec::new();
-    f.extend(0xa1b2c3d4u32.to_le_bytes());
-    f.extend(2u16.to_le_bytes());
-    f.extend(4u16.to_le_bytes());
-    f.extend([0u8; 8]);
-    f.extend(262_144u32.to_le_bytes());
-    f.extend(1u32.to_le_bytes());
-    for (i, d) in datagrams.iter().enumerate() {
-        let mut p = vec![0u8, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 6, 8, 0];
-        let total = (20 + 8 + d.len()) as u16;
-        p.extend([0x45, 0]);
-        p.extend(total.to_be_bytes());
-        p.extend([0, 0, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2]);
-        p.extend(2055u16.to_be_bytes());
-        p.extend(2055u16.to_be_bytes());
-        p.extend(((8 + d.len()) as u16).to_be_bytes());
-        p.extend([0, 0]);
-        p.extend_from_slice(d);
-        f.extend((1_700_000_000u32 + i as u32).to_le_bytes());
-        f.extend(0u32.to_le_bytes());
-        f.extend((p.len() as u32).to_le_bytes());
-        f.extend((p.len() as u32).to_le_bytes());
-        f.extend(p);
-    }
-    f
 }
 
 /// Concatenates classic pcaps of the same link type.
@@ -213,7 +187,7 @@ fn netflow_and_ipfix_records_equal_tshark() {
             }
         }
         let p = temp(wrapped);
-        std::fs::write(&p, wrap(&datagrams)).unwrap();
+        std::fs::write(&p, datagrams::pcap(&datagrams)).unwrap();
         (files, p)
     };
     let pcap = |name: &str| (vec![netflow(name)], netflow(name));

@@ -278,18 +278,6 @@ impl TimeAt {
     }
 }
 
-/// The integers of a fast plan, in [`Fast::ints`] order.
-const FAST_INTS: [Act; 8] = [
-    Act::SrcPort,
-    Act::DstPort,
-    Act::Proto,
-    Act::Flags,
-    Act::Bytes,
-    Act::Packets,
-    Act::InIf,
-    Act::OutIf,
-];
-
 /// A data template compiled for the shapes exporters use: fixed length, no options scope,
 /// each value written by one field (an address by one or two, IPv4 and IPv6, where the
 /// second wins unless it is unspecified, as [`Values::set`] has it), and none of the
@@ -298,7 +286,8 @@ const FAST_INTS: [Act; 8] = [
 /// 8-byte window shifted out (zero).
 #[derive(Debug, Clone)]
 struct Fast {
-    /// Offset and shift of each [`FAST_INTS`] value; absent values are `(0, 64)`.
+    /// Offset and shift of each of the first eight [`STRAIGHT`] values (the integers);
+    /// absent values are `(0, 64)`.
     ints: [(u16, u32); 8],
     /// The template exports TCP flags (else the record's are unknown, not zero).
     flags: bool,
@@ -384,7 +373,7 @@ impl Fast {
                 Act::SrcMac if f.len == 6 => once(&mut src_mac, o)?,
                 Act::DstMac if f.len == 6 => once(&mut dst_mac, o)?,
                 act => {
-                    let i = FAST_INTS.iter().position(|&a| a == act)?;
+                    let i = STRAIGHT[..8].iter().position(|&a| a == act)?;
                     if std::mem::replace(&mut seen[i], true) {
                         return None;
                     }
@@ -515,19 +504,20 @@ impl Fast {
 
 /// The values the usual templates carry, each read in straight-line code when exactly one
 /// field of the template writes it (so the order of fields cannot matter).
+/// The first eight are the integers a [`Fast`] plan reads (`Fast::ints`).
 const STRAIGHT: [Act; 14] = [
-    Act::Src4,
-    Act::Dst4,
     Act::SrcPort,
     Act::DstPort,
     Act::Proto,
     Act::Flags,
     Act::Bytes,
     Act::Packets,
-    Act::StartUptime,
-    Act::EndUptime,
     Act::InIf,
     Act::OutIf,
+    Act::Src4,
+    Act::Dst4,
+    Act::StartUptime,
+    Act::EndUptime,
     Act::StartMs,
     Act::EndMs,
 ];
@@ -666,7 +656,7 @@ impl Template {
                 .unwrap_or(0)
         };
         // What `Values::set_int` does for each of these on a fresh record.
-        let [src, dst, sp, dp, proto, flags, bytes, packets, sup, eup, inif, outif, sms, ems] =
+        let [sp, dp, proto, flags, bytes, packets, inif, outif, src, dst, sup, eup, sms, ems] =
             plan.straight;
         let v4 = |n: u64| IpAddr::V4(Ipv4Addr::from(n as u32));
         let ms = |n: u64| (n as i64).saturating_mul(1_000_000);
@@ -1402,35 +1392,27 @@ mod plan_tests {
             (0, 99),
             (9, 1),
         ];
-        // What the templates of real exporters carry (addresses are added apart).
-        let usual = [
-            (0, 1),
-            (0, 2),
-            (0, 4),
-            (0, 6),
-            (0, 7),
-            (0, 10),
-            (0, 11),
-            (0, 14),
-            (0, 21),
-            (0, 22),
-            (0, 32),
-            (0, 34),
-            (0, 56),
-            (0, 58),
-            (0, 80),
-            (0, 139),
-            (0, 150),
-            (0, 151),
-            (0, 152),
-            (0, 153),
-            (0, 154),
-            (0, 155),
-            (0, 160),
-            (0, 323),
-            (0, 99),
-            (9, 1),
-        ];
+        // What the templates of real exporters carry besides addresses (added apart):
+        // not the reverse (RFC 5103) or NSEL counters.
+        let usual: Vec<(u32, u16)> = ids
+            .iter()
+            .copied()
+            .chain([(0, 139)])
+            .filter(|&(pen, id)| {
+                !matches!(
+                    act_of(pen, id),
+                    Act::Src
+                        | Act::Dst
+                        | Act::RevBytes
+                        | Act::RevPackets
+                        | Act::RevFlags
+                        | Act::NselBytes
+                        | Act::NselRevBytes
+                        | Act::NselPackets
+                        | Act::NselRevPackets
+                )
+            })
+            .collect();
         let lens = [0u16, 1, 2, 3, 4, 4, 4, 6, 8, 8, 9, 16, 16];
         let mut x = 0x2545_f491_4f6c_dd1du64;
         let mut next = |m: usize| {

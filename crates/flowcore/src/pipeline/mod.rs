@@ -144,6 +144,18 @@ const PROGRESS_EVERY: u64 = 4096;
 /// example): `true` keeps the packet.
 pub type RawFilter = Box<dyn FnMut(&RawPacket<'_>) -> bool + Send>;
 
+/// An export record to the stage, through the pairer when pairing is on.
+fn emit_export<S: Stage>(
+    stage: &mut S,
+    pairer: &mut Option<ExportPairer>,
+    make: impl FnOnce() -> FlowRecord,
+) {
+    match pairer {
+        Some(p) => p.push(make(), &mut |f| stage.record(|| f)),
+        None => stage.record(make),
+    }
+}
+
 impl Pipeline {
     /// A pipeline with default export limits, decoding exports found in captures.
     pub fn new(cfg: FlowConfig) -> Self {
@@ -286,16 +298,21 @@ impl Pipeline {
                            stage: &mut S| {
             match item {
                 ExportItem::Record(r) => {
-                    let f = from_export(r, input);
-                    if filtering && !filter.record(&f) {
-                        records_filtered += 1;
-                        return;
-                    }
+                    let kept = if filtering {
+                        let f = from_export(r, input);
+                        if !filter.record(&f) {
+                            records_filtered += 1;
+                            return;
+                        }
+                        Some(f)
+                    } else {
+                        None
+                    };
                     records += 1;
-                    // Export records go through the pairer when pairing is on.
-                    match pairer {
-                        Some(p) => p.push(f, &mut |f| stage.record(f)),
-                        None => stage.record(f),
+                    // Unfiltered, the record is built where the stage puts it.
+                    match kept {
+                        Some(f) => emit_export(stage, pairer, || f),
+                        None => emit_export(stage, pairer, || from_export(r, input)),
                     }
                 }
                 ExportItem::Sample(sp) => {
@@ -346,8 +363,8 @@ impl Pipeline {
                             },
                         )
                     });
-                    t.advance(s.ts, &mut |r| stage.record(r));
-                    t.push_weighted(&s, sp.sampling_rate, &mut |r| stage.record(r));
+                    t.advance(s.ts, &mut |r| stage.record(|| r));
+                    t.push_weighted(&s, sp.sampling_rate, &mut |r| stage.record(|| r));
                 }
             }
         };
@@ -515,7 +532,7 @@ impl Pipeline {
         let mut agents: Vec<_> = samples.into_iter().collect();
         agents.sort_by_key(|(a, _)| *a);
         for (_, mut t) in agents {
-            t.flush(&mut |f| stage.record(f));
+            t.flush(&mut |f| stage.record(|| f));
         }
         let (flows, fragments) = stage.finish();
         if reader.format() == CaptureFormat::Export {

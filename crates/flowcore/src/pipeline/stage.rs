@@ -32,7 +32,8 @@ pub(crate) trait Stage {
     fn packet(&mut self, s: PacketSummary);
     /// A finished record from outside the flow table (flow exports, sFlow samples): it
     /// reaches `out` after the records of every packet before it.
-    fn record(&mut self, r: FlowRecord);
+    /// `make` builds it where it goes (a 296-byte record is not moved through calls).
+    fn record(&mut self, make: impl FnOnce() -> FlowRecord);
     /// End of the input's packets: fragments and flows still held are emitted.
     fn flush(&mut self);
     /// After the last record: the table's and fragment tracker's counters.
@@ -138,9 +139,9 @@ impl<O: FnMut(FlowRecord)> Stage for Inline<'_, O> {
         }
     }
 
-    fn record(&mut self, r: FlowRecord) {
+    fn record(&mut self, make: impl FnOnce() -> FlowRecord) {
         self.push_pending();
-        (self.asm.out)(r);
+        (self.asm.out)(make());
     }
 
     fn flush(&mut self) {
@@ -237,8 +238,8 @@ impl Stage for Split<'_> {
         }
     }
 
-    fn record(&mut self, r: FlowRecord) {
-        self.cur.records.push((self.cur.packets.len(), r));
+    fn record(&mut self, make: impl FnOnce() -> FlowRecord) {
+        self.cur.records.push((self.cur.packets.len(), make()));
         if self.cur.records.len() >= CHUNK_RECORDS {
             self.send();
         }

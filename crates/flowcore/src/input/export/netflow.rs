@@ -278,7 +278,8 @@ impl TimeAt {
     }
 }
 
-/// A data template compiled for the shapes exporters use: fixed length, no options scope,
+/// A data template compiled for the shapes exporters use: fixed length (or a fixed prefix
+/// before fields that are only measured, [`Template::tail`]), no options scope,
 /// each value written by one field (an address by one or two, IPv4 and IPv6, where the
 /// second wins unless it is unspecified, as [`Values::set`] has it), and none of the
 /// elements that need [`Values`] (RFC 5103 reverse counters, NSEL counters). Records go

@@ -1293,41 +1293,49 @@ fn sort_for_absorb(v: &mut [(AggKey, Finding)]) {
 
 /// What a verdict without reasons depends on: the endpoints (and VLAN, for attribution),
 /// the service, the source port when the initiator is unknown (the other direction is
-/// tried), and which exceptions have expired.
+/// tried), and which exceptions have expired. Packed into five words and the epoch, so
+/// that comparing two keys is comparing words: the addresses' bits (an IPv4 address in
+/// the low word), then VLAN (`0x1_0000` for none), protocol, service port, source port,
+/// whether the initiator is known and each address's family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct JudgeKey {
-    src: IpAddr,
-    dst: IpAddr,
-    vlan: Option<u16>,
-    proto: u8,
-    dport: u16,
-    sport: u16,
-    initiator_known: bool,
+    words: [u64; 5],
     epoch: u32,
 }
 
 impl JudgeKey {
-    /// The cache slot's hash: the key as three words, mixed by two folded multiplies.
-    /// Fixed constants are enough: a crafted collision only costs a fresh judgement.
-    fn slot_hash(&self) -> u64 {
-        fn bits(ip: IpAddr) -> u128 {
+    fn of(f: &FlowRecord, epoch: u32) -> JudgeKey {
+        fn bits(ip: IpAddr) -> (u128, u64) {
             match ip {
-                IpAddr::V4(a) => u128::from(a.to_bits()),
-                IpAddr::V6(a) => a.to_bits() ^ (1 << 100),
+                IpAddr::V4(a) => (u128::from(a.to_bits()), 0),
+                IpAddr::V6(a) => (a.to_bits(), 1),
             }
         }
+        let ((s, s6), (d, d6)) = (bits(f.src_ip), bits(f.dst_ip));
+        let sport = if f.initiator_known { 0 } else { f.src_port };
+        let rest = u64::from(f.vlan.map_or(0x1_0000, u32::from))
+            | u64::from(f.proto) << 17
+            | u64::from(f.dst_port) << 25
+            | u64::from(sport) << 41
+            | u64::from(f.initiator_known) << 57
+            | s6 << 58
+            | d6 << 59;
+        JudgeKey {
+            words: [s as u64, (s >> 64) as u64, d as u64, (d >> 64) as u64, rest],
+            epoch,
+        }
+    }
+
+    /// The cache slot's hash: the key's words mixed by two folded multiplies. Fixed
+    /// constants are enough: a crafted collision only costs a fresh judgement.
+    fn slot_hash(&self) -> u64 {
         fn mix(a: u64, b: u64) -> u64 {
             let r = u128::from(a) * u128::from(b);
             (r as u64) ^ ((r >> 64) as u64)
         }
-        let (s, d) = (bits(self.src), bits(self.dst));
-        let rest = u64::from(self.vlan.map_or(0x1_0000, u32::from))
-            | u64::from(self.proto) << 17
-            | u64::from(self.dport) << 25
-            | u64::from(self.sport) << 41
-            | u64::from(self.initiator_known) << 57;
-        let a = (s as u64) ^ ((s >> 64) as u64).rotate_left(29);
-        let b = (d as u64) ^ ((d >> 64) as u64).rotate_left(29);
+        let [s0, s1, d0, d1, rest] = self.words;
+        let a = s0 ^ s1.rotate_left(29);
+        let b = d0 ^ d1.rotate_left(29);
         mix(a ^ 0x243f_6a88_85a3_08d3, b ^ 0x1319_8a2e_0370_7344)
             ^ mix(
                 rest ^ 0xa409_3822_299f_31d0,
@@ -1346,19 +1354,25 @@ const JUDGE_CACHE_SLOTS: usize = 1 << 14;
 #[derive(Debug, Clone, Copy)]
 enum Short {
     Allowed {
-        rule: usize,
+        rule: u32,
         /// 0 none, 1 exception, 2 gateway.
         permit: u8,
-        by: usize,
+        by: u32,
         assumed: bool,
     },
     Violation {
-        rule: usize,
+        rule: u32,
     },
 }
 
-/// No index (no vector holds `usize::MAX` elements).
-const NONE: usize = usize::MAX;
+/// No index. Rules, exceptions and gateways are counted in `u32` here: a ruleset with
+/// four billion of them would not fit in memory.
+const NONE: u32 = u32::MAX;
+
+/// An index as [`Short`] keeps it.
+fn short_index(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(NONE)
+}
 
 impl Short {
     fn of(v: &Verdict) -> Short {
@@ -1366,17 +1380,19 @@ impl Short {
             Verdict::Allowed { rule, permit } => {
                 let (kind, by) = match permit.map(|p| p.by) {
                     None => (0, NONE),
-                    Some(PermitBy::Exception(i)) => (1, i),
-                    Some(PermitBy::Gateway(i)) => (2, i),
+                    Some(PermitBy::Exception(i)) => (1, short_index(i)),
+                    Some(PermitBy::Gateway(i)) => (2, short_index(i)),
                 };
                 Short::Allowed {
-                    rule: rule.unwrap_or(NONE),
+                    rule: rule.map_or(NONE, short_index),
                     permit: kind,
                     by,
                     assumed: permit.is_some_and(|p| p.assumed_initiator.is_some()),
                 }
             }
-            Verdict::Violation { rule, .. } => Short::Violation { rule: *rule },
+            Verdict::Violation { rule, .. } => Short::Violation {
+                rule: short_index(*rule),
+            },
         }
     }
 
@@ -1389,10 +1405,10 @@ impl Short {
                 by,
                 assumed,
             } => Verdict::Allowed {
-                rule: (rule != NONE).then_some(rule),
+                rule: (rule != NONE).then_some(rule as usize),
                 permit: match permit {
-                    1 => Some(PermitBy::Exception(by)),
-                    2 => Some(PermitBy::Gateway(by)),
+                    1 => Some(PermitBy::Exception(by as usize)),
+                    2 => Some(PermitBy::Gateway(by as usize)),
                     _ => None,
                 }
                 .map(|by| Permission {
@@ -1401,7 +1417,7 @@ impl Short {
                 }),
             },
             Short::Violation { rule } => Verdict::Violation {
-                rule,
+                rule: rule as usize,
                 considered: Vec::new(),
             },
         }
@@ -1409,15 +1425,27 @@ impl Short {
 }
 
 /// One judgement of the cache, and the open finding its violations go to.
+/// 64 bytes, aligned: a lookup touches one cache line per way.
 #[derive(Debug, Clone, Copy)]
+#[repr(align(64))]
 struct Slot {
-    key: JudgeKey,
-    src: ClassId,
-    dst: ClassId,
-    verdict: Short,
+    words: [u64; 5],
+    epoch: u32,
     /// Index of the finding in [`Open`] ([`NO_FINDING`] until the first violation is
     /// aggregated); [`OVERFLOWED`] set when that is the rule's overflow finding.
     finding: u32,
+    src: ClassId,
+    dst: ClassId,
+    verdict: Short,
+}
+
+// An empty slot costs no more than a full one: `None` is a niche of the verdict.
+const _: () = assert!(std::mem::size_of::<Option<Slot>>() == 64);
+
+impl Slot {
+    fn holds(&self, key: &JudgeKey) -> bool {
+        self.words == key.words && self.epoch == key.epoch
+    }
 }
 
 const NO_FINDING: u32 = u32::MAX;
@@ -1560,16 +1588,7 @@ impl JudgeCache {
 
     /// The slot holding `f`'s judgement (judged now if it was not there).
     fn judge(&mut self, rs: &Ruleset, f: &FlowRecord) -> usize {
-        let key = JudgeKey {
-            src: f.src_ip,
-            dst: f.dst_ip,
-            vlan: f.vlan,
-            proto: f.proto,
-            dport: f.dst_port,
-            sport: if f.initiator_known { 0 } else { f.src_port },
-            initiator_known: f.initiator_known,
-            epoch: rs.expiry_epoch(f.first_ts),
-        };
+        let key = JudgeKey::of(f, rs.expiry_epoch(f.first_ts));
         if self.slots.is_empty() {
             self.slots = vec![None; self.mask + 1];
         }
@@ -1580,17 +1599,18 @@ impl JudgeCache {
         let Some([first, second]) = self.slots.get_mut(at..at + 2) else {
             unreachable!("the set index is masked to the cache's size, at least two slots");
         };
-        if first.is_some_and(|s| s.key == key) {
+        if first.is_some_and(|s| s.holds(&key)) {
             return at;
         }
-        if second.is_some_and(|s| s.key == key) {
+        if second.is_some_and(|s| s.holds(&key)) {
             std::mem::swap(first, second);
             return at;
         }
         let j = rs.judge(f, false);
         *second = first.take();
         *first = Some(Slot {
-            key,
+            words: key.words,
+            epoch: key.epoch,
             src: j.src.class,
             dst: j.dst.class,
             verdict: Short::of(&j.verdict),
@@ -1839,7 +1859,7 @@ impl<'r> Analyzer<'r> {
                     }
                     self.findings.add(cached & !OVERFLOWED, f, file);
                 } else {
-                    self.file_violation(slot, rule, f, file);
+                    self.file_violation(slot, rule as usize, f, file);
                 }
             }
         }

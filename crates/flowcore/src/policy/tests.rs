@@ -489,3 +489,76 @@ fn absorbing_sealed_or_not_equals_judging_in_one_analyzer() {
     }
     assert_eq!(format!("{:?}", a.finish(&files)), want, "sealed midway");
 }
+
+/// The judgement cache's packed key tells apart every field a verdict depends on (an
+/// IPv4 address and the IPv6 address with the same low bits included) and ignores the
+/// source port when the initiator is known.
+#[test]
+fn judge_keys_are_exact() {
+    // As from a flow export that does not say who started: the source port counts.
+    let unknown = |src, sp, dst, dp, proto| FlowRecord {
+        initiator_known: false,
+        ..flow(src, sp, dst, dp, proto, 0)
+    };
+    let base = unknown("10.1.0.5", 40000, "10.2.0.9", 445, 6);
+    let variants: Vec<FlowRecord> = vec![
+        base.clone(),
+        unknown("::a01:5", 40000, "10.2.0.9", 445, 6),
+        unknown("10.1.0.5", 40000, "::a02:9", 445, 6),
+        unknown("10.1.0.6", 40000, "10.2.0.9", 445, 6),
+        unknown("10.1.0.5", 40000, "10.2.0.8", 445, 6),
+        unknown("10.1.0.5", 40001, "10.2.0.9", 445, 6),
+        unknown("10.1.0.5", 40000, "10.2.0.9", 446, 6),
+        unknown("10.1.0.5", 40000, "10.2.0.9", 445, 17),
+        FlowRecord {
+            vlan: Some(0),
+            ..base.clone()
+        },
+        FlowRecord {
+            vlan: Some(0xffff),
+            ..base.clone()
+        },
+        FlowRecord {
+            initiator_known: true,
+            ..base.clone()
+        },
+    ];
+    let keys: Vec<JudgeKey> = variants.iter().map(|f| JudgeKey::of(f, 0)).collect();
+    for (i, a) in keys.iter().enumerate() {
+        for (j, b) in keys.iter().enumerate() {
+            assert_eq!(
+                a == b,
+                i == j,
+                "{:?} against {:?}",
+                variants[i],
+                variants[j]
+            );
+        }
+    }
+    assert_ne!(
+        JudgeKey::of(&base, 0),
+        JudgeKey::of(&base, 1),
+        "the epoch counts"
+    );
+    let k = JudgeKey::of(&base, 0);
+    let slot = Slot {
+        words: k.words,
+        epoch: k.epoch,
+        finding: NO_FINDING,
+        src: ClassId(0),
+        dst: ClassId(0),
+        verdict: Short::Violation { rule: 0 },
+    };
+    assert!(slot.holds(&k));
+    assert!(
+        !slot.holds(&JudgeKey::of(&base, 1)),
+        "a slot holds its epoch"
+    );
+    assert!(!slot.holds(&keys[5]));
+    let known = |sp| FlowRecord {
+        initiator_known: true,
+        src_port: sp,
+        ..base.clone()
+    };
+    assert_eq!(JudgeKey::of(&known(1), 0), JudgeKey::of(&known(2), 0));
+}

@@ -78,7 +78,7 @@ fn main() {
             for (i, d) in datagrams.iter().enumerate() {
                 dec.decode(kind, ctx(i as u64), d, &mut |item| {
                     if let ExportItem::Record(r) = item {
-                        an.observe(&from_export(r, 0), "bench");
+                        an.observe_export(r, 0, "bench");
                     }
                 });
             }

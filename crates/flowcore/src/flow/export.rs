@@ -45,7 +45,6 @@ fn dir(packets: u64, bytes: u64, flags: u8, start: TimestampNs, end: TimestampNs
 /// direction (RFC 5103 biflows included: exporters such as softflowd orient them by address).
 pub fn from_export(r: &ExportRecord, input: u32) -> FlowRecord {
     let flags = r.tcp_flags.unwrap_or(0);
-    let syn_only = r.proto == 6 && r.tcp_flags.is_some_and(|f| f & SYN != 0 && f & ACK == 0);
     let fwd = dir(r.packets, r.bytes, flags, r.start, r.end);
     let rev = r.reverse.map_or(DirStats::default(), |(p, b, f)| {
         dir(p, b, f, r.start, r.end)
@@ -77,7 +76,7 @@ pub fn from_export(r: &ExportRecord, input: u32) -> FlowRecord {
         src_mac: r.src_mac,
         dst_mac: r.dst_mac,
         ports_known: true,
-        initiator_known: r.initiator_known || syn_only,
+        initiator_known: initiator_known(r),
         export: Some(ExportMeta {
             kind: r.kind,
             exporter: r.exporter,
@@ -91,6 +90,12 @@ pub fn from_export(r: &ExportRecord, input: u32) -> FlowRecord {
         first_packet_offset: r.datagram_offset,
         packet_indices: Vec::new(),
     }
+}
+
+/// Whether record `r`'s source is known to be the initiator: the exporter says so, or the
+/// TCP flags show SYN without ACK. [`from_export`]'s `initiator_known`.
+pub(crate) fn initiator_known(r: &ExportRecord) -> bool {
+    r.initiator_known || r.proto == 6 && r.tcp_flags.is_some_and(|f| f & SYN != 0 && f & ACK == 0)
 }
 
 type PairKey = (IpAddr, u16, IpAddr, u16, u8);

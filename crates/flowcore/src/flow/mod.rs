@@ -10,6 +10,7 @@ mod tcp;
 use std::net::IpAddr;
 
 pub use community_id::{community_id_v1, icmp_counterpart};
+pub(crate) use export::initiator_known as export_initiator_known;
 pub use export::{from_export, ExportMeta, ExportPairer};
 pub use table::{FlowConfig, FlowTable, FlowTableStats, Timeouts};
 pub use tcp::ConnState;

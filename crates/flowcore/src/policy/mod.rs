@@ -15,7 +15,10 @@ use ipnet::IpNet;
 use sha2::{Digest, Sha256};
 
 use crate::decode::proto;
-use crate::flow::FlowRecord;
+use std::borrow::Cow;
+
+use crate::flow::{export_initiator_known, from_export, FlowRecord};
+use crate::input::export::ExportRecord;
 use crate::segment::{Attribution, ClassId, ClassKind, Inventory, MacObservations, MacSighting};
 use crate::time::{TimestampNs, NS_PER_SEC};
 use model::{Direction, Permit, PolicyModel, RuleKind};
@@ -1305,19 +1308,37 @@ struct JudgeKey {
 
 impl JudgeKey {
     fn of(f: &FlowRecord, epoch: u32) -> JudgeKey {
+        JudgeKey::new(
+            (f.src_ip, f.src_port),
+            (f.dst_ip, f.dst_port),
+            f.proto,
+            f.vlan,
+            f.initiator_known,
+            epoch,
+        )
+    }
+
+    fn new(
+        (src, src_port): (IpAddr, u16),
+        (dst, dst_port): (IpAddr, u16),
+        proto: u8,
+        vlan: Option<u16>,
+        initiator_known: bool,
+        epoch: u32,
+    ) -> JudgeKey {
         fn bits(ip: IpAddr) -> (u128, u64) {
             match ip {
                 IpAddr::V4(a) => (u128::from(a.to_bits()), 0),
                 IpAddr::V6(a) => (a.to_bits(), 1),
             }
         }
-        let ((s, s6), (d, d6)) = (bits(f.src_ip), bits(f.dst_ip));
-        let sport = if f.initiator_known { 0 } else { f.src_port };
-        let rest = u64::from(f.vlan.map_or(0x1_0000, u32::from))
-            | u64::from(f.proto) << 17
-            | u64::from(f.dst_port) << 25
+        let ((s, s6), (d, d6)) = (bits(src), bits(dst));
+        let sport = if initiator_known { 0 } else { src_port };
+        let rest = u64::from(vlan.map_or(0x1_0000, u32::from))
+            | u64::from(proto) << 17
+            | u64::from(dst_port) << 25
             | u64::from(sport) << 41
-            | u64::from(f.initiator_known) << 57
+            | u64::from(initiator_known) << 57
             | s6 << 58
             | d6 << 59;
         JudgeKey {
@@ -1396,8 +1417,8 @@ impl Short {
         }
     }
 
-    /// The verdict for flow `f` (whose key this was).
-    fn verdict(self, f: &FlowRecord) -> Verdict {
+    /// The verdict for a flow (whose key this was) to responder `dst`.
+    fn verdict(self, dst: IpAddr) -> Verdict {
         match self {
             Short::Allowed {
                 rule,
@@ -1413,7 +1434,7 @@ impl Short {
                 }
                 .map(|by| Permission {
                     by,
-                    assumed_initiator: assumed.then_some(f.dst_ip),
+                    assumed_initiator: assumed.then_some(dst),
                 }),
             },
             Short::Violation { rule } => Verdict::Violation {
@@ -1499,7 +1520,7 @@ impl Open {
     }
 
     /// Adds flow `f` (first seen in `file`) to finding `i`.
-    fn add(&mut self, i: u32, f: &FlowRecord, file: &str) {
+    fn add(&mut self, i: u32, f: &impl Observed, file: &str) {
         let i = i as usize;
         let Some(h) = self.hot.get_mut(i) else {
             return;
@@ -1507,10 +1528,11 @@ impl Open {
         h.flows += 1;
         h.packets = h.packets.saturating_add(f.packets());
         h.bytes = h.bytes.saturating_add(f.bytes());
-        h.last_ts = h.last_ts.max(f.last_ts);
-        if f.first_ts < h.first_ts {
-            h.first_ts = f.first_ts;
+        h.last_ts = h.last_ts.max(f.last_ts());
+        if f.first_ts() < h.first_ts {
+            h.first_ts = f.first_ts();
             if let Some((_, e)) = self.list.get_mut(i) {
+                let f = f.record();
                 e.community_id = f.community_id();
                 e.src.port = f.src_port;
                 e.evidence = Evidence {
@@ -1572,6 +1594,87 @@ impl Open {
     }
 }
 
+/// What [`Analyzer`]'s common path reads of a flow: its judgement key, counters and
+/// times. The whole [`FlowRecord`] only when a judgement or a finding is made.
+trait Observed {
+    fn key(&self, epoch: u32) -> JudgeKey;
+    fn first_ts(&self) -> TimestampNs;
+    fn last_ts(&self) -> TimestampNs;
+    fn packets(&self) -> u64;
+    fn bytes(&self) -> u64;
+    fn has_macs(&self) -> bool;
+    fn dst_ip(&self) -> IpAddr;
+    fn record(&self) -> Cow<'_, FlowRecord>;
+}
+
+impl Observed for FlowRecord {
+    fn key(&self, epoch: u32) -> JudgeKey {
+        JudgeKey::of(self, epoch)
+    }
+    fn first_ts(&self) -> TimestampNs {
+        self.first_ts
+    }
+    fn last_ts(&self) -> TimestampNs {
+        self.last_ts
+    }
+    fn packets(&self) -> u64 {
+        FlowRecord::packets(self)
+    }
+    fn bytes(&self) -> u64 {
+        FlowRecord::bytes(self)
+    }
+    fn has_macs(&self) -> bool {
+        self.src_mac.is_some() || self.dst_mac.is_some()
+    }
+    fn dst_ip(&self) -> IpAddr {
+        self.dst_ip
+    }
+    fn record(&self) -> Cow<'_, FlowRecord> {
+        Cow::Borrowed(self)
+    }
+}
+
+/// An export record as the flow record [`from_export`] makes of it.
+struct Export<'a> {
+    r: &'a ExportRecord,
+    input: u32,
+}
+
+impl Observed for Export<'_> {
+    fn key(&self, epoch: u32) -> JudgeKey {
+        let r = self.r;
+        JudgeKey::new(
+            (r.src, r.src_port),
+            (r.dst, r.dst_port),
+            r.proto,
+            r.vlan,
+            export_initiator_known(r),
+            epoch,
+        )
+    }
+    fn first_ts(&self) -> TimestampNs {
+        self.r.start
+    }
+    fn last_ts(&self) -> TimestampNs {
+        self.r.end
+    }
+    fn packets(&self) -> u64 {
+        (self.r.packets).saturating_add(self.r.reverse.map_or(0, |(p, _, _)| p))
+    }
+    fn bytes(&self) -> u64 {
+        (self.r.bytes).saturating_add(self.r.reverse.map_or(0, |(_, b, _)| b))
+    }
+    fn has_macs(&self) -> bool {
+        self.r.src_mac.is_some() || self.r.dst_mac.is_some()
+    }
+    fn dst_ip(&self) -> IpAddr {
+        self.r.dst
+    }
+    fn record(&self) -> Cow<'_, FlowRecord> {
+        Cow::Owned(from_export(self.r, self.input))
+    }
+}
+
 /// Recent judgements. Traffic repeats: the same clients reach the same services all night,
 /// so most flows are judged by one hash and one comparison instead of two prefix lookups
 /// and a walk over the gateways and exceptions.
@@ -1596,8 +1699,8 @@ impl JudgeCache {
     }
 
     /// The slot holding `f`'s judgement (judged now if it was not there).
-    fn judge(&mut self, rs: &Ruleset, f: &FlowRecord) -> usize {
-        let key = JudgeKey::of(f, rs.expiry_epoch(f.first_ts));
+    fn judge(&mut self, rs: &Ruleset, f: &impl Observed) -> usize {
+        let key = f.key(rs.expiry_epoch(f.first_ts()));
         if self.slots.is_empty() {
             self.slots = vec![None; self.mask + 1];
         }
@@ -1615,7 +1718,7 @@ impl JudgeCache {
             std::mem::swap(first, second);
             return at;
         }
-        let j = rs.judge(f, false);
+        let j = rs.judge(&f.record(), false);
         *second = first.take();
         *first = Some(Slot {
             words: key.words,
@@ -1810,6 +1913,18 @@ impl<'r> Analyzer<'r> {
 
     /// Judges one flow whose first packet is in `file`.
     pub fn observe(&mut self, f: &FlowRecord, file: &str) -> Verdict {
+        self.observe_any(f, file)
+    }
+
+    /// Judges one flow export record of input number `input` (named `file`): the same as
+    /// [`Analyzer::observe`] of [`from_export`]`(r, input)`, without building the flow
+    /// record unless a judgement or a new finding needs it (the cache holds most
+    /// judgements), which makes it the faster way for a collector to judge exports.
+    pub fn observe_export(&mut self, r: &ExportRecord, input: u32, file: &str) -> Verdict {
+        self.observe_any(&Export { r, input }, file)
+    }
+
+    fn observe_any(&mut self, f: &impl Observed, file: &str) -> Verdict {
         if !self.sealed.is_empty() {
             self.unseal();
         }
@@ -1828,7 +1943,8 @@ impl<'r> Analyzer<'r> {
         cell.flows += 1;
         cell.bytes = cell.bytes.saturating_add(f.bytes());
         // Flow exports rarely carry MACs: nothing to look at when neither side has one.
-        if f.src_mac.is_some() || f.dst_mac.is_some() {
+        if f.has_macs() {
+            let f = f.record();
             for (mac, class, ip) in [(f.src_mac, j.src, f.src_ip), (f.dst_mac, j.dst, f.dst_ip)] {
                 if let Some(mac) = mac {
                     if self.rs.inventory.kind(class) == ClassKind::Segment
@@ -1854,7 +1970,7 @@ impl<'r> Analyzer<'r> {
                 cell.violations += 1;
                 self.violating += 1;
                 // Violations come hour after hour: count in place until the hour changes.
-                let hour = f.first_ts.div_euclid(3600 * NS_PER_SEC);
+                let hour = f.first_ts().div_euclid(3600 * NS_PER_SEC);
                 if self.hour.0 == hour {
                     self.hour.1 += 1;
                 } else {
@@ -1868,11 +1984,11 @@ impl<'r> Analyzer<'r> {
                     }
                     self.findings.add(cached & !OVERFLOWED, f, file);
                 } else {
-                    self.file_violation(slot, rule as usize, f, file);
+                    self.file_violation(slot, rule as usize, &f.record(), file);
                 }
             }
         }
-        short.verdict(f)
+        short.verdict(f.dst_ip())
     }
 
     /// Adds a violation whose judgement does not yet point at a finding to its finding,

@@ -562,3 +562,72 @@ fn judge_keys_are_exact() {
     };
     assert_eq!(JudgeKey::of(&known(1), 0), JudgeKey::of(&known(2), 0));
 }
+
+#[test]
+fn export_records_judge_as_their_flow_records() {
+    // `observe_export` reads the export record itself and builds the flow record only
+    // for fresh judgements, new findings, earlier evidence and MACs: every verdict and
+    // the whole analysis must equal `observe` of `from_export`, with the cache and
+    // without it, bounded or not.
+    use crate::input::export::{ExportKind, ExportRecord};
+    let rs = example();
+    let (hosts, ports) = (MIX_HOSTS, MIX_PORTS);
+    let expiry = rs.exceptions[0].expires_at.expect("EX-001 expires");
+    let mut next = lcg(23u64);
+    let records: Vec<ExportRecord> = (0..8000)
+        .map(|i| {
+            let start = expiry + (i - 4000) * NS_PER_SEC / 10 - next(3) as i64 * NS_PER_SEC;
+            ExportRecord {
+                kind: ExportKind::Ipfix,
+                exporter: "192.0.2.1".parse().unwrap(),
+                domain: 1,
+                src: hosts[next(hosts.len())].parse().unwrap(),
+                dst: hosts[next(hosts.len())].parse().unwrap(),
+                src_port: [40000, 40001, 443, 3389][next(4)],
+                dst_port: ports[next(ports.len())],
+                proto: [proto::TCP, proto::UDP, proto::TCP][next(3)],
+                // SYN alone makes the initiator known; SYN-ACK, ACK and none do not.
+                tcp_flags: [None, Some(0x02), Some(0x12), Some(0x10)][next(4)],
+                packets: [0, 1, 4, u64::MAX - 1][next(4)],
+                bytes: [0, 60, 1500, u64::MAX - 5][next(4)],
+                reverse: [None, Some((3, 900, 0x12)), Some((1, u64::MAX, 0))][next(3)],
+                initiator_known: next(5) == 0,
+                start,
+                end: start + next(4) as i64 * NS_PER_SEC,
+                in_if: 1,
+                out_if: 2,
+                vlan: [None, Some(10)][next(2)],
+                src_mac: [None, Some([2, 0, 0, 0, 0, next(3) as u8])][usize::from(next(8) == 0)],
+                dst_mac: [None, Some([2, 0, 0, 0, 1, next(3) as u8])][usize::from(next(8) == 0)],
+                sampling: 1,
+                datagram_index: i as u64,
+                datagram_offset: 100 * i as u64,
+            }
+        })
+        .collect();
+    for (bound, slots) in [(7, 1 << 14), (100_000, 1 << 14), (100_000, 2)] {
+        let mut direct = Analyzer::new(&rs)
+            .max_findings(bound)
+            .judge_cache_slots(slots);
+        let mut built = Analyzer::new(&rs)
+            .max_findings(bound)
+            .judge_cache_slots(slots);
+        for (i, r) in records.iter().enumerate() {
+            let input = (i % 2) as u32;
+            assert_eq!(
+                direct.observe_export(r, input, "a"),
+                built.observe(&from_export(r, input), "a"),
+                "record {i}: {r:?}"
+            );
+        }
+        let names = ["a".to_string(), "b".to_string()];
+        let (d, b) = (direct.finish(&names), built.finish(&names));
+        assert!(d.violating_flows > 1000, "the mix has violations");
+        assert!(!d.findings.is_empty());
+        assert_eq!(
+            format!("{d:?}"),
+            format!("{b:?}"),
+            "max_findings {bound}, {slots} slots"
+        );
+    }
+}

@@ -53,8 +53,8 @@ fn main() {
             let mut count = 0u64;
             for (i, d) in datagrams.iter().enumerate() {
                 dec.decode(kind, ctx(i as u64), d, &mut |item| {
-                    if let ExportItem::Record(r) = item {
-                        count += r.packets;
+                    if let ExportItem::Records(rs) = item {
+                        count += rs.iter().map(|r| r.packets).sum::<u64>();
                     }
                 });
             }
@@ -65,8 +65,10 @@ fn main() {
             let mut c2 = 0u64;
             for (i, d) in datagrams.iter().enumerate() {
                 dec.decode(kind, ctx(i as u64), d, &mut |item| {
-                    if let ExportItem::Record(r) = item {
-                        c2 += from_export(r, 0).fwd.packets;
+                    if let ExportItem::Records(rs) = item {
+                        for r in rs {
+                            c2 += from_export(r, 0).fwd.packets;
+                        }
                     }
                 });
             }
@@ -77,8 +79,8 @@ fn main() {
             let t = Instant::now();
             for (i, d) in datagrams.iter().enumerate() {
                 dec.decode(kind, ctx(i as u64), d, &mut |item| {
-                    if let ExportItem::Record(r) = item {
-                        an.observe_export(r, 0, "bench");
+                    if let ExportItem::Records(rs) = item {
+                        an.observe_exports(rs, 0, "bench");
                     }
                 });
             }

@@ -297,22 +297,24 @@ impl Pipeline {
                            samples: &mut HashMap<IpAddr, FlowTable>,
                            stage: &mut S| {
             match item {
-                ExportItem::Record(r) => {
-                    let kept = if filtering {
-                        let f = from_export(r, input);
-                        if !filter.record(&f) {
-                            records_filtered += 1;
-                            return;
+                ExportItem::Records(rs) => {
+                    for r in rs {
+                        let kept = if filtering {
+                            let f = from_export(r, input);
+                            if !filter.record(&f) {
+                                records_filtered += 1;
+                                continue;
+                            }
+                            Some(f)
+                        } else {
+                            None
+                        };
+                        records += 1;
+                        // Unfiltered, the record is built where the stage puts it.
+                        match kept {
+                            Some(f) => emit_export(stage, pairer, || f),
+                            None => emit_export(stage, pairer, || from_export(r, input)),
                         }
-                        Some(f)
-                    } else {
-                        None
-                    };
-                    records += 1;
-                    // Unfiltered, the record is built where the stage puts it.
-                    match kept {
-                        Some(f) => emit_export(stage, pairer, || f),
-                        None => emit_export(stage, pairer, || from_export(r, input)),
                     }
                 }
                 ExportItem::Sample(sp) => {
@@ -399,7 +401,12 @@ impl Pipeline {
                             index: r.datagram_index,
                             offset: r.datagram_offset,
                         };
-                        on_item(ExportItem::Record(&r), ctx, &mut samples, stage);
+                        on_item(
+                            ExportItem::Records(std::slice::from_ref(&r)),
+                            ctx,
+                            &mut samples,
+                            stage,
+                        );
                     }
                     LogItem::Bad(w) => {
                         bad += 1;

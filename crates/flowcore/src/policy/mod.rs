@@ -1698,23 +1698,34 @@ impl JudgeCache {
         self.slots = Vec::new();
     }
 
-    /// The slot holding `f`'s judgement (judged now if it was not there).
-    fn judge(&mut self, rs: &Ruleset, f: &impl Observed) -> usize {
-        let key = f.key(rs.expiry_epoch(f.first_ts()));
+    /// The set (its first slot) where key `key` would be.
+    fn set_of(&mut self, key: &JudgeKey) -> usize {
         if self.slots.is_empty() {
             self.slots = vec![None; self.mask + 1];
         }
+        (key.slot_hash() as usize) & self.mask & !1
+    }
+
+    /// Asks the processor to fetch set `at` (as [`JudgeCache::set_of`] returned it).
+    fn prefetch(&self, at: usize) {
+        if let Some(s) = self.slots.get(at) {
+            crate::prefetch::prefetch(s);
+        }
+    }
+
+    /// The slot holding the judgement of flow `f`, of key `key` in set `at` (judged now
+    /// if it was not there).
+    fn judge_in(&mut self, rs: &Ruleset, f: &impl Observed, key: &JudgeKey, at: usize) -> usize {
         // Two ways per set, the most recently used first: two keys whose hashes collide
         // (traffic cycling over a few hundred conversations has some) do not evict each
         // other at every flow.
-        let at = (key.slot_hash() as usize) & self.mask & !1;
         let Some([first, second]) = self.slots.get_mut(at..at + 2) else {
             unreachable!("the set index is masked to the cache's size, at least two slots");
         };
-        if first.is_some_and(|s| s.holds(&key)) {
+        if first.is_some_and(|s| s.holds(key)) {
             return at;
         }
-        if second.is_some_and(|s| s.holds(&key)) {
+        if second.is_some_and(|s| s.holds(key)) {
             std::mem::swap(first, second);
             return at;
         }
@@ -1731,7 +1742,7 @@ impl JudgeCache {
         at
     }
 
-    /// The judgement in slot `at` (as [`JudgeCache::judge`] returned it).
+    /// The judgement in slot `at` (as [`JudgeCache::judge_in`] returned it).
     fn get(&self, at: usize) -> Option<Slot> {
         self.slots.get(at).copied().flatten()
     }
@@ -1924,11 +1935,50 @@ impl<'r> Analyzer<'r> {
         self.observe_any(&Export { r, input }, file)
     }
 
+    /// Judges export records `records` of input number `input` (named `file`), as
+    /// [`Analyzer::observe_export`] of each in turn, but a few at a time: the judgement
+    /// cache's sets of the next records are fetched while one is judged, so that their
+    /// cache misses overlap.
+    pub fn observe_exports(&mut self, records: &[ExportRecord], input: u32, file: &str) {
+        if !self.sealed.is_empty() {
+            self.unseal();
+        }
+        const AHEAD: usize = 8;
+        let none = (
+            JudgeKey {
+                words: [0; 5],
+                epoch: 0,
+            },
+            0,
+        );
+        for chunk in records.chunks(AHEAD) {
+            let mut keys = [none; AHEAD];
+            for (k, r) in keys.iter_mut().zip(chunk) {
+                let f = Export { r, input };
+                let key = f.key(self.rs.expiry_epoch(f.first_ts()));
+                let at = self.cache.set_of(&key);
+                self.cache.prefetch(at);
+                *k = (key, at);
+            }
+            for ((key, at), r) in keys.iter().zip(chunk) {
+                self.observe_in(&Export { r, input }, key, *at, file);
+            }
+        }
+    }
+
     fn observe_any(&mut self, f: &impl Observed, file: &str) -> Verdict {
         if !self.sealed.is_empty() {
             self.unseal();
         }
-        let slot = self.cache.judge(self.rs, f);
+        let key = f.key(self.rs.expiry_epoch(f.first_ts()));
+        let at = self.cache.set_of(&key);
+        self.observe_in(f, &key, at, file).verdict(f.dst_ip())
+    }
+
+    /// Judges flow `f`, whose judgement key and cache set are known (and whose analyzer
+    /// is not sealed); the verdict as the cache keeps it.
+    fn observe_in(&mut self, f: &impl Observed, key: &JudgeKey, at: usize, file: &str) -> Short {
+        let slot = self.cache.judge_in(self.rs, f, key, at);
         let Some(j) = self.cache.get(slot) else {
             unreachable!("judge filled the slot");
         };
@@ -1988,7 +2038,7 @@ impl<'r> Analyzer<'r> {
                 }
             }
         }
-        short.verdict(f.dst_ip())
+        short
     }
 
     /// Adds a violation whose judgement does not yet point at a finding to its finding,

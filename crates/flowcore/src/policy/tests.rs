@@ -576,15 +576,27 @@ fn export_records_judge_as_their_flow_records() {
     let mut next = lcg(23u64);
     let records: Vec<ExportRecord> = (0..8000)
         .map(|i| {
-            let start = expiry + (i - 4000) * NS_PER_SEC / 10 - next(3) as i64 * NS_PER_SEC;
+            // Within minutes of EX-001's expiry, some records of the flow it permits,
+            // some of which start before it and end after.
+            let start = expiry + (i - 4000) * NS_PER_SEC / 20 - next(3) as i64 * NS_PER_SEC;
+            let excepted = next(6) == 0;
+            let (src, dst) = if excepted {
+                ("10.1.9.5", "172.20.1.5")
+            } else {
+                (hosts[next(hosts.len())], hosts[next(hosts.len())])
+            };
             ExportRecord {
                 kind: ExportKind::Ipfix,
                 exporter: "192.0.2.1".parse().unwrap(),
                 domain: 1,
-                src: hosts[next(hosts.len())].parse().unwrap(),
-                dst: hosts[next(hosts.len())].parse().unwrap(),
+                src: src.parse().unwrap(),
+                dst: dst.parse().unwrap(),
                 src_port: [40000, 40001, 443, 3389][next(4)],
-                dst_port: ports[next(ports.len())],
+                dst_port: if excepted {
+                    443
+                } else {
+                    ports[next(ports.len())]
+                },
                 proto: [proto::TCP, proto::UDP, proto::TCP][next(3)],
                 // SYN alone makes the initiator known; SYN-ACK, ACK and none do not.
                 tcp_flags: [None, Some(0x02), Some(0x12), Some(0x10)][next(4)],
@@ -605,6 +617,15 @@ fn export_records_judge_as_their_flow_records() {
             }
         })
         .collect();
+    // Batches of random sizes, inputs alternating between them.
+    let mut chunks = Vec::new();
+    while chunks.last().map_or(0, |c: &std::ops::Range<usize>| c.end) < records.len() {
+        let at = chunks.last().map_or(0, |c: &std::ops::Range<usize>| c.end);
+        chunks.push(at..(at + 1 + next(40)).min(records.len()));
+    }
+    let inputs: Vec<u32> = (0..chunks.len())
+        .flat_map(|k| std::iter::repeat_n((k % 2) as u32, chunks[k].len()))
+        .collect();
     for (bound, slots) in [(7, 1 << 14), (100_000, 1 << 14), (100_000, 2)] {
         let mut direct = Analyzer::new(&rs)
             .max_findings(bound)
@@ -613,12 +634,19 @@ fn export_records_judge_as_their_flow_records() {
             .max_findings(bound)
             .judge_cache_slots(slots);
         for (i, r) in records.iter().enumerate() {
-            let input = (i % 2) as u32;
+            let input = inputs[i];
             assert_eq!(
                 direct.observe_export(r, input, "a"),
                 built.observe(&from_export(r, input), "a"),
                 "record {i}: {r:?}"
             );
+        }
+        // In batches (their cache sets fetched ahead) of random sizes, per input.
+        let mut batched = Analyzer::new(&rs)
+            .max_findings(bound)
+            .judge_cache_slots(slots);
+        for (k, chunk) in chunks.iter().enumerate() {
+            batched.observe_exports(&records[chunk.clone()], (k % 2) as u32, "a");
         }
         let names = ["a".to_string(), "b".to_string()];
         let (d, b) = (direct.finish(&names), built.finish(&names));
@@ -628,6 +656,12 @@ fn export_records_judge_as_their_flow_records() {
             format!("{d:?}"),
             format!("{b:?}"),
             "max_findings {bound}, {slots} slots"
+        );
+        let n = batched.finish(&names);
+        assert_eq!(
+            format!("{n:?}"),
+            format!("{b:?}"),
+            "batched, {bound}, {slots} slots"
         );
     }
 }

@@ -116,9 +116,11 @@ pub struct SampledPacket<'a> {
 /// What a datagram yields.
 #[derive(Debug)]
 pub enum ExportItem<'a> {
-    /// A flow record (lent: decoders build it in place and the consumer copies what it
-    /// keeps, so no 150-byte record moves through the callback).
-    Record(&'a ExportRecord),
+    /// Flow records, in order: those of one data set (or datagram), a few dozen at a
+    /// time. Lent: decoders build them in a buffer of their own and the consumer copies
+    /// what it keeps; a batch lets it work on several records at once (an
+    /// [`Analyzer`](crate::policy::Analyzer) fetches their judgements ahead).
+    Records(&'a [ExportRecord]),
     /// An sFlow packet sample.
     Sample(SampledPacket<'a>),
 }
@@ -253,9 +255,14 @@ impl ExportDecoder {
         self.stats.datagrams += 1;
         let mut warnings = Vec::new();
         match kind {
-            ExportKind::NetflowV5 => {
-                netflow::decode_v5(ctx, d, &mut self.stats, &mut warnings, out)
-            }
+            ExportKind::NetflowV5 => netflow::decode_v5(
+                ctx,
+                d,
+                &mut self.stats,
+                &mut warnings,
+                &mut self.nf.records,
+                out,
+            ),
             ExportKind::NetflowV9 | ExportKind::Ipfix => {
                 self.nf
                     .decode(kind, ctx, d, &mut self.stats, &mut warnings, out)

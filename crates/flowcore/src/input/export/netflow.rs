@@ -55,12 +55,89 @@ fn uptime_to_ns(at_ms: u32, header_uptime_ms: u32, header_ns: i64) -> TimestampN
     header_ns.saturating_sub(i64::from(ago) * 1_000_000)
 }
 
+/// Most records handed out in one [`ExportItem::Records`]: a batch stays in the
+/// first-level cache (about 5 kB) and memory stays bounded whatever a template says.
+const BATCH: usize = 32;
+
+/// What a batch's slots hold before their first record.
+const PLACEHOLDER: ExportRecord = ExportRecord {
+    kind: ExportKind::Ipfix,
+    exporter: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    domain: 0,
+    src: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    dst: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    src_port: 0,
+    dst_port: 0,
+    proto: 0,
+    tcp_flags: None,
+    packets: 0,
+    bytes: 0,
+    reverse: None,
+    initiator_known: false,
+    start: 0,
+    end: 0,
+    in_if: 0,
+    out_if: 0,
+    vlan: None,
+    src_mac: None,
+    dst_mac: None,
+    sampling: 1,
+    datagram_index: 0,
+    datagram_offset: 0,
+};
+
+/// Records gathered for the next [`ExportItem::Records`]. Decoders write each record into
+/// its slot (a 170-byte record built elsewhere and copied in cost more than the rest of
+/// a fast record's decoding).
+#[derive(Debug, Default)]
+pub(super) struct Batch {
+    slots: Vec<ExportRecord>,
+    /// Slots filled.
+    n: usize,
+}
+
+impl Batch {
+    /// The next slot to write a record into; [`Batch::filled`] then counts it.
+    #[inline]
+    fn slot(&mut self) -> &mut ExportRecord {
+        if self.n == self.slots.len() {
+            self.slots.push(PLACEHOLDER);
+        }
+        &mut self.slots[self.n]
+    }
+
+    /// Counts the record just written into [`Batch::slot`], handing the batch out when
+    /// [`BATCH`] records are gathered.
+    #[inline]
+    fn filled(&mut self, out: &mut dyn FnMut(ExportItem<'_>)) {
+        self.n += 1;
+        if self.n >= BATCH {
+            self.emit(out);
+        }
+    }
+
+    /// Adds record `r`.
+    fn push(&mut self, r: ExportRecord, out: &mut dyn FnMut(ExportItem<'_>)) {
+        *self.slot() = r;
+        self.filled(out);
+    }
+
+    /// Hands out the records gathered (if any).
+    fn emit(&mut self, out: &mut dyn FnMut(ExportItem<'_>)) {
+        if self.n > 0 {
+            out(ExportItem::Records(&self.slots[..self.n]));
+            self.n = 0;
+        }
+    }
+}
+
 /// NetFlow v5: a 24-byte header and up to 30 fixed 48-byte records.
 pub(super) fn decode_v5(
     ctx: DatagramContext,
     d: &[u8],
     stats: &mut ExportStats,
     warnings: &mut Vec<ExportWarning>,
+    records: &mut Batch,
     out: &mut dyn FnMut(ExportItem<'_>),
 ) {
     if d.len() < 24 {
@@ -89,7 +166,7 @@ pub(super) fn decode_v5(
     for i in 0..count.min(fits).min(30) {
         let r = &d[24 + 48 * i..24 + 48 * (i + 1)];
         stats.records += 1;
-        out(ExportItem::Record(&ExportRecord {
+        *records.slot() = ExportRecord {
             kind: ExportKind::NetflowV5,
             exporter: ctx.exporter,
             domain: engine,
@@ -113,8 +190,11 @@ pub(super) fn decode_v5(
             sampling,
             datagram_index: ctx.index,
             datagram_offset: ctx.offset,
-        }));
+        };
+        records.filled(out);
     }
+    // At most 30 records: one batch.
+    records.emit(out);
 }
 
 /// One field of a template.
@@ -401,7 +481,7 @@ impl Fast {
     /// [`Template::walked`] and [`Values::to_record`] together make it.
     /// `FULL` false is for a [`Fast::is_simple`] plan: the compiler drops what such a
     /// template cannot have.
-    #[inline]
+    #[cfg(test)]
     fn record<const FULL: bool>(
         &self,
         b: &[u8],
@@ -410,6 +490,22 @@ impl Fast {
         sampling: u32,
         init_ms: Option<i64>,
     ) -> ExportRecord {
+        let mut r = PLACEHOLDER;
+        self.fill::<FULL>(&mut r, b, h, ctx, sampling, init_ms);
+        r
+    }
+
+    /// [`Fast::record`] written into `out` (a batch's slot): built in place, not copied.
+    #[inline]
+    fn fill<const FULL: bool>(
+        &self,
+        out: &mut ExportRecord,
+        b: &[u8],
+        h: Header,
+        ctx: DatagramContext,
+        sampling: u32,
+        init_ms: Option<i64>,
+    ) {
         // One bounds check per value: the window's length is known.
         fn bytes<const N: usize>(b: &[u8], o: u16) -> Option<[u8; N]> {
             let o = usize::from(o);
@@ -472,7 +568,7 @@ impl Fast {
                 dp &= 0xff;
             }
         }
-        ExportRecord {
+        *out = ExportRecord {
             kind: h.kind,
             exporter: ctx.exporter,
             domain: h.domain,
@@ -499,7 +595,7 @@ impl Fast {
             sampling,
             datagram_index: ctx.index,
             datagram_offset: ctx.offset,
-        }
+        };
     }
 }
 
@@ -768,6 +864,8 @@ pub(super) struct TemplateCache {
     init_ms: HashMap<(IpAddr, u16, u32), i64>,
     pending: VecDeque<Pending>,
     pending_bytes: usize,
+    /// Records gathered for the next [`ExportItem::Records`] (empty between calls).
+    pub(super) records: Batch,
 }
 
 /// Walks a raw NetFlow v9 message to find its end: flowsets until `count` records are
@@ -1088,14 +1186,15 @@ impl TemplateCache {
                     },
                     _ => break,
                 };
-                let r = if simple {
-                    fast.record::<false>(b, h, ctx, sampling, init_ms)
+                let slot = self.records.slot();
+                if simple {
+                    fast.fill::<false>(slot, b, h, ctx, sampling, init_ms);
                 } else {
-                    fast.record::<true>(b, h, ctx, sampling, init_ms)
-                };
+                    fast.fill::<true>(slot, b, h, ctx, sampling, init_ms);
+                }
                 b = &b[len..];
                 stats.records += 1;
-                out(ExportItem::Record(&r));
+                self.records.filled(out);
             }
         }
         let mut rec = Values::default();
@@ -1127,9 +1226,10 @@ impl TemplateCache {
             }
             if let Some(r) = rec.to_record(h, ctx, sampling, init_ms) {
                 stats.records += 1;
-                out(ExportItem::Record(&r));
+                self.records.push(r, out);
             }
         }
+        self.records.emit(out);
     }
 }
 
@@ -1624,8 +1724,8 @@ mod plan_tests {
                     &set,
                     &mut ExportStats::default(),
                     &mut |item| {
-                        if let ExportItem::Record(r) = item {
-                            got.push(r.clone());
+                        if let ExportItem::Records(rs) = item {
+                            got.extend_from_slice(rs);
                         }
                     },
                 );

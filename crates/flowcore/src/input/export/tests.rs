@@ -20,8 +20,9 @@ fn records(
 ) -> (Vec<ExportRecord>, Vec<ExportWarning>) {
     let mut out = Vec::new();
     let w = dec.decode(kind, ctx(port), d, &mut |i| {
-        if let ExportItem::Record(r) = i {
-            out.push(r.clone());
+        if let ExportItem::Records(rs) = i {
+            assert!(!rs.is_empty() && rs.len() <= 32, "a batch of {}", rs.len());
+            out.extend_from_slice(rs);
         }
     });
     (out, w)
@@ -284,4 +285,67 @@ fn detection_is_strict() {
     let dns =
         b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01";
     assert_eq!(detect(dns), None);
+}
+
+#[test]
+fn records_come_in_bounded_batches_in_order() {
+    // A data set of 100 records of a fixed-length template (the fast plan's loop, then
+    // the walk for the last), and one of a template whose variable-length field comes
+    // first (walked): batches of at most 32, in order, none empty, each set's records
+    // handed out before the next set's.
+    let mut dec = ExportDecoder::new(TemplateLimits::default());
+    let fixed = template(
+        300,
+        &[
+            field(8, 4),
+            field(12, 4),
+            field(7, 2),
+            field(11, 2),
+            field(4, 1),
+            field(2, 4),
+        ],
+    );
+    let walked = template(
+        301,
+        &[
+            field(82, 65535),
+            field(8, 4),
+            field(12, 4),
+            field(7, 2),
+            field(2, 4),
+        ],
+    );
+    let mut data = Vec::new();
+    for i in 0..100u32 {
+        data.extend([10, 1, 0, 1, 10, 3, 0, 1]);
+        data.extend((1000 + i as u16).to_be_bytes());
+        data.extend(443u16.to_be_bytes());
+        data.push(6);
+        data.extend(i.to_be_bytes());
+    }
+    let mut var = Vec::new();
+    for i in 0..40u32 {
+        var.extend([2, b'x', b'y', 10, 2, 0, 9, 10, 1, 0, 9]);
+        var.extend((2000 + i as u16).to_be_bytes());
+        var.extend(i.to_be_bytes());
+    }
+    let msg = ipfix(
+        1_795_532_401,
+        &[(2, [fixed, walked].concat()), (300, data), (301, var)],
+    );
+    let mut sizes = Vec::new();
+    let mut ports = Vec::new();
+    dec.decode(ExportKind::Ipfix, ctx(4739), &msg, &mut |i| {
+        if let ExportItem::Records(rs) = i {
+            sizes.push(rs.len());
+            ports.extend(rs.iter().map(|r| (r.src_port, r.packets)));
+        }
+    });
+    assert_eq!(sizes, [32, 32, 32, 4, 32, 8]);
+    let want: Vec<(u16, u64)> = (0..100u16)
+        .map(|i| (1000 + i, u64::from(i)))
+        .chain((0..40u16).map(|i| (2000 + i, u64::from(i))))
+        .collect();
+    assert_eq!(ports, want);
+    assert_eq!(dec.stats().records, 140);
 }

@@ -17,8 +17,9 @@ use crate::{
     unreachable_pipeline, FlowOpts, EXIT_INPUT, EXIT_OK, EXIT_OUTPUT,
 };
 use flowcore::flow::FlowRecord;
+use flowcore::input::export::ExportRecord;
 use flowcore::input::{CaptureReader, InputSpec, OpenOptions};
-use flowcore::pipeline::Pipeline;
+use flowcore::pipeline::{FlowSink, Pipeline};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum Format {
@@ -404,13 +405,10 @@ pub(crate) fn judge_inputs<'r>(
                         &mut reader,
                         id,
                         split,
-                        &mut |f| {
-                            if let Some(a) = &mut a {
-                                a.observe(&f, name);
-                            }
-                            if keep_flows {
-                                flows.push(f);
-                            }
+                        &mut Judge {
+                            analyzer: a.as_mut(),
+                            file: name,
+                            kept: keep_flows.then_some(&mut flows),
                         },
                     ),
                     Err(_) => unreachable_pipeline(),
@@ -431,14 +429,15 @@ pub(crate) fn judge_inputs<'r>(
                             return Ok(());
                         }
                     };
-                    pipeline.run(&mut reader, id, &mut |f| {
-                        if let Some(an) = &mut analyzer {
-                            an.observe(&f, name);
-                        }
-                        if keep_flows {
-                            kept.push(f);
-                        }
-                    })
+                    pipeline.run(
+                        &mut reader,
+                        id,
+                        &mut Judge {
+                            analyzer: analyzer.as_mut(),
+                            file: name,
+                            kept: keep_flows.then_some(&mut kept),
+                        },
+                    )
                 } else {
                     if let (Some(an), Some(a)) = (&mut analyzer, a) {
                         an.absorb(a);
@@ -457,14 +456,17 @@ pub(crate) fn judge_inputs<'r>(
             let id = files.len() as u32;
             let name = reader.name().to_string();
             files.push(name.clone());
-            let summary = run_input(&mut pipeline, &mut reader, id, split, &mut |f| {
-                if let Some(an) = &mut analyzer {
-                    an.observe(&f, &name);
-                }
-                if keep_flows {
-                    kept.push(f);
-                }
-            });
+            let summary = run_input(
+                &mut pipeline,
+                &mut reader,
+                id,
+                split,
+                &mut Judge {
+                    analyzer: analyzer.as_mut(),
+                    file: &name,
+                    kept: keep_flows.then_some(&mut kept),
+                },
+            );
             progress::input_done(ui_ref, &summary, quiet);
             let digest = summary.digest.clone();
             inputs.push(AnalysedInput { summary, digest });
@@ -474,7 +476,7 @@ pub(crate) fn judge_inputs<'r>(
     if let Some(u) = ui {
         u.finish();
     }
-    let stats = pipeline.finish(&mut |f| {
+    let stats = pipeline.finish(&mut |f: FlowRecord| {
         if let Some(an) = &mut analyzer {
             let name = files.get(f.input as usize).cloned().unwrap_or_default();
             an.observe(&f, &name);
@@ -491,4 +493,35 @@ pub(crate) fn judge_inputs<'r>(
         errors,
         stats,
     })
+}
+
+/// Where `analyze` sends an input's flows: its analyzer, and the kept flows when the
+/// report lists them. Export records that go out as they are (no pairing, no filter) are
+/// judged as they were decoded, a batch at a time, when no flow is kept.
+struct Judge<'a, 'r> {
+    analyzer: Option<&'a mut Analyzer<'r>>,
+    file: &'a str,
+    kept: Option<&'a mut Vec<FlowRecord>>,
+}
+
+impl FlowSink for Judge<'_, '_> {
+    fn flow(&mut self, f: FlowRecord) {
+        if let Some(an) = &mut self.analyzer {
+            an.observe(&f, self.file);
+        }
+        if let Some(kept) = &mut self.kept {
+            kept.push(f);
+        }
+    }
+
+    fn exports(&mut self, records: &[ExportRecord], input: u32) {
+        match (&mut self.analyzer, &self.kept) {
+            (Some(an), None) => an.observe_exports(records, input, self.file),
+            _ => {
+                for r in records {
+                    self.flow(flowcore::flow::from_export(r, input));
+                }
+            }
+        }
+    }
 }

@@ -13,7 +13,7 @@ use flowcore::flow::FlowRecord;
 use flowcore::flow::{FlowConfig, Timeouts};
 use flowcore::input::flowlog::ColumnMap;
 use flowcore::input::{collect_inputs, CaptureReader, InputError, InputSpec, OpenOptions};
-use flowcore::pipeline::{InputSummary, Pipeline};
+use flowcore::pipeline::{FlowSink, InputSummary, Pipeline};
 use flowcore::report::{FlowFormat, FlowWriter};
 use flowcore::time::NS_PER_SEC;
 
@@ -917,7 +917,7 @@ pub(crate) fn run_input(
     reader: &mut CaptureReader,
     id: u32,
     split: bool,
-    out: &mut (impl FnMut(FlowRecord) + Send),
+    out: &mut (impl FlowSink + Send),
 ) -> InputSummary {
     if split {
         pipeline.run_threaded(reader, id, out)

@@ -8,9 +8,11 @@
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
-use flowcore::flow::{FlowConfig, FlowRecord};
+use flowcore::flow::{from_export, FlowConfig, FlowRecord};
+use flowcore::input::export::ExportRecord;
 use flowcore::input::{CaptureReader, RawPacket};
-use flowcore::pipeline::{InputSummary, Pipeline};
+use flowcore::pipeline::{FlowSink, InputSummary, Pipeline};
+use flowcore::policy::{Analyzer, Ruleset};
 use flowcore::report::capture::{CaptureKind, CaptureWriter};
 
 fn samples() -> PathBuf {
@@ -242,4 +244,94 @@ fn a_panic_in_out_on_the_second_thread_reaches_the_caller() {
         (None, None) => String::new(),
     };
     assert!(text.contains("the consumer gives up"), "{text}");
+}
+
+/// A sink that takes unpaired, unfiltered export records in batches, as an analyzer does.
+struct Batches {
+    flows: Vec<FlowRecord>,
+    batches: usize,
+}
+
+impl FlowSink for Batches {
+    fn flow(&mut self, f: FlowRecord) {
+        self.flows.push(f);
+    }
+
+    fn exports(&mut self, records: &[ExportRecord], input: u32) {
+        assert!(
+            !records.is_empty() && records.len() <= 32,
+            "{}",
+            records.len()
+        );
+        self.batches += 1;
+        self.flows
+            .extend(records.iter().map(|r| from_export(r, input)));
+    }
+}
+
+#[test]
+fn sinks_taking_export_batches_see_what_closures_see() {
+    // Export records that go out as they are reach a sink's `exports` in batches, in
+    // the same place among the packets' flows as they reach a closure one by one, on
+    // one thread and on two; paired or filtered ones come one by one through `flow`.
+    // An analyzer judging the batches (`observe_exports`) ends with the same analysis.
+    let bytes = mixed_capture();
+    let rs = Ruleset::from_str(
+        "example-site.toml",
+        include_str!("../../../rulesets/example-site.toml"),
+        None,
+    )
+    .unwrap();
+    for (name, p) in configs() {
+        let ((_, want), _) = both(&bytes, &p);
+        for threaded in [false, true] {
+            let mut reader =
+                CaptureReader::from_reader("input".into(), Box::new(Cursor::new(bytes.clone())))
+                    .unwrap();
+            let mut sink = Batches {
+                flows: Vec::new(),
+                batches: 0,
+            };
+            let mut pipeline = p();
+            if threaded {
+                pipeline.run_threaded(&mut reader, 3, &mut sink);
+            } else {
+                pipeline.run(&mut reader, 3, &mut sink);
+            }
+            pipeline.finish(&mut sink);
+            assert_eq!(sink.flows, want, "{name}, threaded {threaded}");
+            if name == "paired exports" {
+                assert_eq!(sink.batches, 0, "{name}: paired records come one by one");
+            } else {
+                assert!(sink.batches > 20, "{name}: {} batches", sink.batches);
+            }
+        }
+        // Judged: batches through `observe_exports`, flows through `observe`.
+        struct Judge<'a, 'r>(&'a mut Analyzer<'r>);
+        impl FlowSink for Judge<'_, '_> {
+            fn flow(&mut self, f: FlowRecord) {
+                self.0.observe(&f, "input");
+            }
+            fn exports(&mut self, records: &[ExportRecord], input: u32) {
+                self.0.observe_exports(records, input, "input");
+            }
+        }
+        let mut batched = Analyzer::new(&rs);
+        let mut reader =
+            CaptureReader::from_reader("input".into(), Box::new(Cursor::new(bytes.clone())))
+                .unwrap();
+        let mut pipeline = p();
+        pipeline.run_threaded(&mut reader, 3, &mut Judge(&mut batched));
+        pipeline.finish(&mut Judge(&mut batched));
+        let mut single = Analyzer::new(&rs);
+        for f in &want {
+            single.observe(f, "input");
+        }
+        let files = vec!["a".into(), "b".into(), "c".into(), "input".into()];
+        assert_eq!(
+            format!("{:?}", batched.finish(&files)),
+            format!("{:?}", single.finish(&files)),
+            "{name}: analysis"
+        );
+    }
 }

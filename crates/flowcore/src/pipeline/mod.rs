@@ -17,8 +17,8 @@ use crate::flow::{
     from_export, ExportMeta, ExportPairer, FlowConfig, FlowRecord, FlowTable, FlowTableStats,
 };
 use crate::input::export::{
-    self, DatagramContext, ExportDecoder, ExportItem, ExportKind, ExportStats, ExportWarning,
-    TemplateLimits,
+    self, DatagramContext, ExportDecoder, ExportItem, ExportKind, ExportRecord, ExportStats,
+    ExportWarning, TemplateLimits,
 };
 use crate::input::flowlog::LogItem;
 use crate::input::{
@@ -101,6 +101,31 @@ pub fn flows_from_capture(
     let s = p.run(reader, input, out);
     p.finish(out);
     s
+}
+
+/// Where a pipeline's flow records go; every `FnMut(FlowRecord)` closure is one. A sink
+/// may also take the export records that go out as they are (no pairing, no filter) as
+/// they were decoded, a batch at a time ([`FlowSink::exports`]): an
+/// [`Analyzer`](crate::policy::Analyzer) judges them so without building a flow record
+/// for each ([`Analyzer::observe_exports`](crate::policy::Analyzer::observe_exports)).
+pub trait FlowSink {
+    /// A finished flow record.
+    fn flow(&mut self, f: FlowRecord);
+
+    /// Export records of input number `input`, in order. By default each goes to
+    /// [`FlowSink::flow`] as [`from_export`]`(r, input)`; a sink that overrides this must
+    /// do what that would do.
+    fn exports(&mut self, records: &[ExportRecord], input: u32) {
+        for r in records {
+            self.flow(from_export(r, input));
+        }
+    }
+}
+
+impl<F: FnMut(FlowRecord)> FlowSink for F {
+    fn flow(&mut self, f: FlowRecord) {
+        self(f);
+    }
 }
 
 /// sFlow agents assembled per input; samples from further agents are counted and skipped.
@@ -230,20 +255,21 @@ impl Pipeline {
 
     /// Ends the run: waiting export records are emitted, data still missing its template is
     /// counted as undecodable. Returns the export counters.
-    pub fn finish(&mut self, out: &mut impl FnMut(FlowRecord)) -> ExportStats {
+    pub fn finish(&mut self, out: &mut impl FlowSink) -> ExportStats {
         if let Some(p) = &mut self.pairer {
-            p.flush(out);
+            p.flush(&mut |f| out.flow(f));
         }
         self.exports.finish();
         self.exports.stats()
     }
 
-    /// Reads one input (capture or raw export file).
+    /// Reads one input (capture or raw export file); its records go to `out` (a closure
+    /// taking each [`FlowRecord`], or a [`FlowSink`] that takes export records in batches).
     pub fn run(
         &mut self,
         reader: &mut CaptureReader,
         input: u32,
-        out: &mut impl FnMut(FlowRecord),
+        out: &mut impl FlowSink,
     ) -> InputSummary {
         let table = FlowTable::new(self.cfg, input);
         let frags = FragTracker::new(self.cfg.frag);
@@ -257,7 +283,7 @@ impl Pipeline {
         &mut self,
         reader: &mut CaptureReader,
         input: u32,
-        out: &mut (impl FnMut(FlowRecord) + Send),
+        out: &mut (impl FlowSink + Send),
     ) -> InputSummary {
         let table = FlowTable::new(self.cfg, input);
         let frags = FragTracker::new(self.cfg.frag);
@@ -297,6 +323,11 @@ impl Pipeline {
                            samples: &mut HashMap<IpAddr, FlowTable>,
                            stage: &mut S| {
             match item {
+                // Neither paired nor filtered: the records go out as they were decoded.
+                ExportItem::Records(rs) if !filtering && pairer.is_none() => {
+                    records += rs.len() as u64;
+                    stage.exports(rs, input);
+                }
                 ExportItem::Records(rs) => {
                     for r in rs {
                         let kept = if filtering {

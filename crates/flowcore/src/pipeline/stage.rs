@@ -7,9 +7,11 @@
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::{Scope, ScopedJoinHandle};
 
+use super::FlowSink;
 use crate::decode::{FragStats, FragTracker, PacketSummary};
 use crate::flow::table::Prepared;
 use crate::flow::{FlowRecord, FlowTable, FlowTableStats};
+use crate::input::export::ExportRecord;
 
 /// Decoded packets pushed into the flow table together: their index buckets, then their
 /// flows' slots, are prefetched first, so the cache misses of a batch overlap instead of
@@ -34,6 +36,9 @@ pub(crate) trait Stage {
     /// reaches `out` after the records of every packet before it.
     /// `make` builds it where it goes (a 296-byte record is not moved through calls).
     fn record(&mut self, make: impl FnOnce() -> FlowRecord);
+    /// Export records of input `input` that go out as they are, in order, after the
+    /// records of every packet before them ([`FlowSink::exports`]).
+    fn exports(&mut self, records: &[ExportRecord], input: u32);
     /// End of the input's packets: fragments and flows still held are emitted.
     fn flush(&mut self);
     /// After the last record: the table's and fragment tracker's counters.
@@ -79,17 +84,17 @@ struct Assembly<'o, O> {
     out: &'o mut O,
 }
 
-impl<O: FnMut(FlowRecord)> Assembly<'_, O> {
+impl<O: FlowSink> Assembly<'_, O> {
     /// Pushes `packets` in order, a batch at a time.
     fn push(&mut self, packets: &[PacketSummary]) {
+        let Assembly {
+            table,
+            frags,
+            preps,
+            out,
+        } = self;
         for b in packets.chunks(BATCH) {
-            push_batch(
-                b,
-                &mut self.preps,
-                &mut self.table,
-                &mut self.frags,
-                self.out,
-            );
+            push_batch(b, preps, table, frags, &mut |f| out.flow(f));
         }
     }
 
@@ -97,8 +102,9 @@ impl<O: FnMut(FlowRecord)> Assembly<'_, O> {
         let Assembly {
             table, frags, out, ..
         } = self;
-        frags.flush(&mut |p| table.push(&p, *out));
-        table.flush(*out);
+        let out = &mut |f| out.flow(f);
+        frags.flush(&mut |p| table.push(&p, out));
+        table.flush(out);
     }
 
     fn stats(&self) -> (FlowTableStats, FragStats) {
@@ -112,7 +118,7 @@ pub(crate) struct Inline<'o, O> {
     batch: Vec<PacketSummary>,
 }
 
-impl<'o, O: FnMut(FlowRecord)> Inline<'o, O> {
+impl<'o, O: FlowSink> Inline<'o, O> {
     pub(crate) fn new(table: FlowTable, frags: FragTracker, out: &'o mut O) -> Self {
         Inline {
             asm: Assembly {
@@ -131,7 +137,7 @@ impl<'o, O: FnMut(FlowRecord)> Inline<'o, O> {
     }
 }
 
-impl<O: FnMut(FlowRecord)> Stage for Inline<'_, O> {
+impl<O: FlowSink> Stage for Inline<'_, O> {
     fn packet(&mut self, s: PacketSummary) {
         self.batch.push(s);
         if self.batch.len() == BATCH {
@@ -141,7 +147,12 @@ impl<O: FnMut(FlowRecord)> Stage for Inline<'_, O> {
 
     fn record(&mut self, make: impl FnOnce() -> FlowRecord) {
         self.push_pending();
-        (self.asm.out)(make());
+        self.asm.out.flow(make());
+    }
+
+    fn exports(&mut self, records: &[ExportRecord], input: u32) {
+        self.push_pending();
+        self.asm.out.exports(records, input);
     }
 
     fn flush(&mut self) {
@@ -159,8 +170,19 @@ impl<O: FnMut(FlowRecord)> Stage for Inline<'_, O> {
 #[derive(Default)]
 struct Chunk {
     packets: Vec<PacketSummary>,
-    records: Vec<(usize, FlowRecord)>,
+    records: Vec<(usize, Emit)>,
+    /// The export records [`Emit::Exports`] names.
+    exports: Vec<ExportRecord>,
     flush: bool,
+}
+
+/// A record to emit. Kept unboxed: the chunk's vector is reused, so a flow record is
+/// built in place instead of allocated.
+#[allow(clippy::large_enum_variant)]
+enum Emit {
+    Flow(FlowRecord),
+    /// A range of the chunk's export records, of one input.
+    Exports(std::ops::Range<usize>, u32),
 }
 
 /// The flow table, fragment tracker and `out` on a second thread.
@@ -173,7 +195,7 @@ pub(crate) struct Split<'scope> {
 
 impl<'scope> Split<'scope> {
     /// Starts the assembling thread in `scope`.
-    pub(crate) fn spawn<'env, O: FnMut(FlowRecord) + Send>(
+    pub(crate) fn spawn<'env, O: FlowSink + Send>(
         scope: &'scope Scope<'scope, 'env>,
         table: FlowTable,
         frags: FragTracker,
@@ -192,9 +214,16 @@ impl<'scope> Split<'scope> {
                 let mut at = 0;
                 for (pos, r) in c.records.drain(..) {
                     asm.push(c.packets.get(at..pos).unwrap_or_default());
-                    (asm.out)(r);
+                    match r {
+                        Emit::Flow(f) => asm.out.flow(f),
+                        Emit::Exports(range, input) => {
+                            asm.out
+                                .exports(c.exports.get(range).unwrap_or_default(), input);
+                        }
+                    }
                     at = pos;
                 }
+                c.exports.clear();
                 asm.push(c.packets.get(at..).unwrap_or_default());
                 if c.flush {
                     asm.flush();
@@ -218,6 +247,7 @@ impl<'scope> Split<'scope> {
         let fresh = self.back.try_recv().unwrap_or_else(|_| Chunk {
             packets: Vec::with_capacity(CHUNK),
             records: Vec::new(),
+            exports: Vec::new(),
             flush: false,
         });
         let c = std::mem::replace(&mut self.cur, fresh);
@@ -239,8 +269,22 @@ impl Stage for Split<'_> {
     }
 
     fn record(&mut self, make: impl FnOnce() -> FlowRecord) {
-        self.cur.records.push((self.cur.packets.len(), make()));
+        self.cur
+            .records
+            .push((self.cur.packets.len(), Emit::Flow(make())));
         if self.cur.records.len() >= CHUNK_RECORDS {
+            self.send();
+        }
+    }
+
+    fn exports(&mut self, records: &[ExportRecord], input: u32) {
+        let at = self.cur.exports.len();
+        self.cur.exports.extend_from_slice(records);
+        let range = at..self.cur.exports.len();
+        self.cur
+            .records
+            .push((self.cur.packets.len(), Emit::Exports(range, input)));
+        if self.cur.records.len() >= CHUNK_RECORDS || self.cur.exports.len() >= CHUNK_RECORDS {
             self.send();
         }
     }

@@ -38,6 +38,36 @@
 //! }
 //! # Ok::<(), String>(())
 //! ```
+//!
+//! A collector judging flow exports as they arrive: the decoder hands out each data set's
+//! records in batches, which the analyzer judges without building a flow record for each.
+//!
+//! ```no_run
+//! use flowcore::input::export::{detect, DatagramContext, ExportDecoder, ExportItem, TemplateLimits};
+//! use flowcore::policy::{Analyzer, Ruleset};
+//!
+//! let rs = Ruleset::load("rulesets/ome-city.toml".as_ref()).map_err(|errs| errs[0].to_string())?;
+//! let mut analyzer = Analyzer::new(&rs);
+//! let mut decoder = ExportDecoder::new(TemplateLimits::default());
+//! let socket = std::net::UdpSocket::bind("0.0.0.0:2055").map_err(|e| e.to_string())?;
+//! let mut buf = vec![0u8; 65535];
+//! for index in 1..=1_000_000 {
+//!     let (len, from) = socket.recv_from(&mut buf).map_err(|e| e.to_string())?;
+//!     let Some(kind) = detect(&buf[..len]) else { continue };
+//!     let ctx = DatagramContext { exporter: from.ip(), port: from.port(), capture_ts: 0, index, offset: 0 };
+//!     let warnings = decoder.decode(kind, ctx, &buf[..len], &mut |item| {
+//!         if let ExportItem::Records(records) = item {
+//!             analyzer.observe_exports(records, 0, "udp:2055");
+//!         }
+//!     });
+//!     for w in warnings {
+//!         eprintln!("datagram {index} from {from}: {}", w.what);
+//!     }
+//! }
+//! let analysis = analyzer.finish(&["udp:2055".into()]);
+//! println!("{} flows, {} violating", analysis.flows, analysis.violating_flows);
+//! # Ok::<(), String>(())
+//! ```
 
 pub mod decode;
 pub mod filter;

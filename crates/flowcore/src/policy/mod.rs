@@ -680,10 +680,11 @@ impl Ruleset {
     /// The number of exception expiry instants at or before `ts`: a verdict depends on a
     /// flow's time only through it (an exception is valid before its instant).
     fn expiry_epoch(&self, ts: TimestampNs) -> u32 {
-        if self.expiries.is_empty() {
-            return 0;
+        // Before the first expiry (and without any), the same epoch as at the start.
+        match self.expiries.first() {
+            Some(&first) if ts >= first => self.expiries.partition_point(|&at| at <= ts) as u32,
+            _ => 0,
         }
-        self.expiries.partition_point(|&at| at <= ts) as u32
     }
 
     /// Judges one flow, with the reasons exceptions and gateways did not permit it.
@@ -1698,11 +1699,16 @@ impl JudgeCache {
         self.slots = Vec::new();
     }
 
-    /// The set (its first slot) where key `key` would be.
-    fn set_of(&mut self, key: &JudgeKey) -> usize {
+    /// Allocates the slots if they are not (before the first judgement, and after
+    /// [`JudgeCache::clear`]).
+    fn ready(&mut self) {
         if self.slots.is_empty() {
             self.slots = vec![None; self.mask + 1];
         }
+    }
+
+    /// The set (its first slot) where key `key` would be ([`JudgeCache::ready`] first).
+    fn set_of(&self, key: &JudgeKey) -> usize {
         (key.slot_hash() as usize) & self.mask & !1
     }
 
@@ -1714,37 +1720,38 @@ impl JudgeCache {
     }
 
     /// The slot holding the judgement of flow `f`, of key `key` in set `at` (judged now
-    /// if it was not there).
-    fn judge_in(&mut self, rs: &Ruleset, f: &impl Observed, key: &JudgeKey, at: usize) -> usize {
+    /// if it was not there), and what it holds.
+    fn judge_in(
+        &mut self,
+        rs: &Ruleset,
+        f: &impl Observed,
+        key: &JudgeKey,
+        at: usize,
+    ) -> (usize, Slot) {
         // Two ways per set, the most recently used first: two keys whose hashes collide
         // (traffic cycling over a few hundred conversations has some) do not evict each
         // other at every flow.
         let Some([first, second]) = self.slots.get_mut(at..at + 2) else {
             unreachable!("the set index is masked to the cache's size, at least two slots");
         };
-        if first.is_some_and(|s| s.holds(key)) {
-            return at;
+        if let Some(s) = first.filter(|s| s.holds(key)) {
+            return (at, s);
         }
-        if second.is_some_and(|s| s.holds(key)) {
+        if let Some(s) = second.filter(|s| s.holds(key)) {
             std::mem::swap(first, second);
-            return at;
+            return (at, s);
         }
         let j = rs.judge(&f.record(), false);
-        *second = first.take();
-        *first = Some(Slot {
+        let s = Slot {
             words: key.words,
             epoch: key.epoch,
             src: j.src.class,
             dst: j.dst.class,
             verdict: Short::of(&j.verdict),
             finding: NO_FINDING,
-        });
-        at
-    }
-
-    /// The judgement in slot `at` (as [`JudgeCache::judge_in`] returned it).
-    fn get(&self, at: usize) -> Option<Slot> {
-        self.slots.get(at).copied().flatten()
+        };
+        *second = first.replace(s);
+        (at, s)
     }
 
     /// Remembers that slot `at`'s violations go to finding `i`.
@@ -1943,6 +1950,7 @@ impl<'r> Analyzer<'r> {
         if !self.sealed.is_empty() {
             self.unseal();
         }
+        self.cache.ready();
         const AHEAD: usize = 8;
         let none = (
             JudgeKey {
@@ -1970,6 +1978,7 @@ impl<'r> Analyzer<'r> {
         if !self.sealed.is_empty() {
             self.unseal();
         }
+        self.cache.ready();
         let key = f.key(self.rs.expiry_epoch(f.first_ts()));
         let at = self.cache.set_of(&key);
         self.observe_in(f, &key, at, file).verdict(f.dst_ip())
@@ -1978,10 +1987,7 @@ impl<'r> Analyzer<'r> {
     /// Judges flow `f`, whose judgement key and cache set are known (and whose analyzer
     /// is not sealed); the verdict as the cache keeps it.
     fn observe_in(&mut self, f: &impl Observed, key: &JudgeKey, at: usize, file: &str) -> Short {
-        let slot = self.cache.judge_in(self.rs, f, key, at);
-        let Some(j) = self.cache.get(slot) else {
-            unreachable!("judge filled the slot");
-        };
+        let (slot, j) = self.cache.judge_in(self.rs, f, key, at);
         let (short, cached) = (j.verdict, j.finding);
         self.flows += 1;
         // Every class an attribution returns is one of the inventory's.

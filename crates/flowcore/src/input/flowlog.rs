@@ -16,7 +16,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use serde_json::Value;
 
-use super::export::{ExportKind, ExportRecord, ExportWarning};
+use super::export::{ExportKind, ExportRecord, ExportWarning, BLANK};
 use super::stream::ByteStream;
 use super::Damage;
 use crate::time::{parse_log_time, TimestampNs, NS_PER_SEC};
@@ -973,28 +973,13 @@ fn blank(
 ) -> ExportRecord {
     ExportRecord {
         kind,
-        exporter: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        domain: 0,
         src,
         dst,
-        src_port: 0,
-        dst_port: 0,
         proto,
-        tcp_flags: None,
-        packets: 0,
-        bytes: 0,
-        reverse: None,
         initiator_known: true,
         start,
         end: start,
-        in_if: 0,
-        out_if: 0,
-        vlan: None,
-        src_mac: None,
-        dst_mac: None,
-        sampling: 1,
-        datagram_index: 0,
-        datagram_offset: 0,
+        ..BLANK
     }
 }
 

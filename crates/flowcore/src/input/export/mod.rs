@@ -11,7 +11,7 @@
 mod netflow;
 mod sflow;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 pub use netflow::TemplateLimits;
 
@@ -37,6 +37,35 @@ pub enum ExportKind {
     /// A delimited text or Parquet table read with a column map.
     Table,
 }
+
+/// A record of nothing (unspecified addresses, no counts, unsampled): what a decoder's
+/// batch slots hold before their first record, and the base of records built field by
+/// field.
+pub(crate) const BLANK: ExportRecord = ExportRecord {
+    kind: ExportKind::Ipfix,
+    exporter: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    domain: 0,
+    src: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    dst: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    src_port: 0,
+    dst_port: 0,
+    proto: 0,
+    tcp_flags: None,
+    packets: 0,
+    bytes: 0,
+    reverse: None,
+    initiator_known: false,
+    start: 0,
+    end: 0,
+    in_if: 0,
+    out_if: 0,
+    vlan: None,
+    src_mac: None,
+    dst_mac: None,
+    sampling: 1,
+    datagram_index: 0,
+    datagram_offset: 0,
+};
 
 /// One unidirectional flow record from an exporter.
 #[derive(Debug, Clone, PartialEq, Eq)]

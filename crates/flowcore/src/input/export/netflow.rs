@@ -5,7 +5,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use hashbrown::HashMap;
 
-use super::{DatagramContext, ExportItem, ExportKind, ExportRecord, ExportStats, ExportWarning};
+use super::{
+    DatagramContext, ExportItem, ExportKind, ExportRecord, ExportStats, ExportWarning, BLANK,
+};
 use crate::time::{TimestampNs, NS_PER_SEC};
 
 /// Bounds on template state (adversarial exporters).
@@ -59,33 +61,6 @@ fn uptime_to_ns(at_ms: u32, header_uptime_ms: u32, header_ns: i64) -> TimestampN
 /// first-level cache (about 5 kB) and memory stays bounded whatever a template says.
 const BATCH: usize = 32;
 
-/// What a batch's slots hold before their first record.
-const PLACEHOLDER: ExportRecord = ExportRecord {
-    kind: ExportKind::Ipfix,
-    exporter: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-    domain: 0,
-    src: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-    dst: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-    src_port: 0,
-    dst_port: 0,
-    proto: 0,
-    tcp_flags: None,
-    packets: 0,
-    bytes: 0,
-    reverse: None,
-    initiator_known: false,
-    start: 0,
-    end: 0,
-    in_if: 0,
-    out_if: 0,
-    vlan: None,
-    src_mac: None,
-    dst_mac: None,
-    sampling: 1,
-    datagram_index: 0,
-    datagram_offset: 0,
-};
-
 /// Records gathered for the next [`ExportItem::Records`]. Decoders write each record into
 /// its slot (a 170-byte record built elsewhere and copied in cost more than the rest of
 /// a fast record's decoding).
@@ -101,7 +76,7 @@ impl Batch {
     #[inline]
     fn slot(&mut self) -> &mut ExportRecord {
         if self.n == self.slots.len() {
-            self.slots.push(PLACEHOLDER);
+            self.slots.push(BLANK);
         }
         &mut self.slots[self.n]
     }
@@ -490,7 +465,7 @@ impl Fast {
         sampling: u32,
         init_ms: Option<i64>,
     ) -> ExportRecord {
-        let mut r = PLACEHOLDER;
+        let mut r = BLANK;
         self.fill::<FULL>(&mut r, b, h, ctx, sampling, init_ms);
         r
     }

@@ -51,6 +51,17 @@ fn field(id: u16, len: u16) -> Vec<u8> {
     f
 }
 
+/// Fields of the IPv4 5-tuple: addresses, ports, protocol.
+fn five_tuple() -> Vec<Vec<u8>> {
+    vec![
+        field(8, 4),
+        field(12, 4),
+        field(7, 2),
+        field(11, 2),
+        field(4, 1),
+    ]
+}
+
 fn template(id: u16, fields: &[Vec<u8>]) -> Vec<u8> {
     let mut t = id.to_be_bytes().to_vec();
     t.extend((fields.len() as u16).to_be_bytes());
@@ -73,18 +84,17 @@ fn ipfix_varlen_enterprise_reverse_padding_withdrawal_and_pending() {
     let tpl = template(
         300,
         &[
-            field(8, 4),
-            field(12, 4),
-            field(7, 2),
-            field(11, 2),
-            field(4, 1),
-            field(1, 4),
-            field(2, 8),
-            pen9,
-            field(82, 65535),
-            rev,
-            field(152, 8),
-        ],
+            five_tuple(),
+            vec![
+                field(1, 4),
+                field(2, 8),
+                pen9,
+                field(82, 65535),
+                rev,
+                field(152, 8),
+            ],
+        ]
+        .concat(),
     );
     let mut rec = vec![10, 1, 0, 1, 10, 3, 0, 1];
     rec.extend(50000u16.to_be_bytes());
@@ -294,17 +304,7 @@ fn records_come_in_bounded_batches_in_order() {
     // first (walked): batches of at most 32, in order, none empty, each set's records
     // handed out before the next set's.
     let mut dec = ExportDecoder::new(TemplateLimits::default());
-    let fixed = template(
-        300,
-        &[
-            field(8, 4),
-            field(12, 4),
-            field(7, 2),
-            field(11, 2),
-            field(4, 1),
-            field(2, 4),
-        ],
-    );
+    let fixed = template(300, &[five_tuple(), vec![field(2, 4)]].concat());
     let walked = template(
         301,
         &[

@@ -6,6 +6,7 @@ pub mod model;
 pub mod site;
 pub mod testing;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -15,8 +16,6 @@ use ipnet::IpNet;
 use sha2::{Digest, Sha256};
 
 use crate::decode::proto;
-use std::borrow::Cow;
-
 use crate::flow::{export_initiator_known, from_export, FlowRecord};
 use crate::input::export::ExportRecord;
 use crate::segment::{Attribution, ClassId, ClassKind, Inventory, MacObservations, MacSighting};
@@ -1660,10 +1659,14 @@ impl Observed for Export<'_> {
         self.r.end
     }
     fn packets(&self) -> u64 {
-        (self.r.packets).saturating_add(self.r.reverse.map_or(0, |(p, _, _)| p))
+        self.r
+            .packets
+            .saturating_add(self.r.reverse.map_or(0, |(p, _, _)| p))
     }
     fn bytes(&self) -> u64 {
-        (self.r.bytes).saturating_add(self.r.reverse.map_or(0, |(_, b, _)| b))
+        self.r
+            .bytes
+            .saturating_add(self.r.reverse.map_or(0, |(_, b, _)| b))
     }
     fn has_macs(&self) -> bool {
         self.r.src_mac.is_some() || self.r.dst_mac.is_some()

@@ -12,29 +12,15 @@ use std::io::Cursor;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
-use flowcore::flow::{from_export, FlowConfig, FlowRecord};
+use flowcore::flow::{from_export, FlowConfig};
 use flowcore::input::export::{
-    DatagramContext, ExportDecoder, ExportItem, ExportKind, ExportRecord, TemplateLimits,
+    DatagramContext, ExportDecoder, ExportItem, ExportKind, TemplateLimits,
 };
 use flowcore::input::CaptureReader;
-use flowcore::pipeline::{FlowSink, Pipeline};
+use flowcore::pipeline::Pipeline;
 use flowcore::policy::{Analyzer, Ruleset};
 
 const SITE: &str = include_str!("../rulesets/example-site.toml");
-
-/// What `flowcli analyze` gives the pipeline: flows to `observe`, export records (as
-/// decoded, in batches) to `observe_exports`.
-struct Judge<'a, 'r>(&'a mut Analyzer<'r>);
-
-impl FlowSink for Judge<'_, '_> {
-    fn flow(&mut self, f: FlowRecord) {
-        self.0.observe(&f, "bench");
-    }
-
-    fn exports(&mut self, records: &[ExportRecord], input: u32) {
-        self.0.observe_exports(records, input, "bench");
-    }
-}
 
 #[path = "datagrams.rs"]
 mod datagrams;
@@ -115,7 +101,9 @@ fn main() {
             let mut p = Pipeline::new(FlowConfig::default());
             let mut an = Analyzer::new(&rs);
             let t = Instant::now();
-            let s = p.run(&mut r, 0, &mut Judge(&mut an));
+            // What `flowcli analyze` gives the pipeline: flows to `observe`, export
+            // records (as decoded, in batches) to `observe_exports`.
+            let s = p.run(&mut r, 0, &mut an.sink("bench"));
             best_pipe = best_pipe.min(t.elapsed().as_secs_f64());
             assert_eq!(s.export_records, u64::from(n));
             assert_eq!(an.finish(&["bench".into()]).flows, u64::from(n));

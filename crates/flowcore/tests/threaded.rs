@@ -306,23 +306,15 @@ fn sinks_taking_export_batches_see_what_closures_see() {
                 assert!(sink.batches > 20, "{name}: {} batches", sink.batches);
             }
         }
-        // Judged: batches through `observe_exports`, flows through `observe`.
-        struct Judge<'a, 'r>(&'a mut Analyzer<'r>);
-        impl FlowSink for Judge<'_, '_> {
-            fn flow(&mut self, f: FlowRecord) {
-                self.0.observe(&f, "input");
-            }
-            fn exports(&mut self, records: &[ExportRecord], input: u32) {
-                self.0.observe_exports(records, input, "input");
-            }
-        }
+        // Judged through the analyzer's sink: batches through `observe_exports`, flows
+        // through `observe`.
         let mut batched = Analyzer::new(&rs);
         let mut reader =
             CaptureReader::from_reader("input".into(), Box::new(Cursor::new(bytes.clone())))
                 .unwrap();
         let mut pipeline = p();
-        pipeline.run_threaded(&mut reader, 3, &mut Judge(&mut batched));
-        pipeline.finish(&mut Judge(&mut batched));
+        pipeline.run_threaded(&mut reader, 3, &mut batched.sink("input"));
+        pipeline.finish(&mut batched.sink("input"));
         let mut single = Analyzer::new(&rs);
         for f in &want {
             single.observe(f, "input");

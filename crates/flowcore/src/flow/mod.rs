@@ -16,6 +16,7 @@ pub use table::{FlowConfig, FlowTable, FlowTableStats, Timeouts};
 pub use tcp::ConnState;
 
 use crate::decode::Tunnel;
+use crate::input::export::ExportRecord;
 use crate::time::TimestampNs;
 
 /// TCP flag bits.
@@ -229,6 +230,32 @@ impl FlowRecord {
     /// Total bytes, both directions.
     pub fn bytes(&self) -> u64 {
         self.fwd.bytes.saturating_add(self.rev.bytes)
+    }
+}
+
+/// Where finished flow records go (a [`Pipeline`](crate::pipeline::Pipeline)'s output);
+/// every `FnMut(FlowRecord)` closure is one. A sink may also take the export records that
+/// go out as they are (no pairing, no filter) as they were decoded, a batch at a time
+/// ([`FlowSink::exports`]): an analyzer's sink
+/// ([`Analyzer::sink`](crate::policy::Analyzer::sink)) judges them so without building a
+/// flow record for each.
+pub trait FlowSink {
+    /// A finished flow record.
+    fn flow(&mut self, f: FlowRecord);
+
+    /// Export records of input number `input`, in order. By default each goes to
+    /// [`FlowSink::flow`] as [`from_export`]`(r, input)`; a sink that overrides this must
+    /// do what that would do.
+    fn exports(&mut self, records: &[ExportRecord], input: u32) {
+        for r in records {
+            self.flow(from_export(r, input));
+        }
+    }
+}
+
+impl<F: FnMut(FlowRecord)> FlowSink for F {
+    fn flow(&mut self, f: FlowRecord) {
+        self(f);
     }
 }
 

@@ -13,12 +13,13 @@ use hashbrown::HashMap;
 
 use crate::decode::{self, proto, FragStats, FragTracker, PacketSummary, SkipReason};
 use crate::filter::Filter;
+pub use crate::flow::FlowSink;
 use crate::flow::{
     from_export, ExportMeta, ExportPairer, FlowConfig, FlowRecord, FlowTable, FlowTableStats,
 };
 use crate::input::export::{
-    self, DatagramContext, ExportDecoder, ExportItem, ExportKind, ExportRecord, ExportStats,
-    ExportWarning, TemplateLimits,
+    self, DatagramContext, ExportDecoder, ExportItem, ExportKind, ExportStats, ExportWarning,
+    TemplateLimits,
 };
 use crate::input::flowlog::LogItem;
 use crate::input::{
@@ -101,31 +102,6 @@ pub fn flows_from_capture(
     let s = p.run(reader, input, out);
     p.finish(out);
     s
-}
-
-/// Where a pipeline's flow records go; every `FnMut(FlowRecord)` closure is one. A sink
-/// may also take the export records that go out as they are (no pairing, no filter) as
-/// they were decoded, a batch at a time ([`FlowSink::exports`]): an
-/// [`Analyzer`](crate::policy::Analyzer) judges them so without building a flow record
-/// for each ([`Analyzer::observe_exports`](crate::policy::Analyzer::observe_exports)).
-pub trait FlowSink {
-    /// A finished flow record.
-    fn flow(&mut self, f: FlowRecord);
-
-    /// Export records of input number `input`, in order. By default each goes to
-    /// [`FlowSink::flow`] as [`from_export`]`(r, input)`; a sink that overrides this must
-    /// do what that would do.
-    fn exports(&mut self, records: &[ExportRecord], input: u32) {
-        for r in records {
-            self.flow(from_export(r, input));
-        }
-    }
-}
-
-impl<F: FnMut(FlowRecord)> FlowSink for F {
-    fn flow(&mut self, f: FlowRecord) {
-        self(f);
-    }
 }
 
 /// sFlow agents assembled per input; samples from further agents are counted and skipped.

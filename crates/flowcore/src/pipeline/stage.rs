@@ -7,9 +7,9 @@
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::{Scope, ScopedJoinHandle};
 
-use super::FlowSink;
 use crate::decode::{FragStats, FragTracker, PacketSummary};
 use crate::flow::table::Prepared;
+use crate::flow::FlowSink;
 use crate::flow::{FlowRecord, FlowTable, FlowTableStats};
 use crate::input::export::ExportRecord;
 

@@ -16,7 +16,7 @@ use ipnet::IpNet;
 use sha2::{Digest, Sha256};
 
 use crate::decode::proto;
-use crate::flow::{export_initiator_known, from_export, FlowRecord};
+use crate::flow::{export_initiator_known, from_export, FlowRecord, FlowSink};
 use crate::input::export::ExportRecord;
 use crate::segment::{Attribution, ClassId, ClassKind, Inventory, MacObservations, MacSighting};
 use crate::time::{TimestampNs, NS_PER_SEC};
@@ -1765,6 +1765,22 @@ impl JudgeCache {
     }
 }
 
+/// An [`Analyzer`] as a [`FlowSink`] (see [`Analyzer::sink`]).
+pub struct Judging<'a, 'r> {
+    analyzer: &'a mut Analyzer<'r>,
+    file: &'a str,
+}
+
+impl FlowSink for Judging<'_, '_> {
+    fn flow(&mut self, f: FlowRecord) {
+        self.analyzer.observe(&f, self.file);
+    }
+
+    fn exports(&mut self, records: &[ExportRecord], input: u32) {
+        self.analyzer.observe_exports(records, input, self.file);
+    }
+}
+
 /// Judges flows one by one (streaming) and aggregates findings.
 pub struct Analyzer<'r> {
     rs: &'r Ruleset,
@@ -1943,6 +1959,16 @@ impl<'r> Analyzer<'r> {
     /// judgements), which makes it the faster way for a collector to judge exports.
     pub fn observe_export(&mut self, r: &ExportRecord, input: u32, file: &str) -> Verdict {
         self.observe_any(&Export { r, input }, file)
+    }
+
+    /// This analyzer as a pipeline's output: flows are [observed](Analyzer::observe),
+    /// export records that go out as they are [judged a batch at a time](Analyzer::observe_exports),
+    /// all as first seen in `file`.
+    pub fn sink<'a>(&'a mut self, file: &'a str) -> Judging<'a, 'r> {
+        Judging {
+            analyzer: self,
+            file,
+        }
     }
 
     /// Judges export records `records` of input number `input` (named `file`), as

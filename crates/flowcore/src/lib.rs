@@ -21,19 +21,30 @@
 //! # Ok::<(), flowcore::input::InputError>(())
 //! ```
 //!
-//! Judging flows against a site's policy:
+//! Judging a night's inputs against a site's policy: one [`pipeline::Pipeline`] keeps the
+//! flow-export templates from input to input, as a collector does, and the analyzer's
+//! [sink](policy::Analyzer::sink) judges flow records one by one and export records a
+//! batch at a time:
 //!
 //! ```no_run
-//! use flowcore::{flow::FlowConfig, input::CaptureReader, pipeline::flows_from_capture};
+//! use flowcore::{flow::FlowConfig, input::CaptureReader, pipeline::Pipeline};
 //! use flowcore::policy::{Analyzer, Ruleset};
 //!
 //! let rs = Ruleset::load("rulesets/ome-city.toml".as_ref()).map_err(|errs| errs[0].to_string())?;
 //! let mut analyzer = Analyzer::new(&rs);
-//! let mut reader = CaptureReader::open("night.pcap".as_ref()).map_err(|e| e.to_string())?;
-//! flows_from_capture(&mut reader, 0, &FlowConfig::default(), &mut |flow| {
-//!     analyzer.observe(&flow, "night.pcap");
-//! });
-//! for f in analyzer.finish(&["night.pcap".into()]).findings {
+//! let mut pipeline = Pipeline::new(FlowConfig::default());
+//! let files = ["night.pcap".to_string(), "netflow.pcap".to_string()];
+//! for (input, name) in files.iter().enumerate() {
+//!     let mut reader = CaptureReader::open(name.as_ref()).map_err(|e| e.to_string())?;
+//!     let summary = pipeline.run(&mut reader, input as u32, &mut analyzer.sink(name));
+//!     if let Some(damage) = summary.damage {
+//!         eprintln!("{name}: {damage:?}");
+//!     }
+//! }
+//! // Ends the run: export data still missing its template is counted as undecodable.
+//! let exports = pipeline.finish(&mut analyzer.sink(&files[1]));
+//! eprintln!("{} export records, {} sets undecodable", exports.records, exports.undecodable_sets);
+//! for f in analyzer.finish(&files).findings {
 //!     println!("{} {} {} -> {} {}", f.severity.as_str(), f.rule_id, f.src.ip, f.dst.ip, f.service);
 //! }
 //! # Ok::<(), String>(())

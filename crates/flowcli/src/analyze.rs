@@ -517,6 +517,7 @@ impl FlowSink for Judge<'_, '_> {
     fn exports(&mut self, records: &[ExportRecord], input: u32) {
         match (&mut self.analyzer, &self.kept) {
             (Some(an), None) => an.observe_exports(records, input, self.file),
+            (None, None) => {}
             _ => {
                 for r in records {
                     self.flow(flowcore::flow::from_export(r, input));

@@ -1976,10 +1976,7 @@ impl<'r> Analyzer<'r> {
     /// cache's sets of the next records are fetched while one is judged, so that their
     /// cache misses overlap.
     pub fn observe_exports(&mut self, records: &[ExportRecord], input: u32, file: &str) {
-        if !self.sealed.is_empty() {
-            self.unseal();
-        }
-        self.cache.ready();
+        self.ready();
         const AHEAD: usize = 8;
         let none = (
             JudgeKey {
@@ -1991,11 +1988,8 @@ impl<'r> Analyzer<'r> {
         for chunk in records.chunks(AHEAD) {
             let mut keys = [none; AHEAD];
             for (k, r) in keys.iter_mut().zip(chunk) {
-                let f = Export { r, input };
-                let key = f.key(self.rs.expiry_epoch(f.first_ts()));
-                let at = self.cache.set_of(&key);
-                self.cache.prefetch(at);
-                *k = (key, at);
+                *k = self.locate(&Export { r, input });
+                self.cache.prefetch(k.1);
             }
             for ((key, at), r) in keys.iter().zip(chunk) {
                 self.observe_in(&Export { r, input }, key, *at, file);
@@ -2004,13 +1998,25 @@ impl<'r> Analyzer<'r> {
     }
 
     fn observe_any(&mut self, f: &impl Observed, file: &str) -> Verdict {
+        self.ready();
+        let (key, at) = self.locate(f);
+        self.observe_in(f, &key, at, file).verdict(f.dst_ip())
+    }
+
+    /// Before judging: the findings open again if sealed, the cache allocated.
+    fn ready(&mut self) {
         if !self.sealed.is_empty() {
             self.unseal();
         }
         self.cache.ready();
+    }
+
+    /// Flow `f`'s judgement key and the cache set it belongs in.
+    #[inline]
+    fn locate(&self, f: &impl Observed) -> (JudgeKey, usize) {
         let key = f.key(self.rs.expiry_epoch(f.first_ts()));
         let at = self.cache.set_of(&key);
-        self.observe_in(f, &key, at, file).verdict(f.dst_ip())
+        (key, at)
     }
 
     /// Judges flow `f`, whose judgement key and cache set are known (and whose analyzer

@@ -6,7 +6,8 @@
 //! (c) The same as `flowcli analyze` runs it: the datagrams in a pcap capture (Ethernet,
 //! IPv4, UDP) read from memory through `Pipeline::run`, records judged by an analyzer.
 //!
-//! `cargo bench -p flowcore --bench exports` (pass a record count, default 2 000 000).
+//! `cargo bench -p flowcore --bench exports` (pass a record count, default 2 000 000, and
+//! optionally the formats to run: `v5`, `v9`, `ipfix`, `ipfix-var`).
 
 use std::io::Cursor;
 use std::net::{IpAddr, Ipv4Addr};
@@ -31,6 +32,11 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(2_000_000);
+    // Formats to run (v5, v9, ipfix, ipfix-var): all unless some are named.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a.parse::<u32>().is_err() && !a.starts_with('-'))
+        .collect();
     let rs = Ruleset::from_str("example-site.toml", SITE, None).expect("site");
     let ctx = |i: u64| DatagramContext {
         exporter: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
@@ -40,12 +46,20 @@ fn main() {
         offset: 0,
     };
     println!("{n} records per format, one core, best of 3");
-    for (name, kind, datagrams) in [
-        ("NetFlow v5", ExportKind::NetflowV5, v5(n)),
-        ("NetFlow v9", ExportKind::NetflowV9, templated(n, false)),
-        ("IPFIX", ExportKind::Ipfix, templated(n, true)),
-        ("IPFIX var", ExportKind::Ipfix, templated_var(n)),
-    ] {
+    type Make = fn(u32) -> Vec<Vec<u8>>;
+    let formats: [(&str, &str, ExportKind, Make); 4] = [
+        ("NetFlow v5", "v5", ExportKind::NetflowV5, v5),
+        ("NetFlow v9", "v9", ExportKind::NetflowV9, |n| {
+            templated(n, false)
+        }),
+        ("IPFIX", "ipfix", ExportKind::Ipfix, |n| templated(n, true)),
+        ("IPFIX var", "ipfix-var", ExportKind::Ipfix, templated_var),
+    ];
+    for (name, short, kind, make) in formats {
+        if !only.is_empty() && !only.iter().any(|o| o == short) {
+            continue;
+        }
+        let datagrams = make(n);
         let mut best = (f64::MAX, f64::MAX);
         let mut best_conv = f64::MAX;
         for _ in 0..3 {

@@ -1365,9 +1365,14 @@ impl JudgeKey {
     }
 }
 
-/// Slots of the judgement cache (sets of two: a third colliding key replaces the least
-/// recently used).
+/// Slots of the judgement cache, in sets of [`JUDGE_CACHE_WAYS`].
 const JUDGE_CACHE_SLOTS: usize = 1 << 14;
+
+/// Slots per set of the judgement cache, most recently used first: a fifth key whose
+/// hash falls in the set replaces the least recently used. With two, three conversations
+/// of one set taking turns (as traffic cycling over a thousand conversations has a few)
+/// evicted each other at every flow.
+const JUDGE_CACHE_WAYS: usize = 4;
 
 /// A verdict as the cache keeps it: judged without reasons, so nothing to allocate, and
 /// small ([`NONE`] for no index; an assumed initiator is always the flow's responder),
@@ -1712,7 +1717,7 @@ impl JudgeCache {
 
     /// The set (its first slot) where key `key` would be ([`JudgeCache::ready`] first).
     fn set_of(&self, key: &JudgeKey) -> usize {
-        (key.slot_hash() as usize) & self.mask & !1
+        (key.slot_hash() as usize) & self.mask & !(JUDGE_CACHE_WAYS - 1)
     }
 
     /// Asks the processor to fetch set `at` (as [`JudgeCache::set_of`] returned it).
@@ -1731,18 +1736,19 @@ impl JudgeCache {
         key: &JudgeKey,
         at: usize,
     ) -> (usize, Slot) {
-        // Two ways per set, the most recently used first: two keys whose hashes collide
-        // (traffic cycling over a few hundred conversations has some) do not evict each
-        // other at every flow.
-        let Some([first, second]) = self.slots.get_mut(at..at + 2) else {
-            unreachable!("the set index is masked to the cache's size, at least two slots");
+        // The ways of the set, the most recently used first: keys whose hashes collide
+        // do not evict each other at every flow.
+        let Some(set) = self.slots.get_mut(at..at + JUDGE_CACHE_WAYS) else {
+            unreachable!("the set index is masked to the cache's size, at least one set");
         };
-        if let Some(s) = first.filter(|s| s.holds(key)) {
+        if let Some(s) = set[0].filter(|s| s.holds(key)) {
             return (at, s);
         }
-        if let Some(s) = second.filter(|s| s.holds(key)) {
-            std::mem::swap(first, second);
-            return (at, s);
+        for way in 1..JUDGE_CACHE_WAYS {
+            if let Some(s) = set[way].filter(|s| s.holds(key)) {
+                set[..=way].rotate_right(1);
+                return (at, s);
+            }
         }
         let j = rs.judge(&f.record(), false);
         let s = Slot {
@@ -1753,7 +1759,8 @@ impl JudgeCache {
             verdict: Short::of(&j.verdict),
             finding: NO_FINDING,
         };
-        *second = first.replace(s);
+        set.rotate_right(1);
+        set[0] = Some(s);
         (at, s)
     }
 
@@ -1847,12 +1854,12 @@ impl<'r> Analyzer<'r> {
         }
     }
 
-    /// A judgement cache of `n` slots (rounded up to a power of two, at least one set of
-    /// two): the smallest makes nearly every flow a fresh judgement, the reference the
-    /// cached path is tested against.
+    /// A judgement cache of `n` slots (rounded up to a power of two, at least one set):
+    /// the smallest makes nearly every flow a fresh judgement, the reference the cached
+    /// path is tested against.
     #[cfg(test)]
     pub(crate) fn judge_cache_slots(mut self, n: usize) -> Self {
-        self.cache.mask = n.next_power_of_two().max(2) - 1;
+        self.cache.mask = n.next_power_of_two().max(JUDGE_CACHE_WAYS) - 1;
         self.cache.clear();
         self
     }

@@ -386,8 +386,10 @@ const MIX_PORTS: [u16; 6] = [22, 25, 53, 443, 445, 3389];
 fn findings_through_the_cache_equal_findings_without_it() {
     // The judgement cache also remembers which finding a judgement's violations go to
     // (and whether that is the rule's overflow finding): an analyzer with a cache of one
-    // set of two slots, where most flows find another key there, must aggregate the same
-    // findings and counts, bounded or not.
+    // set of four slots, where most flows find another key there, must aggregate the same
+    // findings and counts, bounded or not. A second mix takes turns over six conversations
+    // (then six others, past the exception's expiry), so the set's ways are found,
+    // reordered and evicted at almost every flow.
     let rs = example();
     let (hosts, ports) = (MIX_HOSTS, MIX_PORTS);
     let expiry = rs.exceptions[0].expires_at.expect("EX-001 expires");
@@ -408,16 +410,27 @@ fn findings_through_the_cache_equal_findings_without_it() {
             f
         })
         .collect();
-    for bound in [7, 100_000] {
+    let few: Vec<FlowRecord> = (0..6000)
+        .map(|i| {
+            let mut f = flows[next(6)].clone();
+            (f.first_ts, f.last_ts) = (flows[i].first_ts, flows[i].last_ts);
+            f.first_packet_index = i as u64;
+            f
+        })
+        .collect();
+    for (mix, bound) in [(&flows, 7), (&flows, 100_000), (&few, 100_000)] {
         let mut cached = Analyzer::new(&rs).max_findings(bound);
-        let mut fresh = Analyzer::new(&rs).max_findings(bound).judge_cache_slots(2);
-        for f in &flows {
+        let mut fresh = Analyzer::new(&rs).max_findings(bound).judge_cache_slots(4);
+        for f in mix {
             assert_eq!(cached.observe(f, "a"), fresh.observe(f, "a"));
         }
         let (c, f) = (cached.finish(&["a".into()]), fresh.finish(&["a".into()]));
         assert!(c.violating_flows > 1000, "the mix has violations");
         if bound == 7 {
             assert!(c.findings_overflowed > 1000, "the bound is reached");
+        }
+        if std::ptr::eq(mix, &few) {
+            assert!(c.findings.len() >= 3, "several conversations violate");
         }
         assert_eq!(format!("{c:?}"), format!("{f:?}"), "max_findings {bound}");
     }
@@ -626,7 +639,7 @@ fn export_records_judge_as_their_flow_records() {
     let inputs: Vec<u32> = (0..chunks.len())
         .flat_map(|k| std::iter::repeat_n((k % 2) as u32, chunks[k].len()))
         .collect();
-    for (bound, slots) in [(7, 1 << 14), (100_000, 1 << 14), (100_000, 2)] {
+    for (bound, slots) in [(7, 1 << 14), (100_000, 1 << 14), (100_000, 4)] {
         let mut direct = Analyzer::new(&rs)
             .max_findings(bound)
             .judge_cache_slots(slots);

@@ -355,6 +355,39 @@ struct Fast {
     vlan: Option<(u16, u32)>,
     src_mac: Option<u16>,
     dst_mac: Option<u16>,
+    /// Every value starts in the record's first 128 bytes, so a record followed by
+    /// enough bytes can be read through a [`Window`] without bounds checks.
+    narrow: bool,
+}
+
+/// Bytes a record's values are read from (a record at the start, its set's next bytes
+/// after it).
+trait Bytes {
+    /// The `N` bytes at offset `o`, if there are that many.
+    fn at<const N: usize>(&self, o: u16) -> Option<[u8; N]>;
+}
+
+impl Bytes for [u8] {
+    #[inline]
+    fn at<const N: usize>(&self, o: u16) -> Option<[u8; N]> {
+        let o = usize::from(o);
+        self.get(o..o + N).and_then(|w| <[u8; N]>::try_from(w).ok())
+    }
+}
+
+/// A record and the bytes after it, [`WINDOW`] in all, for a [`Fast::narrow`] plan: its
+/// offsets are below 128, so masking them changes nothing and proves every read of up to
+/// 16 bytes in bounds (no check, no branch).
+struct Window<'a>(&'a [u8; WINDOW]);
+
+/// Bytes of a [`Window`]: the last value (up to 16 bytes) may start at offset 127.
+const WINDOW: usize = 128 + 16;
+
+impl Bytes for Window<'_> {
+    #[inline]
+    fn at<const N: usize>(&self, o: u16) -> Option<[u8; N]> {
+        self.0[usize::from(o) & 127..].first_chunk::<N>().copied()
+    }
 }
 
 impl Fast {
@@ -387,9 +420,10 @@ impl Fast {
         fn once<T>(slot: &mut Option<T>, v: T) -> Option<()> {
             slot.replace(v).is_none().then_some(())
         }
-        let mut off = 0usize;
+        let (mut off, mut narrow) = (0usize, true);
         for f in fields {
             let o = u16::try_from(off).ok()?;
+            narrow &= o < 128;
             let int = (o, 64 - 8 * u32::from(f.len.min(8)));
             off += usize::from(f.len);
             match f.act {
@@ -449,6 +483,7 @@ impl Fast {
             vlan,
             src_mac,
             dst_mac,
+            narrow,
         })
     }
 
@@ -466,36 +501,29 @@ impl Fast {
         init_ms: Option<i64>,
     ) -> ExportRecord {
         let mut r = BLANK;
-        self.fill::<FULL>(&mut r, b, h, ctx, sampling, init_ms);
+        self.fill::<FULL, _>(&mut r, b, h, ctx, sampling, init_ms);
         r
     }
 
     /// [`Fast::record`] written into `out` (a batch's slot): built in place, not copied.
     #[inline]
-    fn fill<const FULL: bool>(
+    fn fill<const FULL: bool, B: Bytes + ?Sized>(
         &self,
         out: &mut ExportRecord,
-        b: &[u8],
+        b: &B,
         h: Header,
         ctx: DatagramContext,
         sampling: u32,
         init_ms: Option<i64>,
     ) {
-        // One bounds check per value: the window's length is known.
-        fn bytes<const N: usize>(b: &[u8], o: u16) -> Option<[u8; N]> {
-            let o = usize::from(o);
-            b.get(o..o + N).and_then(|w| <[u8; N]>::try_from(w).ok())
-        }
         let rd = |(o, shift): (u16, u32)| {
-            bytes::<8>(b, o)
+            b.at::<8>(o)
                 .map_or(0, u64::from_be_bytes)
                 .checked_shr(shift)
                 .unwrap_or(0)
         };
         let addr = |a: AddrAt| match a {
-            AddrAt::V6(o) if FULL => {
-                IpAddr::V6(Ipv6Addr::from(bytes::<16>(b, o).unwrap_or([0; 16])))
-            }
+            AddrAt::V6(o) if FULL => IpAddr::V6(Ipv6Addr::from(b.at::<16>(o).unwrap_or([0; 16]))),
             // A simple plan's addresses are IPv4.
             AddrAt::V4(o) | AddrAt::V6(o) => IpAddr::V4(Ipv4Addr::from(rd((o, 32)) as u32)),
         };
@@ -513,7 +541,7 @@ impl Fast {
             Some(match t {
                 TimeAt::Secs(o, s) if FULL => (rd((o, s)) as i64).saturating_mul(NS_PER_SEC),
                 TimeAt::Observed(o, s) if FULL => ms((o, s)),
-                TimeAt::Ntp(o) if FULL => return bytes::<8>(b, o).and_then(|v| ntp_ns(&v)),
+                TimeAt::Ntp(o) if FULL => return b.at::<8>(o).and_then(|v| ntp_ns(&v)),
                 TimeAt::Ms(o, s) => ms((o, s)),
                 TimeAt::Uptime(o, s) => {
                     let at_ms = rd((o, s)) as u32;
@@ -565,8 +593,8 @@ impl Fast {
                 .vlan
                 .filter(|_| FULL)
                 .map(|at| (rd(at) as u16) & 0x0fff),
-            src_mac: self.src_mac.filter(|_| FULL).and_then(|o| bytes::<6>(b, o)),
-            dst_mac: self.dst_mac.filter(|_| FULL).and_then(|o| bytes::<6>(b, o)),
+            src_mac: self.src_mac.filter(|_| FULL).and_then(|o| b.at::<6>(o)),
+            dst_mac: self.dst_mac.filter(|_| FULL).and_then(|o| b.at::<6>(o)),
             sampling,
             datagram_index: ctx.index,
             datagram_offset: ctx.offset,
@@ -1162,10 +1190,15 @@ impl TemplateCache {
                     _ => break,
                 };
                 let slot = self.records.slot();
-                if simple {
-                    fast.fill::<false>(slot, b, h, ctx, sampling, init_ms);
-                } else {
-                    fast.fill::<true>(slot, b, h, ctx, sampling, init_ms);
+                match (b.first_chunk::<WINDOW>().filter(|_| fast.narrow), simple) {
+                    (Some(w), true) => {
+                        fast.fill::<false, _>(slot, &Window(w), h, ctx, sampling, init_ms);
+                    }
+                    (Some(w), false) => {
+                        fast.fill::<true, _>(slot, &Window(w), h, ctx, sampling, init_ms);
+                    }
+                    (None, true) => fast.fill::<false, _>(slot, b, h, ctx, sampling, init_ms),
+                    (None, false) => fast.fill::<true, _>(slot, b, h, ctx, sampling, init_ms),
                 }
                 b = &b[len..];
                 stats.records += 1;
@@ -1498,7 +1531,7 @@ mod plan_tests {
             (x >> 33) as usize % m
         };
         let (mut planned, mut straight, mut fast_n, mut simple_n, mut tail_n) = (0, 0, 0, 0, 0);
-        let (mut sets, mut set_records) = (0, 0);
+        let (mut sets, mut set_records, mut windowed, mut wide_n) = (0, 0, 0, 0);
         for _ in 0..20_000 {
             let n = 1 + next(14);
             let fields0: Vec<Field> = (0..n)
@@ -1534,6 +1567,20 @@ mod plan_tests {
                             len: [4, 16, 4, 16, 0, 3][next(6)],
                             pen: 0,
                             act: act_of(0, id),
+                        },
+                    );
+                }
+                // Some start with a long field nobody reads, so that values lie past a
+                // window's reach (offset 128 and beyond).
+                if next(5) == 0 {
+                    let len = 100 + next(60) as u16;
+                    fields.insert(
+                        0,
+                        Field {
+                            id: 1,
+                            len,
+                            pen: 9,
+                            act: act_of(9, 1),
                         },
                     );
                 }
@@ -1656,6 +1703,25 @@ mod plan_tests {
                     assert_eq!(simple, got, "{:?}", t.fields);
                     simple_n += 1;
                 }
+                // Through a window (the record followed by more of its set), as the
+                // cache's loop reads all but a set's last records.
+                if fast.narrow {
+                    let mut wide = b.clone();
+                    while wide.len() < WINDOW {
+                        wide.push(next(256) as u8);
+                    }
+                    let w = Window(wide.first_chunk::<WINDOW>().expect("window"));
+                    let mut r = BLANK;
+                    fast.fill::<true, _>(&mut r, &w, h, ctx, sampling.unwrap_or(1), init_ms);
+                    assert_eq!(r, got, "{:?}", t.fields);
+                    if fast.is_simple() {
+                        fast.fill::<false, _>(&mut r, &w, h, ctx, sampling.unwrap_or(1), init_ms);
+                        assert_eq!(r, got, "{:?}", t.fields);
+                    }
+                    windowed += 1;
+                } else {
+                    wide_n += 1;
+                }
                 fast_n += 1;
             }
             // A data set of this record and up to three more through the cache's loops,
@@ -1714,6 +1780,11 @@ mod plan_tests {
         assert!(sets > 10_000, "data sets: {sets}");
         assert!(set_records > 10_000, "records of data sets: {set_records}");
         assert!(fast_n > 2000, "records made by a fast plan: {fast_n}");
+        assert!(windowed > 1000, "records read through a window: {windowed}");
+        assert!(
+            wide_n > 500,
+            "records of values past a window's reach: {wide_n}"
+        );
         assert!(
             simple_n > 100,
             "records made by a simple fast plan: {simple_n}"

@@ -1177,20 +1177,33 @@ impl TemplateCache {
         let sampling = self.sampling.get(&scope).copied();
         let init_ms = self.init_ms.get(&scope).copied();
         if let Some(fast) = &t.fast {
-            // Records whose fixed part is followed by 8 bytes (all but the last) go
-            // straight to records.
+            // Records go straight to records: those followed by a window's bytes through
+            // the window; for a plan of narrow offsets the last ones too, through a
+            // zero-padded copy (a plan shifts out whatever follows a value, so it reads
+            // them as the walk does); else those followed by 8 bytes, checked.
             let (sampling, simple) = (sampling.unwrap_or(1), fast.is_simple());
+            let mut pad = [0u8; WINDOW];
             loop {
-                let len = match t.tail {
-                    None if b.len() >= t.min_len + 8 => t.min_len,
-                    Some(tail) if b.len() >= tail.1 + 8 => match t.record_len(b, tail) {
-                        Some(len) => len,
-                        None => break,
-                    },
+                let (len, fixed) = match t.tail {
+                    None => (Some(t.min_len), t.min_len),
+                    Some(tail) => (t.record_len(b, tail), tail.1),
+                };
+                let Some(len) = len.filter(|&len| b.len() >= len) else {
+                    break;
+                };
+                let w = match b.first_chunk::<WINDOW>() {
+                    Some(w) if fast.narrow => Some(w),
+                    _ if fast.narrow => {
+                        let n = b.len().min(WINDOW);
+                        pad[..n].copy_from_slice(&b[..n]);
+                        pad[n..].fill(0);
+                        Some(&pad)
+                    }
+                    _ if b.len() >= fixed + 8 => None,
                     _ => break,
                 };
                 let slot = self.records.slot();
-                match (b.first_chunk::<WINDOW>().filter(|_| fast.narrow), simple) {
+                match (w, simple) {
                     (Some(w), true) => {
                         fast.fill::<false, _>(slot, &Window(w), h, ctx, sampling, init_ms);
                     }

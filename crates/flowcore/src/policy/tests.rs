@@ -678,3 +678,18 @@ fn export_records_judge_as_their_flow_records() {
         );
     }
 }
+
+#[test]
+fn finding_ids_are_sixteen_hex_digits_of_a_sha256() {
+    // Pinned: reports and baselines of earlier runs name findings by these ids.
+    // (`python3 -c "import hashlib; print(hashlib.sha256(b'...').hexdigest()[:16])"`)
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    assert_eq!(
+        finding_id("R-001", ip("10.1.9.5"), ip("8.8.8.8"), "tcp/443"),
+        "f611ddb22f9fe9ff"
+    );
+    assert_eq!(
+        finding_id("R-002", ip("2001:db8::1"), ip("10.2.10.21"), "icmp"),
+        "c70d5754a97f86ad"
+    );
+}

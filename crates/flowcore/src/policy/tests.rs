@@ -418,7 +418,11 @@ fn findings_through_the_cache_equal_findings_without_it() {
             f
         })
         .collect();
-    for (mix, bound) in [(&flows, 7), (&flows, 100_000), (&few, 100_000)] {
+    for (mix, bound, taking_turns) in [
+        (&flows, 7, false),
+        (&flows, 100_000, false),
+        (&few, 100_000, true),
+    ] {
         let mut cached = Analyzer::new(&rs).max_findings(bound);
         let mut fresh = Analyzer::new(&rs).max_findings(bound).judge_cache_slots(4);
         for f in mix {
@@ -429,7 +433,7 @@ fn findings_through_the_cache_equal_findings_without_it() {
         if bound == 7 {
             assert!(c.findings_overflowed > 1000, "the bound is reached");
         }
-        if std::ptr::eq(mix, &few) {
+        if taking_turns {
             assert!(c.findings.len() >= 3, "several conversations violate");
         }
         assert_eq!(format!("{c:?}"), format!("{f:?}"), "max_findings {bound}");

@@ -282,15 +282,16 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
             }
         }
         Format::Ndjson => {
+            let mut line = String::new();
             for f in &analysis.findings {
-                serde_json::to_writer(
-                    &mut body,
-                    &FindingDoc {
-                        finding: f,
-                        analysis: Some(&analysis),
-                    },
-                )?;
-                body.push(b'\n');
+                line.clear();
+                FindingDoc {
+                    finding: f,
+                    analysis: Some(&analysis),
+                }
+                .push_compact(&mut line);
+                line.push('\n');
+                body.extend_from_slice(line.as_bytes());
             }
             for g in analysis.baseline.iter().flat_map(|d| &d.disappeared) {
                 serde_json::to_writer(&mut body, &gone_json(g))?;

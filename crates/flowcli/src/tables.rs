@@ -94,17 +94,16 @@ pub(crate) fn write_dir(
                 flow_json(r, file(r.input), &mut fl);
                 fl.push('\n');
             }
-            let mut fi = Vec::new();
+            let mut fl_i = String::new();
             for f in &a.findings {
-                serde_json::to_writer(
-                    &mut fi,
-                    &FindingDoc {
-                        finding: f,
-                        analysis: Some(a),
-                    },
-                )?;
-                fi.push(b'\n');
+                FindingDoc {
+                    finding: f,
+                    analysis: Some(a),
+                }
+                .push_compact(&mut fl_i);
+                fl_i.push('\n');
             }
+            let mut fi = fl_i.into_bytes();
             for g in a.baseline.iter().flat_map(|d| &d.disappeared) {
                 serde_json::to_writer(&mut fi, &gone_json(g))?;
                 fi.push(b'\n');

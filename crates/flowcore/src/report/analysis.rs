@@ -3,6 +3,9 @@
 //! line) and a table for people.
 
 use std::io::{self, Write};
+use std::net::IpAddr;
+
+use ipnet::IpNet;
 
 use serde_json::{json, Value};
 
@@ -87,13 +90,7 @@ impl serde::Serialize for FindingDoc<'_> {
             }
         }
         let f = self.finding;
-        let baseline = self.analysis.and_then(|a| a.baseline.as_ref()).map(|d| {
-            if d.is_new(&f.id) {
-                "new"
-            } else {
-                "recurring"
-            }
-        });
+        let baseline = self.baseline();
         let mut m = s.serialize_map(Some(28 + usize::from(baseline.is_some())))?;
         m.serialize_entry("id", &f.id)?;
         m.serialize_entry("rule_id", &f.rule_id)?;
@@ -133,8 +130,168 @@ impl serde::Serialize for FindingDoc<'_> {
     }
 }
 
-/// Column names of the finding table, in order.
-pub const FINDING_COLUMNS: [&str; 29] = [
+impl FindingDoc<'_> {
+    /// The baseline status written as `baseline`: none without a baseline.
+    fn baseline(&self) -> Option<&'static str> {
+        let d = self.analysis.and_then(|a| a.baseline.as_ref())?;
+        Some(if d.is_new(&self.finding.id) {
+            "new"
+        } else {
+            "recurring"
+        })
+    }
+
+    /// Appends the finding as compact JSON (an NDJSON line without its newline): byte for
+    /// byte what serde_json writes for this document, without going through serde (a
+    /// night's tens of thousands of findings made serde's per-field calls and escaping a
+    /// serial tail of `analyze`). A test compares the two on hostile strings.
+    pub fn push_compact(&self, out: &mut String) {
+        self.push(out, &COMPACT_KEYS, "", "");
+    }
+
+    /// Appends the finding pretty-printed as an element of the analysis document's
+    /// `findings` list (two levels deep), as `serde_json::to_writer_pretty` writes it.
+    fn push_pretty_element(&self, out: &mut String) {
+        self.push(out, &PRETTY_KEYS, "\n      ", "\n    ");
+    }
+
+    /// Writes the fields in [`FindingDoc`]'s order; `keys` are what precedes each value,
+    /// `field` starts each member (a newline and indent when pretty), `close` precedes the
+    /// closing brace.
+    fn push(&self, out: &mut String, keys: &[&str; 29], field: &str, close: &str) {
+        use super::{json_str, push_ip, push_u64};
+        let f = self.finding;
+        let mut next = 0;
+        let mut key = |out: &mut String, k: &str| {
+            debug_assert_eq!(FINDING_COLUMNS.get(next), Some(&k), "keys out of order");
+            out.push_str(keys.get(next).copied().unwrap_or_default());
+            next += 1;
+        };
+        let ip = |out: &mut String, a: IpAddr| {
+            out.push('"');
+            push_ip(out, a);
+            out.push('"');
+        };
+        let prefix = |out: &mut String, p: Option<IpNet>| match p {
+            None => out.push_str("null"),
+            Some(IpNet::V4(n)) => {
+                out.push('"');
+                push_ip(out, IpAddr::V4(n.addr()));
+                out.push('/');
+                push_u64(out, u64::from(n.prefix_len()));
+                out.push('"');
+            }
+            Some(n) => {
+                use std::fmt::Write;
+                let _ = write!(out, "\"{n}\"");
+            }
+        };
+        let ts = |out: &mut String, t: i64| {
+            out.push('"');
+            crate::time::push_rfc3339(out, t);
+            out.push('"');
+        };
+        out.push('{');
+        key(out, "id");
+        json_str(out, &f.id);
+        key(out, "rule_id");
+        json_str(out, &f.rule_id);
+        key(out, "severity");
+        json_str(out, f.severity.as_str());
+        key(out, "clause");
+        json_str(out, &f.clause);
+        key(out, "message_en");
+        json_str(out, &f.message_en);
+        key(out, "message_ja");
+        json_str(out, &f.message_ja);
+        for (side, e) in [("src", &f.src), ("dst", &f.dst)] {
+            let [k_ip, k_port, k_class, k_prefix] = if side == "src" {
+                ["src_ip", "src_port", "src_class", "src_prefix"]
+            } else {
+                ["dst_ip", "dst_port", "dst_class", "dst_prefix"]
+            };
+            key(out, k_ip);
+            ip(out, e.ip);
+            key(out, k_port);
+            push_u64(out, u64::from(e.port));
+            key(out, k_class);
+            json_str(out, &e.class);
+            key(out, k_prefix);
+            prefix(out, e.prefix);
+        }
+        key(out, "service");
+        json_str(out, &f.service);
+        key(out, "proto");
+        push_u64(out, u64::from(f.proto));
+        key(out, "initiator");
+        out.push_str(if f.initiator_known {
+            "\"src\""
+        } else {
+            "\"unknown\""
+        });
+        key(out, "mac");
+        match &f.mac {
+            Some(m) => json_str(out, m),
+            None => out.push_str("null"),
+        }
+        key(out, "first_ts");
+        ts(out, f.first_ts);
+        key(out, "last_ts");
+        ts(out, f.last_ts);
+        key(out, "flows");
+        push_u64(out, f.flows);
+        key(out, "packets");
+        push_u64(out, f.packets);
+        key(out, "bytes");
+        push_u64(out, f.bytes);
+        key(out, "community_id");
+        json_str(out, &f.community_id);
+        key(out, "file");
+        json_str(out, &f.evidence.file);
+        key(out, "first_packet_index");
+        push_u64(out, f.evidence.first_packet_index);
+        key(out, "first_packet_offset");
+        push_u64(out, f.evidence.first_packet_offset);
+        key(out, "considered");
+        out.push('[');
+        for (i, c) in f.considered.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            if !field.is_empty() {
+                out.push_str(field);
+                out.push_str("  ");
+            }
+            json_str(out, c);
+        }
+        if !f.considered.is_empty() {
+            out.push_str(field);
+        }
+        out.push(']');
+        if let Some(b) = self.baseline() {
+            key(out, "baseline");
+            json_str(out, b);
+        }
+        out.push_str(close);
+        out.push('}');
+    }
+}
+
+/// The finding document's keys, in order, once: the table's column names and what the
+/// JSON writers put before each value.
+macro_rules! finding_keys {
+    ($first:literal $(, $k:literal)* $(,)?) => {
+        /// Column names of the finding table, in order.
+        pub const FINDING_COLUMNS: [&str; 29] = [$first $(, $k)*];
+        /// Each key as compact JSON writes it, with the comma before it.
+        const COMPACT_KEYS: [&str; 29] = [concat!("\"", $first, "\":") $(, concat!(",\"", $k, "\":"))*];
+        /// Each key as a pretty-printed element of the document's `findings` list.
+        const PRETTY_KEYS: [&str; 29] =
+            [concat!("\n      \"", $first, "\": ") $(, concat!(",\n      \"", $k, "\": "))*];
+    };
+}
+
+finding_keys!(
     "id",
     "rule_id",
     "severity",
@@ -164,7 +321,7 @@ pub const FINDING_COLUMNS: [&str; 29] = [
     "first_packet_offset",
     "considered",
     "baseline",
-];
+);
 
 /// One field of a finding (as in its JSON) as a table cell: null is no value, lists (the
 /// `considered` reasons) are joined by `"; "`.
@@ -308,9 +465,11 @@ pub fn analysis_json(
     v
 }
 
-/// Writes the document [`analysis_json`] makes, pretty-printed, without holding it in memory
-/// at once: each finding is turned into JSON only as it is written (a flood's 100 000
-/// findings would otherwise take hundreds of MiB as one JSON tree).
+/// Writes the document [`analysis_json`] makes, pretty-printed exactly as
+/// `serde_json::to_writer_pretty` prints it, without holding it in memory at once: each
+/// finding is written only as its turn comes (a flood's 100 000 findings would otherwise
+/// take hundreds of MiB as one JSON tree), by [`FindingDoc`]'s own writer rather than
+/// through serde (a test compares the whole document with serde_json's).
 pub fn write_analysis_json(
     rs: &Ruleset,
     inputs: &[AnalysedInput],
@@ -319,29 +478,8 @@ pub fn write_analysis_json(
     ctx: &RunContext,
     out: &mut impl Write,
 ) -> io::Result<()> {
-    struct Findings<'a>(&'a Analysis);
-    impl serde::Serialize for Findings<'_> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.collect_seq(self.0.findings.iter().map(|f| FindingDoc {
-                finding: f,
-                analysis: Some(self.0),
-            }))
-        }
-    }
-    struct Doc<'a> {
-        summary: Value,
-        findings: Findings<'a>,
-    }
-    impl serde::Serialize for Doc<'_> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            use serde::ser::SerializeMap;
-            let mut m = s.serialize_map(Some(3))?;
-            m.serialize_entry("schema", ANALYSIS_SCHEMA)?;
-            m.serialize_entry("summary", &self.summary)?;
-            m.serialize_entry("findings", &self.findings)?;
-            m.end()
-        }
-    }
+    /// Bytes gathered before they are handed to `out`.
+    const FLUSH_AT: usize = 1 << 16;
     let empty = a.clone_counts();
     let mut summary = analysis_json(rs, inputs, errors, &empty, ctx);
     // The summary counts every finding, not the empty list it was built from.
@@ -350,12 +488,37 @@ pub fn write_analysis_json(
     if a.baseline.is_some() {
         summary["summary"]["baseline"] = baseline_json(a);
     }
-    let doc = Doc {
-        summary: summary["summary"].take(),
-        findings: Findings(a),
-    };
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
-    out.write_all(b"\n")
+    let summary = serde_json::to_string_pretty(&summary["summary"])?;
+    let mut buf = String::with_capacity(FLUSH_AT + 4096);
+    buf.push_str("{\n  \"schema\": ");
+    super::json_str(&mut buf, ANALYSIS_SCHEMA);
+    buf.push_str(",\n  \"summary\": ");
+    // One level deeper than serde_json printed it: JSON strings hold no raw newline, so
+    // every newline is followed by indentation.
+    for (i, line) in summary.split('\n').enumerate() {
+        if i > 0 {
+            buf.push_str("\n  ");
+        }
+        buf.push_str(line);
+    }
+    buf.push_str(",\n  \"findings\": [");
+    for (i, f) in a.findings.iter().enumerate() {
+        buf.push_str(if i == 0 { "\n    " } else { ",\n    " });
+        FindingDoc {
+            finding: f,
+            analysis: Some(a),
+        }
+        .push_pretty_element(&mut buf);
+        if buf.len() >= FLUSH_AT {
+            out.write_all(buf.as_bytes())?;
+            buf.clear();
+        }
+    }
+    if !a.findings.is_empty() {
+        buf.push_str("\n  ");
+    }
+    buf.push_str("]\n}\n");
+    out.write_all(buf.as_bytes())
 }
 
 /// `YYYY-MM-DD HH:MM:SS+HH:MM` in the site's time.
@@ -763,4 +926,246 @@ pub fn analysis_table_in(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::{DirStats, FlowRecord};
+    use crate::input::{CaptureReader, Damage, InputDigest};
+    use crate::policy::{Analyzer, BaselineDiff};
+
+    /// A small deterministic generator (xorshift64*).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+        /// A string of up to 12 pieces: escapes, control characters, DEL, `/`,
+        /// non-ASCII of every UTF-8 length, plain text.
+        fn hostile(&mut self) -> String {
+            const PIECES: [&str; 16] = [
+                "\"", "\\", "\u{8}", "\t", "\n", "\u{c}", "\r", "\u{1}", "\u{1f}", "\u{7f}", "/",
+                "é", "系", "🛡", "plain", "",
+            ];
+            (0..self.below(13))
+                .map(|_| PIECES[self.below(PIECES.len())])
+                .collect()
+        }
+    }
+
+    #[test]
+    fn json_str_escapes_as_serde_json() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut cases: Vec<String> = (0u8..=0x7f).map(|b| char::from(b).to_string()).collect();
+        cases.extend((0..2000).map(|_| rng.hostile()));
+        // Every byte that is escaped, and its neighbours that are not, at every position of
+        // the eight-byte words the scan reads and of the tail after them.
+        for b in [
+            0x00u8, 0x08, 0x1f, 0x20, b'"', b'\\', b'!', b'#', b'[', b']', 0x7f,
+        ] {
+            for at in 0..20 {
+                let mut s = vec![b'a'; 19];
+                s.insert(at, b);
+                cases.push(String::from_utf8(s).unwrap());
+            }
+        }
+        cases.push("é系🛡".repeat(5));
+        for s in cases {
+            let mut ours = String::new();
+            super::super::json_str(&mut ours, &s);
+            assert_eq!(ours, serde_json::to_string(&s).unwrap(), "{s:?}");
+        }
+    }
+
+    fn ruleset() -> Ruleset {
+        Ruleset::from_str(
+            "example-site.toml",
+            include_str!("../../../../rulesets/example-site.toml"),
+            None,
+        )
+        .unwrap()
+    }
+
+    /// Real findings of the example site, then every string, number and option of each
+    /// varied at random.
+    fn hostile_analysis(rs: &Ruleset, rng: &mut Rng, vary: bool) -> Analysis {
+        let mut an = Analyzer::new(rs);
+        for (src, dst, dp, mac) in [
+            ("10.1.20.7", "8.8.8.8", 53, None),
+            ("10.3.20.15", "10.1.20.7", 445, Some([2, 0, 0, 0, 0, 9])),
+            ("fd00:3::15", "2001:db8::1", 443, None),
+            ("10.2.10.21", "203.0.113.5", 8080, Some([2, 0, 0, 0, 0, 7])),
+            ("10.1.20.8", "10.3.20.16", 22, Some([2, 0, 0, 0, 0, 7])),
+        ] {
+            let mut f =
+                FlowRecord::new(src.parse().unwrap(), 40000, dst.parse().unwrap(), dp, 6, 9);
+            f.fwd = DirStats {
+                packets: 2,
+                bytes: 120,
+                ..Default::default()
+            };
+            f.src_mac = mac;
+            f.initiator_known = dp != 22;
+            an.observe(&f, "a \"quoted\" file.pcap");
+        }
+        let mut a = an.finish(&["x".into()]);
+        assert!(a.findings.len() >= 3, "{:?}", a.findings);
+        if !vary {
+            return a;
+        }
+        let template = a.findings.clone();
+        a.findings = (0..60)
+            .map(|i| {
+                let mut f = template[i % template.len()].clone();
+                let big = |r: &mut Rng| match r.below(3) {
+                    0 => 0,
+                    1 => u64::MAX,
+                    _ => r.next() >> r.below(64),
+                };
+                let ip = |r: &mut Rng| -> IpAddr {
+                    if r.below(2) == 0 {
+                        IpAddr::from((r.next() as u32).to_be_bytes())
+                    } else {
+                        let v6 =
+                            ((u128::from(r.next()) << 64) | u128::from(r.next())) >> r.below(128);
+                        IpAddr::from(std::net::Ipv6Addr::from(v6))
+                    }
+                };
+                f.id = rng.hostile();
+                f.rule_id = rng.hostile();
+                f.clause = rng.hostile();
+                f.message_en = rng.hostile();
+                f.message_ja = rng.hostile();
+                for e in [&mut f.src, &mut f.dst] {
+                    e.ip = ip(rng);
+                    e.port = rng.next() as u16;
+                    e.class = rng.hostile();
+                    e.prefix = match rng.below(3) {
+                        0 => None,
+                        _ => IpNet::new(ip(rng), 0).ok().map(|n| {
+                            let max = n.max_prefix_len();
+                            IpNet::new(n.addr(), rng.below(usize::from(max) + 1) as u8).unwrap()
+                        }),
+                    };
+                }
+                f.service = rng.hostile();
+                f.proto = rng.next() as u8;
+                f.initiator_known = rng.below(2) == 0;
+                f.mac = (rng.below(2) == 0).then(|| rng.hostile());
+                f.first_ts = rng.next() as i64 >> rng.below(64);
+                f.last_ts = -(rng.next() as i64 >> (rng.below(63) + 1));
+                f.flows = big(rng);
+                f.packets = big(rng);
+                f.bytes = big(rng);
+                f.community_id = rng.hostile();
+                f.evidence.file = rng.hostile();
+                f.evidence.first_packet_index = big(rng);
+                f.evidence.first_packet_offset = big(rng);
+                f.considered = (0..rng.below(4)).map(|_| rng.hostile()).collect();
+                f
+            })
+            .collect();
+        a
+    }
+
+    fn with_baseline(a: &Analysis, rng: &mut Rng) -> Analysis {
+        let mut b = a.clone_counts();
+        b.findings = a.findings.clone();
+        b.baseline = Some(BaselineDiff {
+            path: rng.hostile(),
+            sha256: rng.hostile(),
+            new: a.findings.iter().step_by(2).map(|f| f.id.clone()).collect(),
+            disappeared: Vec::new(),
+        });
+        b
+    }
+
+    #[test]
+    fn finding_lines_are_serde_jsons() {
+        let rs = ruleset();
+        let mut rng = Rng(7);
+        for vary in [false, true] {
+            let a = hostile_analysis(&rs, &mut rng, vary);
+            let b = with_baseline(&a, &mut rng);
+            for an in [&a, &b] {
+                for f in &an.findings {
+                    for analysis in [None, Some(an)] {
+                        let doc = FindingDoc {
+                            finding: f,
+                            analysis,
+                        };
+                        let mut ours = String::new();
+                        doc.push_compact(&mut ours);
+                        assert_eq!(ours, serde_json::to_string(&doc).unwrap());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn analysis_document_is_serde_jsons_pretty_print() {
+        let rs = ruleset();
+        let mut rng = Rng(11);
+        let mut reader = CaptureReader::open(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../samples/ome-city-sample.pcap"
+        )))
+        .unwrap();
+        let mut summary = crate::pipeline::flows_from_capture(
+            &mut reader,
+            0,
+            &crate::flow::FlowConfig::default(),
+            &mut |_| {},
+        );
+        assert!(summary.packets_read > 0);
+        for vary in [false, true] {
+            let a = hostile_analysis(&rs, &mut rng, vary);
+            let mut none = a.clone_counts();
+            none.findings.clear();
+            let mut one = a.clone_counts();
+            one.findings = a.findings[..1].to_vec();
+            let b = with_baseline(&a, &mut rng);
+            summary.name = rng.hostile();
+            summary.damage = Some(Damage {
+                offset: rng.next(),
+                what: rng.hostile(),
+            });
+            let inputs = [
+                AnalysedInput {
+                    summary: summary.clone(),
+                    digest: None,
+                },
+                AnalysedInput {
+                    summary: summary.clone(),
+                    digest: Some(InputDigest {
+                        size: rng.next(),
+                        sha256: rng.hostile(),
+                    }),
+                },
+            ];
+            let errors = [rng.hostile(), rng.hostile()];
+            let ctx = RunContext {
+                command_line: vec![rng.hostile(), rng.hostile()],
+                generated_at: vary.then_some(1_764_000_000_123_456_789),
+                ..Default::default()
+            };
+            for an in [&a, &none, &one, &b] {
+                for (inputs, errors) in [(&inputs[..], &errors[..]), (&[][..], &[][..])] {
+                    let mut ours = Vec::new();
+                    write_analysis_json(&rs, inputs, errors, an, &ctx, &mut ours).unwrap();
+                    let doc = analysis_json(&rs, inputs, errors, an, &ctx);
+                    let theirs = serde_json::to_string_pretty(&doc).unwrap() + "\n";
+                    assert_eq!(String::from_utf8(ours).unwrap(), theirs);
+                }
+            }
+        }
+    }
 }

@@ -286,9 +286,69 @@ fn file_name(inputs: &[String], input: u32) -> &str {
     inputs.get(input as usize).map_or("", String::as_str)
 }
 
-fn json_str(out: &mut String, s: &str) {
-    // serde_json escapes exactly as JSON requires; a String write cannot fail.
-    out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()));
+/// Appends `s` as a JSON string, escaped byte for byte as serde_json escapes it: `"` and
+/// `\\`, the short forms `\b \t \n \f \r`, other control characters as `\u00xx`, and
+/// nothing else (not `/`, not DEL, not non-ASCII). Runs that need no escaping are copied
+/// whole; nothing is allocated.
+pub(crate) fn json_str(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    if !needs_escape(s.as_bytes()) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
+    let mut run = 0;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        let short = match b {
+            b'"' => '"',
+            b'\\' => '\\',
+            0x08 => 'b',
+            b'\t' => 't',
+            b'\n' => 'n',
+            0x0c => 'f',
+            b'\r' => 'r',
+            0..=0x1f => 'u',
+            _ => continue,
+        };
+        // `i` is at an ASCII byte, so both cuts fall on character boundaries.
+        out.push_str(s.get(run..i).unwrap_or_default());
+        run = i + 1;
+        out.push('\\');
+        out.push(short);
+        if short == 'u' {
+            out.push_str("00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+    }
+    out.push_str(s.get(run..).unwrap_or_default());
+    out.push('"');
+}
+
+/// Whether any byte of `b` is one [`json_str`] escapes (`"`, `\\` or below 0x20), eight
+/// bytes at a time: a byte below 0x20 makes `w - 0x20…` borrow into its high bit, an equal
+/// one makes `(w ^ c) - 0x01…` borrow, and the `& !w` masks keep bytes that were already
+/// 0x80 or more out (the test is exact for "any byte").
+fn needs_escape(b: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = ONES << 7;
+    let mut words = b.chunks_exact(8);
+    for c in &mut words {
+        let w = u64::from_le_bytes(<[u8; 8]>::try_from(c).unwrap_or_default());
+        let q = w ^ (ONES * u64::from(b'"'));
+        let bs = w ^ (ONES * u64::from(b'\\'));
+        let hit = (w.wrapping_sub(ONES * 0x20) & !w)
+            | (q.wrapping_sub(ONES) & !q)
+            | (bs.wrapping_sub(ONES) & !bs);
+        if hit & HIGH != 0 {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// One field value of a flow record.
@@ -414,7 +474,7 @@ impl V<'_> {
 }
 
 /// Appends `n` in decimal (without `fmt`: flows print a dozen numbers each).
-fn push_u64(s: &mut String, mut n: u64) {
+pub(crate) fn push_u64(s: &mut String, mut n: u64) {
     let mut b = [0u8; 20];
     let mut i = b.len();
     loop {
@@ -429,14 +489,20 @@ fn push_u64(s: &mut String, mut n: u64) {
 }
 
 /// Appends an address as `IpAddr`'s `Display` writes it (IPv4 without `fmt`).
-fn push_ip(s: &mut String, a: IpAddr) {
+pub(crate) fn push_ip(s: &mut String, a: IpAddr) {
     match a {
         IpAddr::V4(v4) => {
             for (i, o) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
                     s.push('.');
                 }
-                push_u64(s, u64::from(o));
+                if o >= 100 {
+                    s.push(char::from(b'0' + o / 100));
+                }
+                if o >= 10 {
+                    s.push(char::from(b'0' + o / 10 % 10));
+                }
+                s.push(char::from(b'0' + o % 10));
             }
         }
         IpAddr::V6(_) => {

@@ -230,6 +230,14 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
         eprintln!("flowcli: Parquet is binary: give --output FILE or redirect standard output");
         return Ok(EXIT_INPUT);
     }
+    if matches!(format, Format::Json) {
+        // Streamed to its destination: a night's report can be tens of megabytes, and
+        // holding it whole first cost page faults and copies at the end of the run.
+        let written = emit(args.output.as_deref(), |mut w| {
+            write_analysis_json(&rs, &inputs, &errors, &analysis, &ctx, &mut w)
+        });
+        return Ok(written.unwrap_or_else(|| finish_status(&args, &analysis, &errors)));
+    }
     let mut body = Vec::new();
     match format {
         Format::Table => {
@@ -245,9 +253,7 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
                 body = crate::fit_lines(&String::from_utf8_lossy(&body), w).into_bytes();
             }
         }
-        Format::Json => {
-            write_analysis_json(&rs, &inputs, &errors, &analysis, &ctx, &mut body)?;
-        }
+        Format::Json => unreachable!("streamed above"),
         Format::Html => analysis_html(
             &rs,
             &inputs,
@@ -299,26 +305,38 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
             }
         }
     }
-    match &args.output {
+    let written = emit(args.output.as_deref(), |w| w.write_all(&body));
+    Ok(written.unwrap_or_else(|| finish_status(&args, &analysis, &errors)))
+}
+
+/// Writes the report with `write` to `output` (atomically: a temporary file renamed into
+/// place once complete) or to standard output. `None` when it was written; otherwise the
+/// exit status, the error printed (a closed pipe is not an error).
+fn emit(output: Option<&Path>, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Option<u8> {
+    match output {
         Some(path) => {
-            if let Err(e) = crate::AtomicFile::write(path, &body) {
+            let done = crate::AtomicFile::create(path).and_then(|mut f| {
+                write(&mut f)?;
+                f.commit()
+            });
+            if let Err(e) = done {
                 eprintln!("flowcli: cannot write {}: {e}", path.display());
-                return Ok(EXIT_INPUT);
+                return Some(EXIT_INPUT);
             }
         }
         None => {
             let mut out = io::stdout().lock();
-            if let Err(e) = out.write_all(&body).and_then(|()| out.flush()) {
+            if let Err(e) = write(&mut out).and_then(|()| out.flush()) {
                 if e.kind() == io::ErrorKind::BrokenPipe {
-                    return Ok(EXIT_OK);
+                    return Some(EXIT_OK);
                 }
                 // For analyze, 1 means findings: a failed report is an error (2).
                 eprintln!("flowcli: cannot write the report: {e}");
-                return Ok(EXIT_INPUT);
+                return Some(EXIT_INPUT);
             }
         }
     }
-    Ok(finish_status(&args, &analysis, &errors))
+    None
 }
 
 /// The closing line on stderr and the exit status.

@@ -1289,8 +1289,8 @@ type AggKey = (usize, IpAddr, IpAddr, u8, u16);
 /// Adds one more flow to a finding.
 /// The order in which [`Analyzer::absorb`] merges another analyzer's findings: the order
 /// they were opened in.
-fn sort_for_absorb(v: &mut [(AggKey, Finding)]) {
-    v.sort_by(|a, b| {
+fn sort_for_absorb(v: &mut Vec<(AggKey, Finding)>) {
+    sort_moving_once(v, |a, b| {
         (a.1.first_ts, a.1.evidence.first_packet_index, &a.1.id, a.0).cmp(&(
             b.1.first_ts,
             b.1.evidence.first_packet_index,
@@ -1298,6 +1298,23 @@ fn sort_for_absorb(v: &mut [(AggKey, Finding)]) {
             b.0,
         ))
     });
+}
+
+/// Sorts `v` stably by `cmp`, moving each element once: the sort runs over indices, then
+/// the elements are taken in that order. A finding is hundreds of bytes, and sorting
+/// tens of thousands of them in place moved each a dozen times.
+fn sort_moving_once<T>(v: &mut Vec<T>, mut cmp: impl FnMut(&T, &T) -> std::cmp::Ordering) {
+    let mut order: Vec<usize> = (0..v.len()).collect();
+    order.sort_by(|&a, &b| match (v.get(a), v.get(b)) {
+        (Some(a), Some(b)) => cmp(a, b),
+        _ => a.cmp(&b),
+    });
+    let mut slots: Vec<Option<T>> = std::mem::take(v).into_iter().map(Some).collect();
+    v.extend(
+        order
+            .into_iter()
+            .filter_map(|i| slots.get_mut(i).and_then(Option::take)),
+    );
 }
 
 /// What a verdict without reasons depends on: the endpoints (and VLAN, for attribution),
@@ -2226,7 +2243,7 @@ impl<'r> Analyzer<'r> {
             let service = f.mac.as_deref().unwrap_or(&f.service);
             f.id = finding_id(&f.rule_id, f.src.ip, f.dst.ip, service);
         }
-        findings.sort_by(|a, b| {
+        sort_moving_once(&mut findings, |a, b| {
             (
                 std::cmp::Reverse(a.severity),
                 &a.rule_id,

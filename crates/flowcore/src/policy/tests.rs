@@ -697,3 +697,24 @@ fn finding_ids_are_sixteen_hex_digits_of_a_sha256() {
         "c70d5754a97f86ad"
     );
 }
+
+#[test]
+fn sorting_by_index_is_the_stable_sort() {
+    // Many ties (keys 0..7), so a reordering of equal elements shows in their tags.
+    let mut x = 0x1234_5678_9abc_def0_u64;
+    for n in [0, 1, 2, 17, 300, 5000] {
+        let v: Vec<(u8, usize)> = (0..n)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                ((x % 7) as u8, i)
+            })
+            .collect();
+        let mut ours = v.clone();
+        sort_moving_once(&mut ours, |a, b| a.0.cmp(&b.0));
+        let mut theirs = v;
+        theirs.sort_by_key(|a| a.0);
+        assert_eq!(ours, theirs, "{n} elements");
+    }
+}

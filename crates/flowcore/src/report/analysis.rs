@@ -1103,7 +1103,14 @@ mod tests {
                         };
                         let mut ours = String::new();
                         doc.push_compact(&mut ours);
-                        assert_eq!(ours, serde_json::to_string(&doc).unwrap());
+                        let theirs = serde_json::to_string(&doc).unwrap();
+                        assert_eq!(ours, theirs);
+                        // And the `Value` forms are the same document.
+                        let value = match analysis {
+                            Some(an) => finding_json_in(f, an),
+                            None => finding_json(f),
+                        };
+                        assert_eq!(theirs, serde_json::to_string(&value).unwrap());
                     }
                 }
             }

@@ -230,14 +230,6 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
         eprintln!("flowcli: Parquet is binary: give --output FILE or redirect standard output");
         return Ok(EXIT_INPUT);
     }
-    if matches!(format, Format::Json) {
-        // Streamed to its destination: a night's report can be tens of megabytes, and
-        // holding it whole first cost page faults and copies at the end of the run.
-        let written = emit(args.output.as_deref(), |mut w| {
-            write_analysis_json(&rs, &inputs, &errors, &analysis, &ctx, &mut w)
-        });
-        return Ok(written.unwrap_or_else(|| finish_status(&args, &analysis, &errors)));
-    }
     let mut body = Vec::new();
     match format {
         Format::Table => {
@@ -253,7 +245,14 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
                 body = crate::fit_lines(&String::from_utf8_lossy(&body), w).into_bytes();
             }
         }
-        Format::Json => unreachable!("streamed above"),
+        Format::Json => {
+            // Streamed to its destination, not gathered in `body`: a night's report can be
+            // tens of megabytes, and holding it whole cost page faults and copies.
+            let written = emit(args.output.as_deref(), |mut w| {
+                write_analysis_json(&rs, &inputs, &errors, &analysis, &ctx, &mut w)
+            });
+            return Ok(written.unwrap_or_else(|| finish_status(&args, &analysis, &errors)));
+        }
         Format::Html => analysis_html(
             &rs,
             &inputs,

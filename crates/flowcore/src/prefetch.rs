@@ -19,3 +19,20 @@ pub(crate) fn prefetch<T>(r: &T) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = r;
 }
+
+/// Asks the processor to bring the cache line `offset` bytes past `r` into the cache (for
+/// the second line of a larger value). Only a hint, like [`prefetch`]: the address need not
+/// be valid, since a prefetch never faults.
+#[inline(always)]
+pub(crate) fn prefetch_at<T>(r: &T, offset: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: as in `prefetch`; `wrapping_add` forms the address without dereferencing it,
+    // and PREFETCHT0 does not fault on any address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (r as *const T).cast::<i8>().wrapping_add(offset),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (r, offset);
+}

@@ -247,35 +247,49 @@ mod bit {
     pub const PORTS_KNOWN: u8 = 16;
     /// `macs[0]` / `macs[1]` hold an address.
     pub const MAC: [u8; 2] = [32, 64];
+    /// A RST or the second FIN was seen (at `closed_at`, which lives in the slot's third
+    /// cache line: this bit answers "closed?" from the first).
+    pub const CLOSED: u8 = 128;
 }
 
 /// `closed_at` of a flow that is not closed.
 const NOT_CLOSED: TimestampNs = TimestampNs::MIN;
 
-/// A held flow: 176 bytes. With its index bucket (8 bytes, at most three quarters full)
-/// and deadline-heap entry (16 bytes), about 220 bytes per held flow (benches/README.md).
+/// A held flow: 192 bytes, three cache lines, laid out so that a packet of a known flow
+/// touches only the first two (its key, bits, flags, counters and times) and a batch can
+/// prefetch exactly those ([`FlowTable::prefetch_slot`]); the third holds what only a new,
+/// closing or ending flow needs. With its index bucket (8 bytes, at most three quarters
+/// full) and deadline-heap entry (16 bytes), about 240 bytes per held flow
+/// (benches/README.md).
+#[repr(C, align(64))]
 struct Flow {
+    // First line.
     key: Key,
     /// [`bit`]s.
     bits: u8,
     /// OR of the TCP flags, [lo → hi, hi → lo].
     tcp_flags: [u8; 2],
-    /// Outer and inner VLAN ids of the first packet; [`NO_VLAN`] for none (ids are 12-bit).
-    vlan: u16,
-    inner_vlan: u16,
-    /// Source MAC of each direction's first packet that had one (see [`bit::MAC`]).
-    macs: [[u8; 6]; 2],
-    seq: u64,
+    first_index: u64,
+    last_ts: TimestampNs,
+    // Second line.
     /// [lo → hi, hi → lo].
     dirs: [Dir; 2],
-    last_ts: TimestampNs,
-    /// When a RST or the second FIN was seen, or [`NOT_CLOSED`].
+    // Third line.
+    /// When a RST or the second FIN was seen (set with [`bit::CLOSED`]), or [`NOT_CLOSED`].
     closed_at: TimestampNs,
-    first_index: u64,
+    seq: u64,
     first_offset: u64,
     /// Boxed: few flows are tunnelled, and every flow would pay for the room.
     tunnel: Option<Box<Tunnel>>,
+    /// Source MAC of each direction's first packet that had one (see [`bit::MAC`]).
+    macs: [[u8; 6]; 2],
+    /// Outer and inner VLAN ids of the first packet; [`NO_VLAN`] for none (ids are 12-bit).
+    vlan: u16,
+    inner_vlan: u16,
 }
+
+/// Byte offsets, within a slot, of the two cache lines a packet of a known flow touches.
+const HOT_LINES: [usize; 2] = [0, 64];
 
 impl Flow {
     fn is_empty(&self) -> bool {
@@ -283,7 +297,7 @@ impl Flow {
     }
 
     fn is_closed(&self) -> bool {
-        self.closed_at != NOT_CLOSED
+        self.has(bit::CLOSED)
     }
 
     fn has(&self, b: u8) -> bool {
@@ -457,7 +471,9 @@ impl FlowTable {
     pub(crate) fn prefetch_slot(&self, prep: &Prepared) {
         if let Some(slot) = self.index.first(prep.hash) {
             if let Some(s) = self.slots.get(slot as usize) {
-                crate::prefetch::prefetch(s);
+                for off in HOT_LINES {
+                    crate::prefetch::prefetch_at(s, off);
+                }
             }
         }
     }
@@ -526,6 +542,7 @@ impl FlowTable {
                 // A clock at the very minimum would read as "not closed": such a flow
                 // then ends by its idle timeout instead.
                 f.closed_at = p.ts;
+                f.set(bit::CLOSED, p.ts != NOT_CLOSED);
             }
         }
         if was_empty || (!closed_before && f.is_closed()) {
@@ -693,6 +710,7 @@ impl FlowTable {
                 f.tcp_flags = [0; 2];
                 f.bits |= bit::CONTINUED;
                 f.closed_at = NOT_CLOSED;
+                f.bits &= !bit::CLOSED;
                 let (nd, _) = f.deadline(&self.cfg.timeouts);
                 self.heap.push(Reverse((nd, seq, slot)));
             } else {
@@ -802,7 +820,13 @@ impl FlowTable {
 fn held_flow_sizes() {
     // The per-flow memory budget (≤ 256 bytes with the index and heap; benches/README.md).
     assert_eq!(std::mem::size_of::<Key>(), 44);
-    assert_eq!(std::mem::size_of::<Option<Flow>>(), 176);
+    assert_eq!(std::mem::size_of::<Option<Flow>>(), 192);
+    assert_eq!(std::mem::align_of::<Option<Flow>>(), 64);
+    // What a packet of a known flow touches sits in the first two lines.
+    assert!(std::mem::offset_of!(Flow, key) + std::mem::size_of::<Key>() <= 64);
+    assert!(std::mem::offset_of!(Flow, last_ts) + 8 <= 64);
+    assert_eq!(std::mem::offset_of!(Flow, dirs), 64);
+    assert!(std::mem::offset_of!(Flow, closed_at) >= 128);
     assert_eq!(std::mem::size_of::<HeapEntry>(), 16);
 }
 

@@ -209,6 +209,38 @@ fn new_syn_after_close_starts_a_new_flow_and_linger_keeps_late_acks() {
 }
 
 #[test]
+fn a_flow_cut_by_the_active_timeout_after_its_close_continues_open() {
+    // Closed at 9.5 s; the active timeout (10 s) comes before the linger ends (14.5 s).
+    // The continuation starts open: a SYN then joins it instead of starting a new
+    // connection.
+    let mut cfg = FlowConfig::default();
+    cfg.timeouts.active = 10 * NS_PER_SEC;
+    let f = run(
+        cfg,
+        &[
+            pkt(0.0, A, 1, B, 2, 6, SYN),
+            pkt(0.1, B, 2, A, 1, 6, SYN | ACK),
+            pkt(9.5, A, 1, B, 2, 6, RST),
+            pkt(10.5, A, 1, B, 2, 6, SYN),
+            pkt(11.0, B, 2, A, 1, 6, ACK),
+            pkt(100.0, A, 7, B, 8, 6, SYN),
+        ],
+    );
+    let got: Vec<_> = f
+        .iter()
+        .map(|r| (r.src_port, r.end_reason, r.continued, r.packets()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, EndReason::Active, false, 3),
+            (1, EndReason::Active, true, 2),
+            (7, EndReason::EndOfInput, false, 1),
+        ]
+    );
+}
+
+#[test]
 fn icmp_echo_pairs_by_id_and_errors_stay_apart() {
     let mut req = pkt(0.0, A, 8, B, 0, 1, 0);
     req.icmp_id = 7;

@@ -13,10 +13,14 @@ use crate::flow::FlowSink;
 use crate::flow::{FlowRecord, FlowTable, FlowTableStats};
 use crate::input::export::ExportRecord;
 
-/// Decoded packets pushed into the flow table together: their index buckets, then their
-/// flows' slots, are prefetched first, so the cache misses of a batch overlap instead of
-/// stalling one packet after another.
-const BATCH: usize = 16;
+/// Decoded packets an [`Inline`] stage collects before pushing them into the flow table
+/// (see [`push_pipelined`]: the first `2 * AHEAD` of each batch are not prefetched far
+/// enough ahead).
+const BATCH: usize = 256;
+
+/// How far ahead of the packet being pushed its successors' flow slots are prefetched (and
+/// twice as far, their index buckets): enough pushes to cover a DRAM round trip.
+const AHEAD: usize = 8;
 
 /// Packets a [`Split`] stage sends at once.
 const CHUNK: usize = 1024;
@@ -45,25 +49,33 @@ pub(crate) trait Stage {
     fn finish(&mut self) -> (FlowTableStats, FragStats);
 }
 
-/// Pushes `batch`, in order, into the fragment tracker and flow table.
-fn push_batch(
-    batch: &[PacketSummary],
+/// Pushes `packets`, in order, into the fragment tracker and flow table, as a software
+/// pipeline: while packet `i` is pushed, the flow slot of packet `i + AHEAD` and the index
+/// bucket of packet `i + 2 * AHEAD` are prefetched, so each lookup finds its cache lines
+/// arrived instead of stalling on a DRAM round trip.
+fn push_pipelined(
+    packets: &[PacketSummary],
     preps: &mut Vec<Prepared>,
     table: &mut FlowTable,
     frags: &mut FragTracker,
     out: &mut impl FnMut(FlowRecord),
 ) {
     preps.clear();
-    for s in batch {
-        let p = table.prepare(s);
-        table.prefetch_index(&p);
-        preps.push(p);
-    }
-    for p in preps.iter() {
-        table.prefetch_slot(p);
-    }
-    // By reference: a summary is not copied again on its way into the table.
-    for (s, p) in batch.iter().zip(preps.iter()) {
+    for i in 0..packets.len() + 2 * AHEAD {
+        if let Some(s) = packets.get(i) {
+            let p = table.prepare(s);
+            table.prefetch_index(&p);
+            preps.push(p);
+        }
+        if let Some(p) = i.checked_sub(AHEAD).and_then(|j| preps.get(j)) {
+            table.prefetch_slot(p);
+        }
+        let Some(j) = i.checked_sub(2 * AHEAD) else {
+            continue;
+        };
+        let (Some(s), Some(p)) = (packets.get(j), preps.get(j)) else {
+            continue;
+        };
         table.advance(s.ts, out);
         if !frags.is_empty() {
             frags.expire(s.ts, &mut |f| table.push(&f, out));
@@ -71,6 +83,7 @@ fn push_batch(
         if s.frag.is_some() {
             frags.push(*s, &mut |f| table.push(&f, out));
         } else {
+            // By reference: a summary is not copied again on its way into the table.
             table.push_prepared(s, *p, 1, out);
         }
     }
@@ -93,9 +106,7 @@ impl<O: FlowSink> Assembly<'_, O> {
             preps,
             out,
         } = self;
-        for b in packets.chunks(BATCH) {
-            push_batch(b, preps, table, frags, &mut |f| out.flow(f));
-        }
+        push_pipelined(packets, preps, table, frags, &mut |f| out.flow(f));
     }
 
     fn flush(&mut self) {
@@ -207,7 +218,7 @@ impl<'scope> Split<'scope> {
             let mut asm = Assembly {
                 table,
                 frags,
-                preps: Vec::with_capacity(BATCH),
+                preps: Vec::with_capacity(CHUNK),
                 out,
             };
             for mut c in from {

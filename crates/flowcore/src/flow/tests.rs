@@ -333,3 +333,56 @@ fn tracked_packets_are_exactly_each_records_packets() {
         .iter()
         .all(|r| r.packet_indices.is_empty()));
 }
+
+#[test]
+fn flows_across_slot_chunks_keep_their_packets_and_their_order() {
+    // More flows than two chunks of slots hold, every flow's packets far apart, half of
+    // them closed and their slots reused by later flows: each record must keep exactly its
+    // own packets, and the end of input emits the rest in order of creation.
+    let n = 2 * table::CHUNK_SLOTS + 5;
+    let mut pkts = Vec::new();
+    for round in 0..2u16 {
+        for i in 0..n {
+            let port = 1000 + i as u16;
+            let flags = match (round, i % 2) {
+                (0, _) => SYN,
+                (_, 0) => RST,
+                _ => ACK,
+            };
+            let t = f64::from(round) + i as f64 * 1e-6;
+            pkts.push(pkt(t, A, port, B, 80, 6, flags));
+        }
+    }
+    for i in 0..n / 2 {
+        pkts.push(pkt(
+            10.0 + i as f64 * 1e-6,
+            B,
+            5000 + i as u16,
+            A,
+            80,
+            6,
+            SYN,
+        ));
+    }
+    let f = run(FlowConfig::default(), &pkts);
+    assert_eq!(f.len(), n + n / 2);
+    assert!(f.iter().all(|r| r.packets() == 2 || r.src_port >= 5000));
+    let closed: Vec<u16> = f
+        .iter()
+        .filter(|r| r.end_reason == EndReason::TcpClose)
+        .map(|r| r.src_port)
+        .collect();
+    let want: Vec<u16> = (0..n).step_by(2).map(|i| 1000 + i as u16).collect();
+    assert_eq!(closed, want);
+    let open: Vec<(u16, u64)> = f
+        .iter()
+        .filter(|r| r.end_reason == EndReason::EndOfInput)
+        .map(|r| (r.src_port, r.first_packet_index))
+        .collect();
+    let mut want: Vec<(u16, u64)> = (1..n)
+        .step_by(2)
+        .map(|i| (1000 + i as u16, i as u64 + 1))
+        .collect();
+    want.extend((0..n / 2).map(|i| (5000 + i as u16, (2 * n + i) as u64 + 1)));
+    assert_eq!(open, want);
+}

@@ -149,6 +149,8 @@ impl<'o, O: FlowSink> Inline<'o, O> {
 }
 
 impl<O: FlowSink> Stage for Inline<'_, O> {
+    // Inlined, so that the decoded summary is built in the batch, not copied into it.
+    #[inline]
     fn packet(&mut self, s: PacketSummary) {
         self.batch.push(s);
         if self.batch.len() == BATCH {

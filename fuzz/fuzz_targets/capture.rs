@@ -3,7 +3,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-use flowcore::flow::FlowConfig;
+use flowcore::flow::{FlowConfig, FlowRecord};
 use flowcore::input::CaptureReader;
 use flowcore::pipeline::Pipeline;
 
@@ -15,7 +15,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut p = Pipeline::new(FlowConfig::default()).pair_exports(60, 1024);
     let mut n = 0u64;
-    let s = p.run(&mut r, 0, &mut |f| n = n.saturating_add(f.packets()));
-    p.finish(&mut |_| {});
+    let s = p.run(&mut r, 0, &mut |f: FlowRecord| {
+        n = n.saturating_add(f.packets())
+    });
+    p.finish(&mut |_: FlowRecord| {});
     assert_eq!(s.packets_read, s.packets_decoded + s.packets_skipped());
 });

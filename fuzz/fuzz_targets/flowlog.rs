@@ -4,7 +4,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-use flowcore::flow::FlowConfig;
+use flowcore::flow::{FlowConfig, FlowRecord};
 use flowcore::input::flowlog::ColumnMap;
 use flowcore::input::{CaptureReader, OpenOptions};
 use flowcore::pipeline::Pipeline;
@@ -29,14 +29,18 @@ fuzz_target!(|data: &[u8]| {
          start=start,end=end,packets=packets,bytes=bytes,separator=space",
     )
     .ok();
-    let opts = OpenOptions { hash: false, columns };
+    let opts = OpenOptions {
+        hash: false,
+        hash_thread: false,
+        columns,
+    };
     let Ok(mut r) =
         CaptureReader::from_reader_opts("fuzz".into(), Box::new(std::io::Cursor::new(text)), &opts)
     else {
         return;
     };
     let mut p = Pipeline::new(FlowConfig::default()).pair_exports(60, 1024);
-    let s = p.run(&mut r, 0, &mut |_| {});
-    p.finish(&mut |_| {});
+    let s = p.run(&mut r, 0, &mut |_: FlowRecord| {});
+    p.finish(&mut |_: FlowRecord| {});
     assert_eq!(s.packets_read, s.packets_decoded + s.packets_skipped());
 });

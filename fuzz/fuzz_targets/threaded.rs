@@ -9,9 +9,8 @@ use flowcore::input::CaptureReader;
 use flowcore::pipeline::Pipeline;
 
 fuzz_target!(|data: &[u8]| {
-    let reader = || {
-        CaptureReader::from_reader("fuzz".into(), Box::new(std::io::Cursor::new(data.to_vec())))
-    };
+    let reader =
+        || CaptureReader::from_reader("fuzz".into(), Box::new(std::io::Cursor::new(data.to_vec())));
     let (Ok(mut r1), Ok(mut r2)) = (reader(), reader()) else {
         return;
     };

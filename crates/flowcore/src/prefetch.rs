@@ -8,16 +8,7 @@
 /// changes no state a program can observe and never faults.
 #[inline(always)]
 pub(crate) fn prefetch<T>(r: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: PREFETCHT0 reads nothing architecturally and cannot fault; the pointer comes
-    // from a live reference. `sse` is part of the x86_64 baseline.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            (r as *const T).cast::<i8>(),
-        );
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = r;
+    prefetch_at(r, 0);
 }
 
 /// Asks the processor to bring the cache line `offset` bytes past `r` into the cache (for
@@ -26,8 +17,9 @@ pub(crate) fn prefetch<T>(r: &T) {
 #[inline(always)]
 pub(crate) fn prefetch_at<T>(r: &T, offset: usize) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: as in `prefetch`; `wrapping_add` forms the address without dereferencing it,
-    // and PREFETCHT0 does not fault on any address.
+    // SAFETY: PREFETCHT0 reads nothing architecturally and cannot fault, on any address;
+    // `wrapping_add` forms the address without dereferencing it. `sse` is part of the
+    // x86_64 baseline.
     unsafe {
         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
             (r as *const T).cast::<i8>().wrapping_add(offset),

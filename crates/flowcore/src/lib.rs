@@ -83,6 +83,7 @@
 pub mod decode;
 pub mod filter;
 pub mod flow;
+mod hex;
 pub mod input;
 pub mod pipeline;
 pub mod policy;

@@ -338,7 +338,7 @@ impl BackgroundSha256 {
             (None, Some(h)) => h,
             _ => return Err(io::Error::other("input hasher thread failed")),
         };
-        let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::hex::hex(&h.finalize());
         self.result = Some(hex.clone());
         Ok(hex)
     }

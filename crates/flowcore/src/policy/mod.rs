@@ -658,7 +658,7 @@ impl Ruleset {
             pair_rule,
             pair_n: inv.classes().count(),
             path: PathBuf::from(name),
-            sha256: hex(&Sha256::digest(text.as_bytes())),
+            sha256: crate::hex::hex(&Sha256::digest(text.as_bytes())),
             site_name: file.site.name.clone(),
             policy_id,
             policy_names: names,
@@ -1025,10 +1025,6 @@ fn parse_net(s: &str) -> Result<IpNet, String> {
         .map_err(|_| format!("{s:?} is not an address or prefix"))
 }
 
-pub(crate) fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 /// What permitted a flow that a `deny` rule matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PermitBy {
@@ -1108,14 +1104,8 @@ pub struct Evidence {
 /// named to `flowcli extract --finding` or compared with an earlier report.
 pub fn finding_id(rule_id: &str, src: IpAddr, dst: IpAddr, service: &str) -> String {
     use sha2::{Digest, Sha256};
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let h = Sha256::digest(format!("{rule_id}|{src}|{dst}|{service}").as_bytes());
-    // Digit by digit: a `format!` per byte cost eight allocations per finding.
-    h[..8]
-        .iter()
-        .flat_map(|&b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
-        .map(char::from)
-        .collect()
+    crate::hex::hex(&h[..8])
 }
 
 /// A policy finding: one rule, one pair of endpoints and one service, aggregated over flows.

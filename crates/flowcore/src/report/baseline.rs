@@ -69,10 +69,7 @@ impl Baseline {
         }
         Ok(Baseline {
             path: name.to_string(),
-            sha256: Sha256::digest(bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
+            sha256: crate::hex::hex(&Sha256::digest(bytes)),
             findings,
         })
     }

@@ -291,7 +291,6 @@ fn file_name(inputs: &[String], input: u32) -> &str {
 /// nothing else (not `/`, not DEL, not non-ASCII). Runs that need no escaping are copied
 /// whole; nothing is allocated.
 pub(crate) fn json_str(out: &mut String, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
     if !needs_escape(s.as_bytes()) {
         out.push_str(s);
@@ -318,8 +317,7 @@ pub(crate) fn json_str(out: &mut String, s: &str) {
         out.push(short);
         if short == 'u' {
             out.push_str("00");
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 15)]));
+            crate::hex::push_byte(out, b);
         }
     }
     out.push_str(s.get(run..).unwrap_or_default());
@@ -446,13 +444,11 @@ impl V<'_> {
             V::Static(p) => s.push_str(p),
             V::Ip(a) => push_ip(s, *a),
             V::Mac(m) => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                for (i, b) in m.iter().enumerate() {
+                for (i, &b) in m.iter().enumerate() {
                     if i > 0 {
                         s.push(':');
                     }
-                    s.push(char::from(HEX[usize::from(b >> 4)]));
-                    s.push(char::from(HEX[usize::from(b & 15)]));
+                    crate::hex::push_byte(s, b);
                 }
             }
             _ => return false,

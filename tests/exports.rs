@@ -25,9 +25,7 @@ fn have_tshark() -> bool {
 }
 
 fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("flowcore-exports-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
+    common::scratch("exports").join(name)
 }
 
 /// Concatenates classic pcaps of the same link type.

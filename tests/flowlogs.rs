@@ -11,9 +11,7 @@ mod common;
 use common::{analyze_ndjson, flowcli, repo_root, run};
 
 fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("flowcore-flowlogs-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
+    common::scratch("flowlogs").join(name)
 }
 
 /// `nfpcapd -r capture` then `nfdump -o csv`: the CSV, or `None` (and a loud skip) without

@@ -12,9 +12,7 @@ mod common;
 use common::{flowcli, ndjson, repo_root, run};
 
 fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("flowcore-tables-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
+    common::scratch("tables").join(name)
 }
 
 fn sample() -> PathBuf {

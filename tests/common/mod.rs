@@ -76,10 +76,32 @@ pub fn have(tool: &str, probe_arg: &str, package: &str) -> bool {
     ok
 }
 
-/// A fresh per-process temporary directory for one test.
+/// Cargo's scratch space for integration tests (`target/tmp`). Test files live there, under
+/// fixed names, rather than in the system's temporary directory: each run replaces the
+/// last one's files instead of adding a directory per process (they piled up by the
+/// hundred in `/tmp`), and after a failure they are still there to look at.
+fn scratch_root() -> &'static Path {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+}
+
+/// An emptied directory for one test's files (`name` unique across the test files).
 pub fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("flowcore-e2e-{name}-{}", std::process::id()));
+    let d = scratch_root().join(format!("e2e-{name}"));
     let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A directory shared by the tests of one test file (`name`), emptied the first time it is
+/// asked for in a run; each test names its files apart.
+pub fn scratch(name: &str) -> PathBuf {
+    static EMPTIED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let d = scratch_root().join(name);
+    let mut emptied = EMPTIED.lock().unwrap_or_else(|p| p.into_inner());
+    if !emptied.iter().any(|n| n == name) {
+        let _ = std::fs::remove_dir_all(&d);
+        emptied.push(name.to_string());
+    }
     std::fs::create_dir_all(&d).unwrap();
     d
 }

@@ -110,6 +110,15 @@ impl SlotIndex {
         }
     }
 
+    /// Removes every entry (keeping the buckets' memory).
+    pub(crate) fn clear(&mut self) {
+        self.buckets.fill(Bucket {
+            hash: 0,
+            slot: EMPTY,
+        });
+        self.len = 0;
+    }
+
     /// Removes `slot` (stored under `hash`), shifting later entries of its run back so
     /// that no lookup stops early (no tombstones).
     pub(crate) fn remove(&mut self, hash: u64, slot: u32) -> bool {

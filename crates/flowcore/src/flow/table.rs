@@ -621,8 +621,17 @@ impl FlowTable {
             .collect();
         live.sort_unstable();
         for (_, slot) in live {
-            self.remove(slot, EndReason::EndOfInput, out);
+            if !self.flow(slot).is_empty() {
+                let rec = self.record(slot, EndReason::EndOfInput);
+                out(rec);
+            }
+            if self.slots[slot as usize].take().is_some() {
+                self.free.push(slot);
+            }
         }
+        // Every flow is gone: the index is emptied at once, not entry by entry (a removal
+        // shifts its run back, a cache miss per flow at the end of every input).
+        self.index.clear();
         self.heap.clear();
     }
 

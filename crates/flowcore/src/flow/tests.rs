@@ -386,3 +386,23 @@ fn flows_across_slot_chunks_keep_their_packets_and_their_order() {
     want.extend((0..n / 2).map(|i| (5000 + i as u16, (2 * n + i) as u64 + 1)));
     assert_eq!(open, want);
 }
+
+#[test]
+fn a_flushed_table_is_empty_and_assembles_again() {
+    // The end of input empties the index at once: afterwards no lookup may find a flow
+    // that is gone, and the same conversations start new flows with their own packets.
+    let mut t = FlowTable::new(FlowConfig::default(), 0);
+    let mut out = Vec::new();
+    for round in 0..2u8 {
+        for i in 0..100u16 {
+            let p = pkt(f64::from(round) * 1000.0, A, 1000 + i, B, 80, 17, 0);
+            t.push(&p, &mut |r| out.push(r));
+        }
+        assert_eq!(t.len(), 100);
+        t.flush(&mut |r| out.push(r));
+        assert_eq!((t.len(), t.is_empty()), (0, true));
+        assert_eq!(out.len(), 100 * (usize::from(round) + 1));
+    }
+    assert!(out.iter().all(|r| r.packets() == 1));
+    assert_eq!(t.stats().end_of_input, 200);
+}

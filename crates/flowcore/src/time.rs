@@ -18,30 +18,59 @@ pub fn format_rfc3339(ts: TimestampNs) -> String {
 /// Appends the RFC 3339 form of `ts` (see [`format_rfc3339`]) to `out`.
 pub fn push_rfc3339(out: &mut String, ts: TimestampNs) {
     let secs = ts.div_euclid(NS_PER_SEC);
-    let nanos = ts.rem_euclid(NS_PER_SEC);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    if (0..=9999).contains(&y) {
-        // The common case without `fmt` (a flow has six times; this was a tenth of `flows`).
-        let mut b = *b"0000-00-00T00:00:00.000000000Z";
-        let mut put = |at: usize, width: usize, mut v: u64| {
-            for i in (at..at + width).rev() {
-                b[i] = b'0' + (v % 10) as u8;
-                v /= 10;
-            }
-        };
-        put(0, 4, y as u64);
-        put(5, 2, m as u64);
-        put(8, 2, d as u64);
-        put(11, 2, (sod / 3600) as u64);
-        put(14, 2, ((sod / 60) % 60) as u64);
-        put(17, 2, (sod % 60) as u64);
-        put(20, 9, nanos as u64);
-        out.push_str(std::str::from_utf8(&b).unwrap_or_default());
-        return;
+    let Some(prefix) = second_prefix(secs) else {
+        return push_rfc3339_fmt(out, ts);
+    };
+    // The common case without `fmt` (a flow has six times; this was a tenth of `flows`).
+    let mut b = *b"0000-00-00T00:00:00.000000000Z";
+    b[..19].copy_from_slice(&prefix);
+    let mut nanos = ts.rem_euclid(NS_PER_SEC) as u32;
+    for i in (20..29).rev() {
+        b[i] = b'0' + (nanos % 10) as u8;
+        nanos /= 10;
     }
-    push_rfc3339_fmt(out, ts);
+    out.push_str(std::str::from_utf8(&b).unwrap_or_default());
+}
+
+thread_local! {
+    /// The second [`push_rfc3339`] wrote last on this thread and its
+    /// `YYYY-MM-DDTHH:MM:SS`: a flow's six times, and the times of flows written one after
+    /// another, mostly share their second, and nearly always their day.
+    static LAST_SECOND: std::cell::Cell<(i64, [u8; 19])> =
+        const { std::cell::Cell::new((i64::MIN, [0; 19])) };
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of the second `secs`, or `None` outside the years 0 to 9999.
+fn second_prefix(secs: i64) -> Option<[u8; 19]> {
+    let (last, mut p) = LAST_SECOND.with(|c| c.get());
+    if last == secs {
+        return Some(p);
+    }
+    let put = |b: &mut [u8; 19], at: usize, width: usize, mut v: u32| {
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    let days = secs.div_euclid(86_400);
+    // `last` is never a real second (those start at -9.2e9), so a first call computes the
+    // date.
+    if last == i64::MIN || last.div_euclid(86_400) != days {
+        let (y, m, d) = civil_from_days(days);
+        if !(0..=9999).contains(&y) {
+            return None;
+        }
+        p = *b"0000-00-00T00:00:00";
+        put(&mut p, 0, 4, y as u32);
+        put(&mut p, 5, 2, m);
+        put(&mut p, 8, 2, d);
+    }
+    let sod = secs.rem_euclid(86_400) as u32;
+    put(&mut p, 11, 2, sod / 3600);
+    put(&mut p, 14, 2, (sod / 60) % 60);
+    put(&mut p, 17, 2, sod % 60);
+    LAST_SECOND.with(|c| c.set((secs, p)));
+    Some(p)
 }
 
 /// [`push_rfc3339`] through `fmt`, for any year (and as the reference in tests).
@@ -252,6 +281,46 @@ mod tests {
             push_rfc3339(&mut a, ts);
             push_rfc3339_fmt(&mut b, ts);
             assert_eq!(a, b, "{ts}");
+        }
+    }
+
+    #[test]
+    fn times_written_one_after_another_equal_fmt_times() {
+        // Walks of nearby times reuse the last second and day (`second_prefix`): steps
+        // within a second, across seconds, midnight, a leap day and a year's end, back
+        // and forth, and out of the years 0..=9999 and back in.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let day = 86_400 * NS_PER_SEC;
+        let starts = [
+            0,
+            -1,
+            951_782_400 * NS_PER_SEC - 3 * NS_PER_SEC, // 2000-02-28T23:59:57
+            1_798_761_600 * NS_PER_SEC - NS_PER_SEC,   // 2026-12-31T23:59:59
+            i64::MAX - 2 * day,
+            i64::MIN + 2 * day,
+        ];
+        let steps = [1, 999_999_999, NS_PER_SEC, 3_600 * NS_PER_SEC, day];
+        for start in starts {
+            let mut ts = start;
+            for _ in 0..2_000 {
+                let r = next();
+                let step = steps[(r % 5) as usize] * ((r >> 8) % 3) as i64;
+                ts = if r & 1 << 40 == 0 {
+                    ts.saturating_add(step)
+                } else {
+                    ts.saturating_sub(step)
+                };
+                let (mut a, mut b) = (String::new(), String::new());
+                push_rfc3339(&mut a, ts);
+                push_rfc3339_fmt(&mut b, ts);
+                assert_eq!(a, b, "{ts}");
+            }
         }
     }
 

@@ -41,8 +41,21 @@ pub enum FlowFormat {
 /// Identifier of the flow schema written by the JSON and CSV formats.
 pub const FLOW_SCHEMA: &str = "flowcore.flow/1";
 
-/// Field names of a flow record, in order: the NDJSON object's keys and the CSV header.
-pub const FLOW_COLUMNS: [&str; 43] = [
+/// The flow schema's keys, in order, once: the column names and what the NDJSON writer
+/// puts before each value.
+macro_rules! flow_keys {
+    ($first:literal $(, $k:literal)* $(,)?) => {
+        /// Field names of a flow record, in order: the NDJSON object's keys and the CSV
+        /// header.
+        pub const FLOW_COLUMNS: [&str; 43] = [$first $(, $k)*];
+        /// Each key as [`flow_json`] writes it: the object's opening brace or the comma
+        /// before it, the quoted name and the colon (one push per field instead of four).
+        const FLOW_JSON_KEYS: [&str; 43] =
+            [concat!("{\"", $first, "\":") $(, concat!(",\"", $k, "\":"))*];
+    };
+}
+
+flow_keys!(
     "src_ip",
     "dst_ip",
     "src_port",
@@ -86,7 +99,7 @@ pub const FLOW_COLUMNS: [&str; 43] = [
     "file",
     "first_packet_index",
     "first_packet_offset",
-];
+);
 
 /// What a report says about the run itself, beyond its inputs: what ran it and how, and
 /// (only when asked) when. Everything else in a report follows from the inputs, so the same
@@ -481,7 +494,8 @@ pub(crate) fn push_u64(s: &mut String, mut n: u64) {
             break;
         }
     }
-    s.push_str(std::str::from_utf8(&b[i..]).unwrap_or_default());
+    // Digit by digit: cheaper than validating a few bytes as UTF-8 and copying them.
+    s.extend(b[i..].iter().map(|&d| char::from(d)));
 }
 
 /// Appends an address as `IpAddr`'s `Display` writes it (IPv4 without `fmt`).
@@ -519,14 +533,9 @@ fn dir_ts<'a>(d: &crate::flow::DirStats, ts: i64) -> V<'a> {
 
 /// Appends the NDJSON object of one flow (schema `flowcore.flow/1`).
 pub fn flow_json(r: &FlowRecord, file: &str, s: &mut String) {
-    s.push('{');
-    for (i, (name, v)) in flow_fields(r, file).into_iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        s.push('"');
-        s.push_str(name);
-        s.push_str("\":");
+    for ((name, v), key) in flow_fields(r, file).into_iter().zip(FLOW_JSON_KEYS) {
+        debug_assert!(key.get(1..).is_some_and(|k| k.contains(name)));
+        s.push_str(key);
         match v {
             V::Null => s.push_str("null"),
             V::U(n) => push_u64(s, n),

@@ -83,11 +83,11 @@
 pub mod decode;
 pub mod filter;
 pub mod flow;
-mod hex;
 pub mod input;
 pub mod pipeline;
 pub mod policy;
 mod prefetch;
 pub mod report;
 pub mod segment;
+mod text;
 pub mod time;

@@ -338,7 +338,7 @@ impl BackgroundSha256 {
             (None, Some(h)) => h,
             _ => return Err(io::Error::other("input hasher thread failed")),
         };
-        let hex = crate::hex::hex(&h.finalize());
+        let hex = crate::text::hex(&h.finalize());
         self.result = Some(hex.clone());
         Ok(hex)
     }

@@ -658,7 +658,7 @@ impl Ruleset {
             pair_rule,
             pair_n: inv.classes().count(),
             path: PathBuf::from(name),
-            sha256: crate::hex::hex(&Sha256::digest(text.as_bytes())),
+            sha256: crate::text::hex(&Sha256::digest(text.as_bytes())),
             site_name: file.site.name.clone(),
             policy_id,
             policy_names: names,
@@ -1104,8 +1104,28 @@ pub struct Evidence {
 /// named to `flowcli extract --finding` or compared with an earlier report.
 pub fn finding_id(rule_id: &str, src: IpAddr, dst: IpAddr, service: &str) -> String {
     use sha2::{Digest, Sha256};
-    let h = Sha256::digest(format!("{rule_id}|{src}|{dst}|{service}").as_bytes());
-    crate::hex::hex(&h[..8])
+    // `rule_id|src|dst|service`, addresses as `IpAddr` displays them.
+    let mut s = String::with_capacity(rule_id.len() + service.len() + 2 * 39 + 3);
+    s.push_str(rule_id);
+    s.push('|');
+    crate::text::push_ip(&mut s, src);
+    s.push('|');
+    crate::text::push_ip(&mut s, dst);
+    s.push('|');
+    s.push_str(service);
+    crate::text::hex(&Sha256::digest(s.as_bytes())[..8])
+}
+
+/// The [`finding_id`] of `f`.
+fn id_of(f: &Finding) -> String {
+    let service = f.mac.as_deref().unwrap_or(&f.service);
+    finding_id(&f.rule_id, f.src.ip, f.dst.ip, service)
+}
+
+/// `f` with its [`finding_id`].
+fn with_id(mut f: Finding) -> Finding {
+    f.id = id_of(&f);
+    f
 }
 
 /// A policy finding: one rule, one pair of endpoints and one service, aggregated over flows.
@@ -1281,10 +1301,9 @@ type AggKey = (usize, IpAddr, IpAddr, u8, u16);
 /// they were opened in.
 fn sort_for_absorb(v: &mut Vec<(AggKey, Finding)>) {
     sort_moving_once(v, |a, b| {
-        (a.1.first_ts, a.1.evidence.first_packet_index, &a.1.id, a.0).cmp(&(
+        (a.1.first_ts, a.1.evidence.first_packet_index, a.0).cmp(&(
             b.1.first_ts,
             b.1.evidence.first_packet_index,
-            &b.1.id,
             b.0,
         ))
     });
@@ -2138,7 +2157,7 @@ impl<'r> Analyzer<'r> {
         let r = &self.rs.rules[rule].def;
         let i = match self.findings.position(&key) {
             Some(i) => i,
-            None => self.findings.insert(key, Finding {
+            None => self.findings.insert(key, with_id(Finding {
             service: flow_service(f),
             proto: f.proto,
             initiator_known: f.initiator_known,
@@ -2169,7 +2188,7 @@ impl<'r> Analyzer<'r> {
                 endpoint(f.src_ip, f.src_port, src),
                 endpoint(f.dst_ip, f.dst_port, dst),
             )
-        }),
+        })),
         };
         self.findings.add(i, f, file);
         self.cache
@@ -2229,9 +2248,11 @@ impl<'r> Analyzer<'r> {
                 });
             }
         }
+        // Findings opened by flows have their id already (given on the judging threads).
         for f in &mut findings {
-            let service = f.mac.as_deref().unwrap_or(&f.service);
-            f.id = finding_id(&f.rule_id, f.src.ip, f.dst.ip, service);
+            if f.id.is_empty() {
+                f.id = id_of(f);
+            }
         }
         sort_moving_once(&mut findings, |a, b| {
             (

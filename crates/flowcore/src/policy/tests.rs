@@ -696,6 +696,26 @@ fn finding_ids_are_sixteen_hex_digits_of_a_sha256() {
         finding_id("R-002", ip("2001:db8::1"), ip("10.2.10.21"), "icmp"),
         "c70d5754a97f86ad"
     );
+    // Built without `fmt`: the same bytes as `format!` for addresses of every shape.
+    let mut x = 0x0bad_cafe_f00d_d00d_u64;
+    for _ in 0..2000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let v4 = IpAddr::from((x as u32).to_be_bytes());
+        let v6 = IpAddr::from(std::net::Ipv6Addr::from(u128::from(x) << (x % 80) as u32));
+        for (src, dst) in [(v4, v6), (v6, v4), (v4, v4)] {
+            let want = {
+                use sha2::{Digest, Sha256};
+                let h = Sha256::digest(format!("LG-01|{src}|{dst}|udp/53").as_bytes());
+                h[..8]
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            };
+            assert_eq!(finding_id("LG-01", src, dst, "udp/53"), want);
+        }
+    }
 }
 
 #[test]

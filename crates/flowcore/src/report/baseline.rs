@@ -69,7 +69,7 @@ impl Baseline {
         }
         Ok(Baseline {
             path: name.to_string(),
-            sha256: crate::hex::hex(&Sha256::digest(bytes)),
+            sha256: crate::text::hex(&Sha256::digest(bytes)),
             findings,
         })
     }

@@ -330,7 +330,7 @@ pub(crate) fn json_str(out: &mut String, s: &str) {
         out.push(short);
         if short == 'u' {
             out.push_str("00");
-            crate::hex::push_byte(out, b);
+            crate::text::push_byte(out, b);
         }
     }
     out.push_str(s.get(run..).unwrap_or_default());
@@ -461,7 +461,7 @@ impl V<'_> {
                     if i > 0 {
                         s.push(':');
                     }
-                    crate::hex::push_byte(s, b);
+                    crate::text::push_byte(s, b);
                 }
             }
             _ => return false,
@@ -482,45 +482,7 @@ impl V<'_> {
     }
 }
 
-/// Appends `n` in decimal (without `fmt`: flows print a dozen numbers each).
-pub(crate) fn push_u64(s: &mut String, mut n: u64) {
-    let mut b = [0u8; 20];
-    let mut i = b.len();
-    loop {
-        i -= 1;
-        b[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // Digit by digit: cheaper than validating a few bytes as UTF-8 and copying them.
-    s.extend(b[i..].iter().map(|&d| char::from(d)));
-}
-
-/// Appends an address as `IpAddr`'s `Display` writes it (IPv4 without `fmt`).
-pub(crate) fn push_ip(s: &mut String, a: IpAddr) {
-    match a {
-        IpAddr::V4(v4) => {
-            for (i, o) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    s.push('.');
-                }
-                if o >= 100 {
-                    s.push(char::from(b'0' + o / 100));
-                }
-                if o >= 10 {
-                    s.push(char::from(b'0' + o / 10 % 10));
-                }
-                s.push(char::from(b'0' + o % 10));
-            }
-        }
-        IpAddr::V6(_) => {
-            use std::fmt::Write;
-            let _ = write!(s, "{a}");
-        }
-    }
-}
+pub(crate) use crate::text::{push_ip, push_u64};
 
 /// A direction's timestamp, or null when that direction has no packets.
 fn dir_ts<'a>(d: &crate::flow::DirStats, ts: i64) -> V<'a> {

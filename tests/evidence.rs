@@ -559,6 +559,82 @@ fn flows_output_is_atomic() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `-o` onto something that is not a regular file: a named pipe (as `/dev/null` or
+/// `/dev/stdout` would be) is written to, not replaced by a regular file; a symbolic link
+/// stays a link, and the file it names gets the report.
+#[cfg(unix)]
+#[test]
+fn output_onto_a_pipe_or_a_link_keeps_it() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = temp_dir("output-special");
+    let want = run(flowcli()
+        .args(["flows", "-q", "--format", "ndjson"])
+        .arg(sample()))
+    .stdout;
+    assert!(!want.is_empty());
+    // A named pipe, read on another thread while flowcli writes into it.
+    let fifo = dir.join("pipe");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if made.map(|s| s.success()).unwrap_or(false) {
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        let o = run(flowcli()
+            .args(["flows", "-q", "--format", "ndjson", "-o"])
+            .arg(&fifo)
+            .arg(sample()));
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        // Before joining: a pipe replaced by a file leaves the reader waiting for ever.
+        let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+        assert!(kind.is_fifo(), "the pipe was replaced: {kind:?}");
+        // A flowcli that never opened the pipe leaves the reader waiting for a writer.
+        for _ in 0..100 {
+            if reader.is_finished() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        if !reader.is_finished() {
+            let _ = std::fs::OpenOptions::new().write(true).open(&fifo);
+        }
+        assert_eq!(reader.join().unwrap(), want);
+    } else {
+        eprintln!("\n*** SKIPPED: mkfifo is not available; the named-pipe case was not run. ***\n");
+    }
+    // A link to a report elsewhere, and a link to a report not written yet.
+    let real = dir.join("real.ndjson");
+    std::fs::write(&real, b"old").unwrap();
+    for (link, target) in [
+        ("link.ndjson", &real),
+        ("dangling.ndjson", &dir.join("new.ndjson")),
+    ] {
+        let link = dir.join(link);
+        std::os::unix::fs::symlink(target, &link).unwrap();
+        let o = run(flowcli()
+            .args(["flows", "-q", "--format", "ndjson", "-o"])
+            .arg(&link)
+            .arg(sample()));
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read(target).unwrap(), want);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `analyze --baseline`: findings marked new or recurring by id, the vanished ones listed,
 /// and `--fail-on new` counting only new ones.
 #[test]

@@ -27,16 +27,46 @@ mod tables;
 
 /// A file written beside its final path and renamed into place by [`AtomicFile::commit`],
 /// so a reader never sees half a report; dropped uncommitted, it leaves nothing behind.
+///
+/// Only a regular file (or a path where nothing is yet) is replaced so. Anything else that
+/// exists there (`/dev/null`, `/dev/stdout`, a named pipe) is opened and written as it is:
+/// renaming over it would put a regular file in its place (as root, even over
+/// `/dev/null`). A symbolic link is followed: the file it names is replaced, the link
+/// stays.
 pub(crate) struct AtomicFile {
     file: std::fs::File,
-    tmp: PathBuf,
+    /// The temporary file, or `None` when writing straight to a special file.
+    tmp: Option<PathBuf>,
     path: PathBuf,
     committed: bool,
 }
 
 impl AtomicFile {
-    /// Creates the temporary file in the target's directory.
+    /// Creates the temporary file in the target's directory (or opens a special file).
     pub(crate) fn create(path: &std::path::Path) -> io::Result<Self> {
+        match std::fs::metadata(path) {
+            Ok(m) if !m.is_file() && !m.is_dir() => {
+                return Ok(AtomicFile {
+                    file: std::fs::OpenOptions::new().write(true).open(path)?,
+                    tmp: None,
+                    path: path.to_path_buf(),
+                    committed: false,
+                });
+            }
+            _ => {}
+        }
+        // Through a link, the file it names is the one replaced.
+        let path = match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => match std::fs::canonicalize(path) {
+                Ok(p) => p,
+                // A dangling link: the file it names is created.
+                Err(_) => path
+                    .parent()
+                    .unwrap_or(std::path::Path::new("."))
+                    .join(std::fs::read_link(path)?),
+            },
+            _ => path.to_path_buf(),
+        };
         let dir = path
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
@@ -51,16 +81,21 @@ impl AtomicFile {
         ));
         Ok(AtomicFile {
             file: std::fs::File::create(&tmp)?,
-            tmp,
-            path: path.to_path_buf(),
+            tmp: Some(tmp),
+            path,
             committed: false,
         })
     }
 
-    /// Flushes to disk and renames into place.
+    /// Flushes to disk and renames into place (a special file is only flushed).
     pub(crate) fn commit(mut self) -> io::Result<()> {
-        self.file.sync_all()?;
-        std::fs::rename(&self.tmp, &self.path)?;
+        match &self.tmp {
+            Some(tmp) => {
+                self.file.sync_all()?;
+                std::fs::rename(tmp, &self.path)?;
+            }
+            None => self.file.flush()?,
+        }
         self.committed = true;
         Ok(())
     }
@@ -105,8 +140,8 @@ impl Write for Sink {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_file(&self.tmp);
+        if let (false, Some(tmp)) = (self.committed, &self.tmp) {
+            let _ = std::fs::remove_file(tmp);
         }
     }
 }

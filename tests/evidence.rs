@@ -567,10 +567,19 @@ fn flows_output_is_atomic() {
 fn output_onto_a_pipe_or_a_link_keeps_it() {
     use std::os::unix::fs::FileTypeExt;
     let dir = temp_dir("output-special");
-    let want = run(flowcli()
-        .args(["flows", "-q", "--format", "ndjson"])
-        .arg(sample()))
-    .stdout;
+    // `flows` of the sample, to `out` or to standard output (returned).
+    let flows = |out: Option<&std::path::Path>| {
+        let mut c = flowcli();
+        c.args(["flows", "-q", "--format", "ndjson"]);
+        if let Some(out) = out {
+            c.arg("-o").arg(out);
+        }
+        let o = run(c.arg(sample()));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{err}");
+        o.stdout
+    };
+    let want = flows(None);
     assert!(!want.is_empty());
     // A named pipe, read on another thread while flowcli writes into it.
     let fifo = dir.join("pipe");
@@ -580,16 +589,7 @@ fn output_onto_a_pipe_or_a_link_keeps_it() {
             let fifo = fifo.clone();
             std::thread::spawn(move || std::fs::read(fifo).unwrap())
         };
-        let o = run(flowcli()
-            .args(["flows", "-q", "--format", "ndjson", "-o"])
-            .arg(&fifo)
-            .arg(sample()));
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        flows(Some(&fifo));
         // Before joining: a pipe replaced by a file leaves the reader waiting for ever.
         let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
         assert!(kind.is_fifo(), "the pipe was replaced: {kind:?}");
@@ -616,16 +616,7 @@ fn output_onto_a_pipe_or_a_link_keeps_it() {
     ] {
         let link = dir.join(link);
         std::os::unix::fs::symlink(target, &link).unwrap();
-        let o = run(flowcli()
-            .args(["flows", "-q", "--format", "ndjson", "-o"])
-            .arg(&link)
-            .arg(sample()));
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        flows(Some(&link));
         assert!(std::fs::symlink_metadata(&link)
             .unwrap()
             .file_type()

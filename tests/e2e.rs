@@ -471,11 +471,19 @@ fn directories_stdin_and_compression() {
     std::io::Write::write_all(&mut gz, &bytes).unwrap();
     std::fs::write(dir.join("a.pcap.gz"), gz.finish().unwrap()).unwrap();
     std::fs::write(dir.join("README.txt"), "not a capture").unwrap();
+    // A link whose capture was deleted (rotated away) is named, not passed over.
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(dir.join("rotated.pcap"), dir.join("c.pcap")).unwrap();
     let out = run(flowcli().args(["flows", "--format", "ndjson"]).arg(&dir));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
         stderr.contains("skipping") && stderr.contains("README.txt"),
+        "{stderr}"
+    );
+    #[cfg(unix)]
+    assert!(
+        stderr.contains("c.pcap: a symbolic link to nothing, not a capture file"),
         "{stderr}"
     );
     let flows = ndjson(&out);

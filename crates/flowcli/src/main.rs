@@ -12,7 +12,7 @@ use flowcore::filter::Filter;
 use flowcore::flow::FlowRecord;
 use flowcore::flow::{FlowConfig, Timeouts};
 use flowcore::input::flowlog::ColumnMap;
-use flowcore::input::{collect_inputs, CaptureReader, InputError, InputSpec, OpenOptions};
+use flowcore::input::{collect_inputs_noting, CaptureReader, InputError, InputSpec, OpenOptions};
 use flowcore::pipeline::{FlowSink, InputSummary, Pipeline};
 use flowcore::report::{FlowFormat, FlowWriter};
 use flowcore::time::NS_PER_SEC;
@@ -968,8 +968,13 @@ pub(crate) fn unreachable_pipeline() -> ! {
 
 /// The inputs of a run, directories expanded (`None` after printing the error).
 pub(crate) fn input_specs(inputs: &[PathBuf]) -> Option<Vec<InputSpec>> {
-    match collect_inputs(inputs) {
-        Ok(s) => Some(s),
+    match collect_inputs_noting(inputs) {
+        Ok((specs, skipped)) => {
+            for s in skipped {
+                eprintln!("flowcli: warning: skipping {s}");
+            }
+            Some(specs)
+        }
         Err(e) => {
             eprintln!("flowcli: error: {e}");
             None

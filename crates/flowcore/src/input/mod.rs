@@ -756,23 +756,58 @@ impl InputSpec {
 /// with its files sorted by path (symbolic links to directories are not followed), and
 /// anything else is a file. Errors name the path that could not be listed.
 pub fn collect_inputs(args: &[std::path::PathBuf]) -> Result<Vec<InputSpec>, InputError> {
+    collect_inputs_noting(args).map(|(specs, _)| specs)
+}
+
+/// An entry of a directory input that is not read as an input, and why: anything but a
+/// regular file or a link to one (a named pipe would block the run, a device never ends).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedEntry {
+    /// The entry.
+    pub path: std::path::PathBuf,
+    /// What it is (`a named pipe`, `a symbolic link to nothing`, ...).
+    pub what: &'static str,
+}
+
+impl fmt::Display for SkippedEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}, not a capture file",
+            self.path.display(),
+            self.what
+        )
+    }
+}
+
+/// [`collect_inputs`], also returning the directory entries it left out (sorted by path),
+/// so that a caller can say so rather than lose them silently.
+pub fn collect_inputs_noting(
+    args: &[std::path::PathBuf],
+) -> Result<(Vec<InputSpec>, Vec<SkippedEntry>), InputError> {
     let mut out = Vec::new();
+    let mut skipped = Vec::new();
     for a in args {
         if a.as_os_str() == "-" {
             out.push(InputSpec::Stdin);
         } else if a.is_dir() {
             let mut found = Vec::new();
-            walk(a, &mut found)?;
+            walk(a, &mut found, &mut skipped)?;
             found.sort();
             out.extend(found.into_iter().map(InputSpec::FoundInDir));
         } else {
             out.push(InputSpec::File(a.clone()));
         }
     }
-    Ok(out)
+    skipped.sort_by(|a: &SkippedEntry, b| a.path.cmp(&b.path));
+    Ok((out, skipped))
 }
 
-fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(), InputError> {
+fn walk(
+    dir: &Path,
+    out: &mut Vec<std::path::PathBuf>,
+    skipped: &mut Vec<SkippedEntry>,
+) -> Result<(), InputError> {
     let err = |source| InputError::Io {
         path: dir.display().to_string(),
         source,
@@ -781,13 +816,47 @@ fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(), InputError>
         let entry = entry.map_err(err)?;
         let ft = entry.file_type().map_err(err)?;
         let p = entry.path();
-        if ft.is_dir() {
-            walk(&p, out)?;
-        } else if ft.is_file() || (ft.is_symlink() && p.is_file()) {
+        let what = if ft.is_dir() {
+            walk(&p, out, skipped)?;
+            continue;
+        } else if ft.is_file() {
             out.push(p);
-        }
+            continue;
+        } else if ft.is_symlink() {
+            match std::fs::metadata(&p) {
+                Ok(m) if m.is_file() => {
+                    out.push(p);
+                    continue;
+                }
+                Ok(m) if m.is_dir() => "a symbolic link to a directory (not followed)",
+                Ok(m) => special_kind(m.file_type()),
+                Err(_) => "a symbolic link to nothing",
+            }
+        } else {
+            special_kind(ft)
+        };
+        skipped.push(SkippedEntry { path: p, what });
     }
     Ok(())
+}
+
+/// What a file that is neither regular nor a directory is.
+fn special_kind(ft: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return "a named pipe";
+        }
+        if ft.is_socket() {
+            return "a socket";
+        }
+        if ft.is_char_device() || ft.is_block_device() {
+            return "a device";
+        }
+    }
+    let _ = ft;
+    "not a regular file"
 }
 
 #[cfg(test)]

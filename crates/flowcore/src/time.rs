@@ -24,12 +24,16 @@ pub fn push_rfc3339(out: &mut String, ts: TimestampNs) {
     // The common case without `fmt` (a flow has six times; this was a tenth of `flows`).
     let mut b = *b"0000-00-00T00:00:00.000000000Z";
     b[..19].copy_from_slice(&prefix);
-    let mut nanos = ts.rem_euclid(NS_PER_SEC) as u32;
-    for i in (20..29).rev() {
-        b[i] = b'0' + (nanos % 10) as u8;
-        nanos /= 10;
-    }
+    put_digits(&mut b, 20, 9, ts.rem_euclid(NS_PER_SEC) as u32);
     out.push_str(std::str::from_utf8(&b).unwrap_or_default());
+}
+
+/// Writes `v` as `width` decimal digits (zero-padded, the lowest ones if longer) at `at`.
+fn put_digits(b: &mut [u8], at: usize, width: usize, mut v: u32) {
+    for d in b[at..at + width].iter_mut().rev() {
+        *d = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
 }
 
 thread_local! {
@@ -46,29 +50,23 @@ fn second_prefix(secs: i64) -> Option<[u8; 19]> {
     if last == secs {
         return Some(p);
     }
-    let put = |b: &mut [u8; 19], at: usize, width: usize, mut v: u32| {
-        for i in (at..at + width).rev() {
-            b[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    };
     let days = secs.div_euclid(86_400);
-    // `last` is never a real second (those start at -9.2e9), so a first call computes the
-    // date.
-    if last == i64::MIN || last.div_euclid(86_400) != days {
+    // The initial `last`, i64::MIN, is no real second's (those start at -9.2e9): its day
+    // differs from every day, so a first call computes the date.
+    if last.div_euclid(86_400) != days {
         let (y, m, d) = civil_from_days(days);
         if !(0..=9999).contains(&y) {
             return None;
         }
         p = *b"0000-00-00T00:00:00";
-        put(&mut p, 0, 4, y as u32);
-        put(&mut p, 5, 2, m);
-        put(&mut p, 8, 2, d);
+        put_digits(&mut p, 0, 4, y as u32);
+        put_digits(&mut p, 5, 2, m);
+        put_digits(&mut p, 8, 2, d);
     }
     let sod = secs.rem_euclid(86_400) as u32;
-    put(&mut p, 11, 2, sod / 3600);
-    put(&mut p, 14, 2, (sod / 60) % 60);
-    put(&mut p, 17, 2, sod % 60);
+    put_digits(&mut p, 11, 2, sod / 3600);
+    put_digits(&mut p, 14, 2, (sod / 60) % 60);
+    put_digits(&mut p, 17, 2, sod % 60);
     LAST_SECOND.with(|c| c.set((secs, p)));
     Some(p)
 }

@@ -483,12 +483,12 @@ impl FlowOpts {
     }
 
     /// `open` for a run over `inputs` inputs: inputs are hashed on a helper thread only when
-    /// a core is left over once every input has its workers (`--threads 1` uses one core):
-    /// its one worker, or its two when [`FlowOpts::split`].
+    /// a core is left over once every input has its worker (`--threads 1` uses one core).
+    /// An input split over two threads ([`FlowOpts::split`]) still gets the helper: its
+    /// reading thread is the busier of the two, and the helper takes the SHA-256 off it.
     pub(crate) fn open_for(&self, open: &OpenOptions, inputs: usize) -> OpenOptions {
-        let per_input = if self.split(inputs) { 2 } else { 1 };
         OpenOptions {
-            hash_thread: self.cores() > per_input * self.threads(inputs),
+            hash_thread: self.cores() > self.threads(inputs),
             ..open.clone()
         }
     }

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use clap::ValueEnum;
 use flowcore::policy::{Analyzer, Ruleset};
 use flowcore::report::analysis::{
-    analysis_table_in, gone_json, write_analysis_json, AnalysedInput, FindingDoc, Lang, TableStyle,
+    analysis_table_in, write_analysis_json, write_analysis_json_on, write_findings_ndjson,
+    AnalysedInput, Lang, TableStyle,
 };
 use flowcore::report::baseline::Baseline;
 use flowcore::report::html::analysis_html;
@@ -248,8 +249,9 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
         Format::Json => {
             // Streamed to its destination, not gathered in `body`: a night's report can be
             // tens of megabytes, and holding it whole cost page faults and copies.
+            let threads = args.flow.cores();
             let written = emit(args.output.as_deref(), |mut w| {
-                write_analysis_json(&rs, &inputs, &errors, &analysis, &ctx, &mut w)
+                write_analysis_json_on(&rs, &inputs, &errors, &analysis, &ctx, threads, &mut w)
             });
             return Ok(written.unwrap_or_else(|| finish_status(&args, &analysis, &errors)));
         }
@@ -286,23 +288,7 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
                 body.push(b'\n');
             }
         }
-        Format::Ndjson => {
-            let mut line = String::new();
-            for f in &analysis.findings {
-                line.clear();
-                FindingDoc {
-                    finding: f,
-                    analysis: Some(&analysis),
-                }
-                .push_compact(&mut line);
-                line.push('\n');
-                body.extend_from_slice(line.as_bytes());
-            }
-            for g in analysis.baseline.iter().flat_map(|d| &d.disappeared) {
-                serde_json::to_writer(&mut body, &gone_json(g))?;
-                body.push(b'\n');
-            }
-        }
+        Format::Ndjson => write_findings_ndjson(&analysis, args.flow.cores(), &mut body)?,
     }
     let written = emit(args.output.as_deref(), |w| w.write_all(&body));
     Ok(written.unwrap_or_else(|| finish_status(&args, &analysis, &errors)))

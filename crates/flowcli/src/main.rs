@@ -465,7 +465,7 @@ impl FlowOpts {
     }
 
     /// The cores a run may use: `--threads`, or every core.
-    fn cores(&self) -> usize {
+    pub(crate) fn cores(&self) -> usize {
         self.threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .max(1)

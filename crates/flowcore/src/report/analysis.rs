@@ -478,8 +478,21 @@ pub fn write_analysis_json(
     ctx: &RunContext,
     out: &mut impl Write,
 ) -> io::Result<()> {
-    /// Bytes gathered before they are handed to `out`.
-    const FLUSH_AT: usize = 1 << 16;
+    write_analysis_json_on(rs, inputs, errors, a, ctx, 1, out)
+}
+
+/// [`write_analysis_json`] with the findings formatted on up to `threads` threads
+/// ([`super::write_in_order`]): the same bytes, sooner when cores are idle at the end of
+/// a run.
+pub fn write_analysis_json_on(
+    rs: &Ruleset,
+    inputs: &[AnalysedInput],
+    errors: &[String],
+    a: &Analysis,
+    ctx: &RunContext,
+    threads: usize,
+    out: &mut impl Write,
+) -> io::Result<()> {
     let empty = a.clone_counts();
     let mut summary = analysis_json(rs, inputs, errors, &empty, ctx);
     // The summary counts every finding, not the empty list it was built from.
@@ -489,7 +502,7 @@ pub fn write_analysis_json(
         summary["summary"]["baseline"] = baseline_json(a);
     }
     let summary = serde_json::to_string_pretty(&summary["summary"])?;
-    let mut buf = String::with_capacity(FLUSH_AT + 4096);
+    let mut buf = String::with_capacity(summary.len() + 64);
     buf.push_str("{\n  \"schema\": ");
     super::json_str(&mut buf, ANALYSIS_SCHEMA);
     buf.push_str(",\n  \"summary\": ");
@@ -502,23 +515,43 @@ pub fn write_analysis_json(
         buf.push_str(line);
     }
     buf.push_str(",\n  \"findings\": [");
-    for (i, f) in a.findings.iter().enumerate() {
+    out.write_all(buf.as_bytes())?;
+    super::write_in_order(&a.findings, threads, out, |i, f, buf| {
         buf.push_str(if i == 0 { "\n    " } else { ",\n    " });
         FindingDoc {
             finding: f,
             analysis: Some(a),
         }
-        .push_pretty_element(&mut buf);
-        if buf.len() >= FLUSH_AT {
-            out.write_all(buf.as_bytes())?;
-            buf.clear();
+        .push_pretty_element(buf);
+    })?;
+    out.write_all(if a.findings.is_empty() {
+        b"]\n}\n"
+    } else {
+        b"\n  ]\n}\n"
+    })
+}
+
+/// The findings as NDJSON, one compact [`FindingDoc`] per line, then (with a baseline)
+/// one line per finding that disappeared ([`gone_json`]); the findings are formatted on up
+/// to `threads` threads ([`super::write_in_order`]), the bytes the same whatever the count.
+pub fn write_findings_ndjson(
+    a: &Analysis,
+    threads: usize,
+    out: &mut (impl Write + ?Sized),
+) -> io::Result<()> {
+    super::write_in_order(&a.findings, threads, out, |_, f, line| {
+        FindingDoc {
+            finding: f,
+            analysis: Some(a),
         }
+        .push_compact(line);
+        line.push('\n');
+    })?;
+    for g in a.baseline.iter().flat_map(|d| &d.disappeared) {
+        serde_json::to_writer(&mut *out, &gone_json(g))?;
+        out.write_all(b"\n")?;
     }
-    if !a.findings.is_empty() {
-        buf.push_str("\n  ");
-    }
-    buf.push_str("]\n}\n");
-    out.write_all(buf.as_bytes())
+    Ok(())
 }
 
 /// `YYYY-MM-DD HH:MM:SS+HH:MM` in the site's time.
@@ -1172,6 +1205,64 @@ mod tests {
                     let theirs = serde_json::to_string_pretty(&doc).unwrap() + "\n";
                     assert_eq!(String::from_utf8(ours).unwrap(), theirs);
                 }
+            }
+        }
+    }
+    #[test]
+    fn reports_formatted_on_threads_are_serde_jsons() {
+        // Enough findings for several pieces per thread, so that pieces interleave.
+        let rs = ruleset();
+        let mut rng = Rng(13);
+        let a = hostile_analysis(&rs, &mut rng, true);
+        let mut many = a.clone_counts();
+        while many.findings.len() < 2 * 1024 + 77 {
+            many.findings.extend(a.findings.iter().cloned());
+        }
+        let mut b = with_baseline(&many, &mut rng);
+        if let Some(d) = &mut b.baseline {
+            for _ in 0..3 {
+                d.disappeared.push(crate::policy::GoneFinding {
+                    id: rng.hostile(),
+                    rule_id: rng.hostile(),
+                    severity: rng.hostile(),
+                    src_ip: rng.hostile(),
+                    dst_ip: rng.hostile(),
+                    service: rng.hostile(),
+                });
+            }
+        }
+        assert!(b
+            .baseline
+            .as_ref()
+            .is_some_and(|d| !d.disappeared.is_empty()));
+        let ctx = RunContext::default();
+        for an in [&many, &b] {
+            let doc = analysis_json(&rs, &[], &[], an, &ctx);
+            let theirs = serde_json::to_string_pretty(&doc).unwrap() + "\n";
+            let mut lines = String::new();
+            for f in &an.findings {
+                let doc = FindingDoc {
+                    finding: f,
+                    analysis: Some(an),
+                };
+                lines += &(serde_json::to_string(&doc).unwrap() + "\n");
+            }
+            for g in an.baseline.iter().flat_map(|d| &d.disappeared) {
+                lines += &(serde_json::to_string(&gone_json(g)).unwrap() + "\n");
+            }
+            for threads in [1, 2, 3] {
+                let mut ours = Vec::new();
+                write_analysis_json_on(&rs, &[], &[], an, &ctx, threads, &mut ours).unwrap();
+                assert!(
+                    String::from_utf8(ours).unwrap() == theirs,
+                    "{threads} threads"
+                );
+                let mut ours = Vec::new();
+                write_findings_ndjson(an, threads, &mut ours).unwrap();
+                assert!(
+                    String::from_utf8(ours).unwrap() == lines,
+                    "{threads} threads"
+                );
             }
         }
     }

@@ -637,6 +637,7 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
         out.write_all(b"\xEF\xBB\xBF")?;
     }
     let mut writer = FlowWriter::new(format, out);
+    writer.set_threads(args.flow.cores());
     let mut summaries: Vec<InputSummary> = Vec::new();
     // The JSON document names each input's SHA-256; the streams carry only flows.
     let open = match args.flow.open_options(matches!(format, FlowFormat::Json)) {
@@ -699,7 +700,11 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
                         }
                     }
                 } else {
-                    recs.into_iter().for_each(&mut write);
+                    // Formatted on every core: the last inputs' rows would otherwise be
+                    // formatted here alone, after the workers are done.
+                    if let Err(e) = writer.write_all(recs) {
+                        write_err = Some(e);
+                    }
                     summary
                 };
                 progress::input_done(ui_ref, &summary, args.quiet);

@@ -350,7 +350,7 @@ const FLUSH_AT: usize = 1 << 16;
 
 /// Writes `items` to `out` in order, each formatted by `format(index, item, buf)`
 /// appending to `buf`, on up to `threads` threads: the calling thread and its helpers take
-/// turns at pieces of [`PIECE`] items, and the calling thread writes the pieces in order,
+/// turns at pieces of 1 024 items, and the calling thread writes the pieces in order,
 /// so the bytes are exactly those of one thread formatting everything. A report's tens of
 /// thousands of findings were a serial tail of the run, formatted while the other cores
 /// had nothing left to do. With `threads` ≤ 1, or too few items to share, everything is

@@ -38,6 +38,17 @@ pub enum FlowFormat {
     Ecs,
 }
 
+impl FlowFormat {
+    /// Whether a [`FlowWriter`] holds the records until [`FlowWriter::finish`] (the sorted
+    /// formats) rather than writing each at once.
+    pub fn holds(self) -> bool {
+        matches!(
+            self,
+            FlowFormat::Table | FlowFormat::Json | FlowFormat::Parquet
+        )
+    }
+}
+
 /// Identifier of the flow schema written by the JSON and CSV formats.
 pub const FLOW_SCHEMA: &str = "flowcore.flow/1";
 
@@ -185,40 +196,15 @@ impl<W: Write> FlowWriter<W> {
     /// threads [`FlowWriter::set_threads`] allows. For one input's records at a time, as
     /// parallel runs hand them over.
     pub fn write_all(&mut self, recs: Vec<FlowRecord>) -> io::Result<()> {
-        let FlowWriter {
-            format,
-            out,
-            inputs,
-            held,
-            header_done,
-            threads,
-            ..
-        } = self;
-        let inputs = &*inputs;
-        match format {
-            FlowFormat::Ndjson => write_in_order(&recs, *threads, out, |_, r, s| {
-                flow_json(r, file_name(inputs, r.input), s);
-                s.push('\n');
-            }),
-            FlowFormat::Ecs => write_in_order(&recs, *threads, out, |_, r, s| {
-                s.push_str(&ecs::flow_ecs(r, file_name(inputs, r.input)).to_string());
-                s.push('\n');
-            }),
-            FlowFormat::Csv => {
-                if !*header_done {
-                    *header_done = true;
-                    let h = FLOW_COLUMNS.join(",") + "\n";
-                    out.write_all(h.as_bytes())?;
-                }
-                write_in_order(&recs, *threads, out, |_, r, s| {
-                    flow_csv(r, file_name(inputs, r.input), s);
-                })
-            }
-            FlowFormat::Table | FlowFormat::Json | FlowFormat::Parquet => {
-                held.extend(recs);
-                Ok(())
-            }
+        if self.format.holds() {
+            self.held.extend(recs);
+            return Ok(());
         }
+        self.csv_header()?;
+        let (format, inputs) = (self.format, &self.inputs);
+        write_in_order(&recs, self.threads, &mut self.out, |_, r, s| {
+            push_row(format, inputs, r, s);
+        })
     }
 
     /// Sets what the JSON document says about the run (command line, export counters,
@@ -235,45 +221,31 @@ impl<W: Write> FlowWriter<W> {
 
     /// Writes (or, for sorted formats, keeps) one record.
     pub fn write(&mut self, rec: &FlowRecord) -> io::Result<()> {
-        match self.format {
-            FlowFormat::Ndjson => {
-                self.line.clear();
-                flow_json(rec, file_name(&self.inputs, rec.input), &mut self.line);
-                self.line.push('\n');
-                self.out.write_all(self.line.as_bytes())
-            }
-            FlowFormat::Ecs => {
-                let v = ecs::flow_ecs(rec, file_name(&self.inputs, rec.input));
-                self.line.clear();
-                self.line.push_str(&v.to_string());
-                self.line.push('\n');
-                self.out.write_all(self.line.as_bytes())
-            }
-            FlowFormat::Csv => {
-                if !self.header_done {
-                    self.header_done = true;
-                    let h = FLOW_COLUMNS.join(",") + "\n";
-                    self.out.write_all(h.as_bytes())?;
-                }
-                self.line.clear();
-                flow_csv(rec, file_name(&self.inputs, rec.input), &mut self.line);
-                self.out.write_all(self.line.as_bytes())
-            }
-            FlowFormat::Table | FlowFormat::Json | FlowFormat::Parquet => {
-                self.held.push(rec.clone());
-                Ok(())
-            }
+        if self.format.holds() {
+            self.held.push(rec.clone());
+            return Ok(());
         }
+        self.csv_header()?;
+        self.line.clear();
+        push_row(self.format, &self.inputs, rec, &mut self.line);
+        self.out.write_all(self.line.as_bytes())
+    }
+
+    /// The CSV header, before the first row (once; nothing for other formats).
+    fn csv_header(&mut self) -> io::Result<()> {
+        if self.format != FlowFormat::Csv || self.header_done {
+            return Ok(());
+        }
+        self.header_done = true;
+        let h = FLOW_COLUMNS.join(",") + "\n";
+        self.out.write_all(h.as_bytes())
     }
 
     /// Writes what was held and the accounting (json), then flushes.
     pub fn finish(mut self, summaries: &[InputSummary], errors: &[String]) -> io::Result<W> {
         sort_flows(&mut self.held);
+        self.csv_header()?;
         match self.format {
-            FlowFormat::Csv if !self.header_done => {
-                let h = FLOW_COLUMNS.join(",") + "\n";
-                self.out.write_all(h.as_bytes())?;
-            }
             FlowFormat::Json => {
                 let mut s = String::new();
                 s.push_str("{\"schema\":\"");
@@ -330,6 +302,24 @@ impl<W: Write> FlowWriter<W> {
     }
 }
 
+/// Appends `r`'s row in a streaming format (NDJSON, ECS, CSV), naming its input from
+/// `inputs`; nothing for the formats a [`FlowWriter`] holds.
+fn push_row(format: FlowFormat, inputs: &[String], r: &FlowRecord, s: &mut String) {
+    let file = file_name(inputs, r.input);
+    match format {
+        FlowFormat::Ndjson => {
+            flow_json(r, file, s);
+            s.push('\n');
+        }
+        FlowFormat::Ecs => {
+            s.push_str(&ecs::flow_ecs(r, file).to_string());
+            s.push('\n');
+        }
+        FlowFormat::Csv => flow_csv(r, file, s),
+        FlowFormat::Table | FlowFormat::Json | FlowFormat::Parquet => {}
+    }
+}
+
 /// Sorts flow records as the sorted reports list them: by input, then first packet.
 pub fn sort_flows(flows: &mut [FlowRecord]) {
     flows.sort_by_key(|r| {
@@ -375,13 +365,6 @@ pub fn write_in_order<T: Sync>(
         }
         Ok::<(), io::Error>(())
     };
-    if threads == 1 {
-        let mut write = |b: &str| out.write_all(b.as_bytes());
-        for p in 0..pieces {
-            own(p, &mut buf, &mut write)?;
-        }
-        return write(&buf);
-    }
     std::thread::scope(|scope| {
         // Helper `k` formats pieces k, k + threads, k + 2 × threads, … and sends each
         // whole; the channel holds one piece ahead, so at most two per helper are held.

@@ -1208,6 +1208,7 @@ mod tests {
             }
         }
     }
+
     #[test]
     fn reports_formatted_on_threads_are_serde_jsons() {
         // Enough findings for several pieces per thread, so that pieces interleave.

@@ -715,14 +715,12 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
     } else {
         each_capture(&specs, &open, |mut reader| {
             let id = writer.add_input(reader.name());
-            let mut write_err = None;
-            let summary = run_input(&mut pipeline, &mut reader, id, split, &mut |rec| {
-                if write_err.is_none() {
-                    if let Err(e) = writer.write(&rec) {
-                        write_err = Some(e);
-                    }
-                }
-            });
+            let mut rows = Rows {
+                writer: &mut writer,
+                err: None,
+            };
+            let summary = run_input(&mut pipeline, &mut reader, id, split, &mut rows);
+            let write_err = rows.err;
             progress::input_done(ui_ref, &summary, args.quiet);
             summaries.push(summary);
             write_err.map_or(Ok(()), Err)
@@ -753,6 +751,29 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
     } else {
         EXIT_INPUT
     })
+}
+
+/// `flows`' sink for one input: records go to the writer, and the first write error is
+/// kept (the input still runs to its accounting; the error is returned after). The
+/// records that end together at the end of the input are formatted on the run's cores
+/// ([`FlowWriter::write_all`]).
+struct Rows<'a, W: Write> {
+    writer: &'a mut FlowWriter<W>,
+    err: Option<io::Error>,
+}
+
+impl<W: Write> FlowSink for Rows<'_, W> {
+    fn flow(&mut self, f: FlowRecord) {
+        if self.err.is_none() {
+            self.err = self.writer.write(&f).err();
+        }
+    }
+
+    fn flows(&mut self, records: Vec<FlowRecord>) {
+        if self.err.is_none() {
+            self.err = self.writer.write_all(records).err();
+        }
+    }
 }
 
 /// Opens every input (as [`input_specs`] listed them) in turn and hands each capture to

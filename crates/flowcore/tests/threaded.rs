@@ -250,11 +250,23 @@ fn a_panic_in_out_on_the_second_thread_reaches_the_caller() {
 struct Batches {
     flows: Vec<FlowRecord>,
     batches: usize,
+    /// The sizes of the batches of records that ended together.
+    ending: Vec<usize>,
 }
 
 impl FlowSink for Batches {
     fn flow(&mut self, f: FlowRecord) {
         self.flows.push(f);
+    }
+
+    fn flows(&mut self, records: Vec<FlowRecord>) {
+        assert!(
+            !records.is_empty() && records.len() <= 8192,
+            "{}",
+            records.len()
+        );
+        self.ending.push(records.len());
+        self.flows.extend(records);
     }
 
     fn exports(&mut self, records: &[ExportRecord], input: u32) {
@@ -291,6 +303,7 @@ fn sinks_taking_export_batches_see_what_closures_see() {
             let mut sink = Batches {
                 flows: Vec::new(),
                 batches: 0,
+                ending: Vec::new(),
             };
             let mut pipeline = p();
             if threaded {
@@ -324,6 +337,62 @@ fn sinks_taking_export_batches_see_what_closures_see() {
             format!("{:?}", batched.finish(&files)),
             format!("{:?}", single.finish(&files)),
             "{name}: analysis"
+        );
+    }
+}
+
+#[test]
+fn flows_held_at_the_end_reach_a_sink_in_batches_in_order() {
+    // 20 000 UDP flows within one second: none times out, all end with the input, and
+    // reach `FlowSink::flows` in batches of at most 8 192, in the order a closure sees
+    // them one by one, on one thread and on two.
+    let mut w = CaptureWriter::new(Vec::new(), CaptureKind::Pcap { link_type: 1 }).unwrap();
+    for i in 0..20_000u32 {
+        let [_, _, a, b] = i.to_be_bytes();
+        let mut e = vec![0x02, 0, 0x5e, 0, a, b, 0x02, 0, 0x5e, 0, 0, 1, 8, 0];
+        let mut ip = [0u8; 20];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&28u16.to_be_bytes());
+        ip[8] = 64;
+        ip[9] = 17;
+        ip[12..16].copy_from_slice(&[10, 1, 0, 1]);
+        ip[16..20].copy_from_slice(&[10, 2, a, b]);
+        e.extend(ip);
+        e.extend([0x30, 0x39, 0, 53, 0, 8, 0, 0]);
+        w.write(&RawPacket {
+            index: u64::from(i) + 1,
+            offset: 0,
+            ts: 1_795_532_400_000_000_000 + i64::from(i) * 40_000,
+            orig_len: e.len() as u32,
+            link_type: 1,
+            interface: 0,
+            data: &e,
+        })
+        .unwrap();
+    }
+    let bytes = w.finish().unwrap();
+    let ((s, want), _) = both(&bytes, || Pipeline::new(FlowConfig::default()));
+    assert_eq!((s.packets_read, want.len()), (20_000, 20_000));
+    for threaded in [false, true] {
+        let mut reader =
+            CaptureReader::from_reader("input".into(), Box::new(Cursor::new(bytes.clone())))
+                .unwrap();
+        let mut sink = Batches {
+            flows: Vec::new(),
+            batches: 0,
+            ending: Vec::new(),
+        };
+        let mut pipeline = Pipeline::new(FlowConfig::default());
+        if threaded {
+            pipeline.run_threaded(&mut reader, 3, &mut sink);
+        } else {
+            pipeline.run(&mut reader, 3, &mut sink);
+        }
+        pipeline.finish(&mut sink);
+        assert_eq!(sink.ending, [8192, 8192, 3616], "threaded {threaded}");
+        assert!(
+            sink.flows == want,
+            "threaded {threaded}: records or their order differ"
         );
     }
 }

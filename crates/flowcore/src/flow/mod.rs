@@ -251,6 +251,16 @@ pub trait FlowSink {
             self.flow(from_export(r, input));
         }
     }
+
+    /// Flow records that end together, in order: the flows still held when an input's
+    /// packets end, a few thousand at a time. By default each goes to [`FlowSink::flow`];
+    /// a sink that overrides this must do what that would do. A sink that writes rows can
+    /// format a batch on several threads, where one at a time it could not.
+    fn flows(&mut self, records: Vec<FlowRecord>) {
+        for f in records {
+            self.flow(f);
+        }
+    }
 }
 
 impl<F: FnMut(FlowRecord)> FlowSink for F {

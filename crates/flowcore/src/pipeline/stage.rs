@@ -22,6 +22,10 @@ const BATCH: usize = 256;
 /// twice as far, their index buckets): enough pushes to cover a DRAM round trip.
 const AHEAD: usize = 8;
 
+/// Flow records handed to the sink at once when an input ends ([`FlowSink::flows`]):
+/// enough to share among a few threads, a few megabytes at most.
+const FLUSH_BATCH: usize = 8192;
+
 /// Packets a [`Split`] stage sends at once.
 const CHUNK: usize = 1024;
 
@@ -109,13 +113,26 @@ impl<O: FlowSink> Assembly<'_, O> {
         push_pipelined(packets, preps, table, frags, &mut |f| out.flow(f));
     }
 
+    /// The end of the input: fragments still held, then the flows still held, which go
+    /// out in batches ([`FlowSink::flows`]).
     fn flush(&mut self) {
         let Assembly {
             table, frags, out, ..
         } = self;
-        let out = &mut |f| out.flow(f);
-        frags.flush(&mut |p| table.push(&p, out));
-        table.flush(out);
+        frags.flush(&mut |p| table.push(&p, &mut |f| out.flow(f)));
+        let mut batch = Vec::new();
+        table.flush(&mut |f| {
+            if batch.capacity() == 0 {
+                batch.reserve_exact(FLUSH_BATCH);
+            }
+            batch.push(f);
+            if batch.len() >= FLUSH_BATCH {
+                out.flows(std::mem::take(&mut batch));
+            }
+        });
+        if !batch.is_empty() {
+            out.flows(batch);
+        }
     }
 
     fn stats(&self) -> (FlowTableStats, FragStats) {

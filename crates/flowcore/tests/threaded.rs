@@ -281,6 +281,24 @@ impl FlowSink for Batches {
     }
 }
 
+/// `pipeline` run over `bytes` (on two threads or one) into a [`Batches`], then finished.
+fn batched(bytes: &[u8], mut pipeline: Pipeline, threaded: bool) -> Batches {
+    let mut reader =
+        CaptureReader::from_reader("input".into(), Box::new(Cursor::new(bytes.to_vec()))).unwrap();
+    let mut sink = Batches {
+        flows: Vec::new(),
+        batches: 0,
+        ending: Vec::new(),
+    };
+    if threaded {
+        pipeline.run_threaded(&mut reader, 3, &mut sink);
+    } else {
+        pipeline.run(&mut reader, 3, &mut sink);
+    }
+    pipeline.finish(&mut sink);
+    sink
+}
+
 #[test]
 fn sinks_taking_export_batches_see_what_closures_see() {
     // Export records that go out as they are reach a sink's `exports` in batches, in
@@ -297,21 +315,7 @@ fn sinks_taking_export_batches_see_what_closures_see() {
     for (name, p) in configs() {
         let ((_, want), _) = both(&bytes, &p);
         for threaded in [false, true] {
-            let mut reader =
-                CaptureReader::from_reader("input".into(), Box::new(Cursor::new(bytes.clone())))
-                    .unwrap();
-            let mut sink = Batches {
-                flows: Vec::new(),
-                batches: 0,
-                ending: Vec::new(),
-            };
-            let mut pipeline = p();
-            if threaded {
-                pipeline.run_threaded(&mut reader, 3, &mut sink);
-            } else {
-                pipeline.run(&mut reader, 3, &mut sink);
-            }
-            pipeline.finish(&mut sink);
+            let sink = batched(&bytes, p(), threaded);
             assert_eq!(sink.flows, want, "{name}, threaded {threaded}");
             if name == "paired exports" {
                 assert_eq!(sink.batches, 0, "{name}: paired records come one by one");
@@ -374,21 +378,7 @@ fn flows_held_at_the_end_reach_a_sink_in_batches_in_order() {
     let ((s, want), _) = both(&bytes, || Pipeline::new(FlowConfig::default()));
     assert_eq!((s.packets_read, want.len()), (20_000, 20_000));
     for threaded in [false, true] {
-        let mut reader =
-            CaptureReader::from_reader("input".into(), Box::new(Cursor::new(bytes.clone())))
-                .unwrap();
-        let mut sink = Batches {
-            flows: Vec::new(),
-            batches: 0,
-            ending: Vec::new(),
-        };
-        let mut pipeline = Pipeline::new(FlowConfig::default());
-        if threaded {
-            pipeline.run_threaded(&mut reader, 3, &mut sink);
-        } else {
-            pipeline.run(&mut reader, 3, &mut sink);
-        }
-        pipeline.finish(&mut sink);
+        let sink = batched(&bytes, Pipeline::new(FlowConfig::default()), threaded);
         assert_eq!(sink.ending, [8192, 8192, 3616], "threaded {threaded}");
         assert!(
             sink.flows == want,

@@ -369,13 +369,14 @@ pub fn write_in_order<T: Sync>(
         // Helper `k` formats pieces k, k + threads, k + 2 × threads, … and sends each
         // whole; the channel holds one piece ahead, so at most two per helper are held.
         // Written pieces go back to their helper, whose next piece reuses the memory.
+        // A helper that cannot be started (the system's thread limit) leaves its pieces
+        // to the calling thread.
         let mut from = Vec::with_capacity(threads - 1);
         for k in 1..threads {
             let (tx, rx) = std::sync::mpsc::sync_channel::<String>(1);
             let (back, spare) = std::sync::mpsc::sync_channel::<String>(2);
-            from.push((rx, back));
             let format = &format;
-            scope.spawn(move || {
+            let started = std::thread::Builder::new().spawn_scoped(scope, move || {
                 for p in (k..pieces).step_by(threads) {
                     let mut s = spare.try_recv().unwrap_or_default();
                     s.clear();
@@ -387,13 +388,17 @@ pub fn write_in_order<T: Sync>(
                     }
                 }
             });
+            from.push(started.ok().map(|_| (rx, back)));
         }
         let mut write = |b: &str| out.write_all(b.as_bytes());
         for p in 0..pieces {
-            match p % threads {
-                0 => own(p, &mut buf, &mut write)?,
-                k => {
-                    let (rx, back) = &from[k - 1];
+            let helper = match p % threads {
+                0 => None,
+                k => from.get(k - 1).and_then(Option::as_ref),
+            };
+            match helper {
+                None => own(p, &mut buf, &mut write)?,
+                Some((rx, back)) => {
                     let piece = rx
                         .recv()
                         .map_err(|_| io::Error::other("a report formatting thread failed"))?;

@@ -263,9 +263,13 @@ impl Pipeline {
     ) -> InputSummary {
         let table = FlowTable::new(self.cfg, input);
         let frags = FragTracker::new(self.cfg.frag);
-        std::thread::scope(|scope| {
-            let mut stage = Split::spawn(scope, table, frags, out);
-            self.run_into(reader, input, &mut stage)
+        std::thread::scope(|scope| match Split::spawn(scope, table, frags, out) {
+            Ok(mut stage) => self.run_into(reader, input, &mut stage),
+            // No second thread to be had: all of it on this one.
+            Err(refused) => {
+                let (table, frags, out) = *refused;
+                self.run_into(reader, input, &mut Inline::new(table, frags, out))
+            }
         })
     }
 
@@ -614,15 +618,30 @@ pub fn in_order<T: Sync, R: Send>(
     work: impl Fn(usize, &T) -> R + Sync,
     mut consume: impl FnMut(usize, R),
 ) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{mpsc, Condvar, Mutex};
     let threads = threads.clamp(1, items.len().max(1));
-    if threads == 1 {
+    let started = if threads == 1 {
+        0
+    } else {
+        in_order_on_threads(items, threads, &work, &mut consume)
+    };
+    // One thread, or none could be started: everything on the calling thread.
+    if started == 0 {
         for (i, t) in items.iter().enumerate() {
             consume(i, work(i, t));
         }
-        return;
     }
+}
+
+/// [`in_order`] on up to `threads` worker threads; returns how many started (0: nothing
+/// was done).
+fn in_order_on_threads<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    work: &(impl Fn(usize, &T) -> R + Sync),
+    consume: &mut impl FnMut(usize, R),
+) -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{mpsc, Condvar, Mutex};
     let window = 2 * threads;
     let next = AtomicUsize::new(0);
     // The number of results consumed; usize::MAX once the consumer stopped (even by a
@@ -637,9 +656,12 @@ pub fn in_order<T: Sync, R: Send>(
     }
     std::thread::scope(|s| {
         let (tx, rx) = mpsc::channel::<(usize, R)>();
+        // Workers the system refuses (its thread limit) are done without: the others
+        // take every item; with none at all, the caller does.
+        let mut started = 0;
         for _ in 0..threads {
             let (tx, work, next, gate) = (tx.clone(), &work, &next, &gate);
-            s.spawn(move || loop {
+            let worker = std::thread::Builder::new().spawn_scoped(s, move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= items.len() {
                     break;
@@ -658,8 +680,12 @@ pub fn in_order<T: Sync, R: Send>(
                     break;
                 }
             });
+            started += usize::from(worker.is_ok());
         }
         drop(tx);
+        if started == 0 {
+            return 0;
+        }
         let _release = Release(&gate);
         let mut waiting = BTreeMap::new();
         let mut want = 0usize;
@@ -673,7 +699,8 @@ pub fn in_order<T: Sync, R: Send>(
                 cv.notify_all();
             }
         }
-    });
+        started
+    })
 }
 
 #[cfg(test)]

@@ -215,6 +215,9 @@ enum Emit {
     Exports(std::ops::Range<usize>, u32),
 }
 
+/// What a [`Split`] that could not start its thread gives back.
+pub(crate) type SplitRefused<'o, O> = (FlowTable, FragTracker, &'o mut O);
+
 /// The flow table, fragment tracker and `out` on a second thread.
 pub(crate) struct Split<'scope> {
     cur: Chunk,
@@ -224,16 +227,23 @@ pub(crate) struct Split<'scope> {
 }
 
 impl<'scope> Split<'scope> {
-    /// Starts the assembling thread in `scope`.
+    /// Starts the assembling thread in `scope`; when no thread can be started (the
+    /// system's thread limit), gives the table, tracker and `out` back, for one thread.
     pub(crate) fn spawn<'env, O: FlowSink + Send>(
         scope: &'scope Scope<'scope, 'env>,
         table: FlowTable,
         frags: FragTracker,
         out: &'scope mut O,
-    ) -> Self {
+    ) -> Result<Self, Box<SplitRefused<'scope, O>>> {
         let (to, from) = mpsc::sync_channel::<Chunk>(IN_FLIGHT);
         let (back_to, back) = mpsc::channel::<Chunk>();
-        let worker = scope.spawn(move || {
+        // What the thread works with moves in only once it has started, so that a
+        // refusal can give it back.
+        let (give, take) = mpsc::sync_channel::<SplitRefused<'scope, O>>(1);
+        let worker = std::thread::Builder::new().spawn_scoped(scope, move || {
+            let Ok((table, frags, out)) = take.recv() else {
+                return (FlowTableStats::default(), FragStats::default());
+            };
             let mut asm = Assembly {
                 table,
                 frags,
@@ -265,12 +275,17 @@ impl<'scope> Split<'scope> {
             }
             asm.stats()
         });
-        Split {
+        let Ok(worker) = worker else {
+            return Err(Box::new((table, frags, out)));
+        };
+        // The thread is waiting for exactly this; it cannot have ended.
+        let _ = give.send((table, frags, out));
+        Ok(Split {
             cur: Chunk::default(),
             to: Some(to),
             back,
             worker: Some(worker),
-        }
+        })
     }
 
     fn send(&mut self) {

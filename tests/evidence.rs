@@ -926,3 +926,126 @@ fn extract_with_threads_writes_what_one_thread_writes() {
     assert!(outs.iter().all(|o| *o == outs[0]), "-j 1, 2 and 3 differ");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A system out of threads (the process limit reached) does not stop a run, nor change
+/// its output: with `RLIMIT_NPROC` at 1, no thread can be started, and every command that
+/// would use several (the hash helper, two threads for one file, directory workers,
+/// report formatting helpers) gives what an unlimited run gives. Needs root (to run as
+/// `nobody` under the limit) and util-linux's `setpriv` and `prlimit`; SKIPPED loudly
+/// otherwise (a failure under CI, which runs as root).
+#[cfg(unix)]
+#[test]
+fn a_run_at_the_thread_limit_gives_the_same_output() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::Command;
+    let root = run(Command::new("id").arg("-u")).stdout.starts_with(b"0\n");
+    let tools =
+        have("setpriv", "--version", "util-linux") && have("prlimit", "--version", "util-linux");
+    if !root || !tools {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root with util-linux"
+        );
+        eprintln!("\n*** SKIPPED: not root, or no setpriv/prlimit: the thread-limit run was not checked. ***\n");
+        return;
+    }
+    // Somewhere `nobody` can reach (the target directory sits under /root), under a fixed
+    // name so that runs replace each other's files.
+    let dir = std::env::temp_dir().join("flowcore-thread-limit-test");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("rulesets")).unwrap();
+    std::fs::create_dir_all(dir.join("inputs")).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_flowcli"), dir.join("flowcli")).unwrap();
+    for name in ["ome-city.toml", "example-site.toml"] {
+        std::fs::copy(
+            repo_root().join("rulesets").join(name),
+            dir.join("rulesets").join(name),
+        )
+        .unwrap();
+    }
+    std::fs::copy(sample(), dir.join("inputs/a.pcap")).unwrap();
+    let shared = samples().join("pcap");
+    let mut shared: Vec<_> = std::fs::read_dir(&shared)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    shared.sort();
+    for p in shared.iter().take(3) {
+        std::fs::copy(p, dir.join("inputs").join(p.file_name().unwrap())).unwrap();
+    }
+    for p in [dir.clone(), dir.join("rulesets"), dir.join("inputs")] {
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for e in std::fs::read_dir(&p).unwrap() {
+            let f = e.unwrap().path();
+            if f.is_file() {
+                std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+        }
+    }
+    // Both runs as `nobody` through the same programs, so that the reports' command lines
+    // are the same.
+    let as_nobody = |limit: bool, program: &str, args: &[&str]| {
+        let through: &[&str] = if limit {
+            &["prlimit", "--nproc=1"]
+        } else {
+            &["env"]
+        };
+        run(Command::new("setpriv")
+            .current_dir(&dir)
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .args(through)
+            .arg(program)
+            .args(args))
+    };
+    // The limit bites: not even a shell can start a second process.
+    let sh = as_nobody(true, "sh", &["-c", "true & wait"]);
+    assert!(
+        !sh.status.success() || !sh.stderr.is_empty(),
+        "the process limit did not bite: {sh:?}"
+    );
+    for args in [
+        &[
+            "analyze",
+            "-q",
+            "--ruleset",
+            SITE,
+            "--format",
+            "json",
+            "-j",
+            "2",
+            "inputs/a.pcap",
+        ][..],
+        &[
+            "analyze",
+            "-q",
+            "--ruleset",
+            SITE,
+            "--format",
+            "ndjson",
+            "-j",
+            "4",
+            "inputs",
+        ],
+        &[
+            "flows",
+            "-q",
+            "--format",
+            "ndjson",
+            "-j",
+            "2",
+            "inputs/a.pcap",
+        ],
+        &["flows", "-q", "--format", "json", "-j", "3", "inputs"],
+    ] {
+        let free = as_nobody(false, "./flowcli", args);
+        let tight = as_nobody(true, "./flowcli", args);
+        assert!(!free.stdout.is_empty(), "{args:?}");
+        assert_eq!(
+            (tight.status.code(), &tight.stdout),
+            (free.status.code(), &free.stdout),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&tight.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

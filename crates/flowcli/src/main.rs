@@ -682,18 +682,14 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
                 (summary, recs)
             },
             |id, (summary, recs)| {
-                let mut write_err = None;
-                let mut write = |rec: FlowRecord| {
-                    if write_err.is_none() {
-                        if let Err(e) = writer.write(&rec) {
-                            write_err = Some(e);
-                        }
-                    }
+                let mut rows = Rows {
+                    writer: &mut writer,
+                    err: None,
                 };
                 let summary = if summary.left_for_exports {
                     let path = specs[id as usize].path();
                     match CaptureReader::open_opts(path, &open) {
-                        Ok(mut reader) => pipeline.run(&mut reader, id, &mut write),
+                        Ok(mut reader) => pipeline.run(&mut reader, id, &mut rows),
                         Err(e) => {
                             eprintln!("flowcli: error: {e}");
                             return Ok(());
@@ -702,14 +698,12 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
                 } else {
                     // Formatted on every core: the last inputs' rows would otherwise be
                     // formatted here alone, after the workers are done.
-                    if let Err(e) = writer.write_all(recs) {
-                        write_err = Some(e);
-                    }
+                    rows.flows(recs);
                     summary
                 };
                 progress::input_done(ui_ref, &summary, args.quiet);
                 summaries.push(summary);
-                write_err.map_or(Ok(()), Err)
+                rows.err.map_or(Ok(()), Err)
             },
         )?
     } else {
@@ -720,24 +714,20 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
                 err: None,
             };
             let summary = run_input(&mut pipeline, &mut reader, id, split, &mut rows);
-            let write_err = rows.err;
             progress::input_done(ui_ref, &summary, args.quiet);
             summaries.push(summary);
-            write_err.map_or(Ok(()), Err)
+            rows.err.map_or(Ok(()), Err)
         })?
     };
     if let Some(u) = ui {
         u.finish();
     }
-    let mut write_err = None;
-    let stats = pipeline.finish(&mut |rec| {
-        if write_err.is_none() {
-            if let Err(e) = writer.write(&rec) {
-                write_err = Some(e);
-            }
-        }
-    });
-    if let Some(e) = write_err {
+    let mut rows = Rows {
+        writer: &mut writer,
+        err: None,
+    };
+    let stats = pipeline.finish(&mut rows);
+    if let Some(e) = rows.err {
         return Err(e);
     }
     report_exports(&stats, args.quiet);
@@ -753,10 +743,10 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
     })
 }
 
-/// `flows`' sink for one input: records go to the writer, and the first write error is
-/// kept (the input still runs to its accounting; the error is returned after). The
-/// records that end together at the end of the input are formatted on the run's cores
-/// ([`FlowWriter::write_all`]).
+/// `flows`' sink: records go to the writer, and the first write error is kept (the input
+/// still runs to its accounting; the error is returned after). Records handed over
+/// together (those that end with an input, or a parallel worker's) are formatted on the
+/// run's cores ([`FlowWriter::write_all`]).
 struct Rows<'a, W: Write> {
     writer: &'a mut FlowWriter<W>,
     err: Option<io::Error>,

@@ -354,9 +354,10 @@ pub fn write_in_order<T: Sync>(
     let pieces = items.len().div_ceil(PIECE);
     let threads = threads.clamp(1, pieces.max(1));
     let mut buf = String::with_capacity(FLUSH_AT + 4096);
+    // Piece `p`'s items with their indices.
+    let piece = |p: usize| items.iter().enumerate().skip(p * PIECE).take(PIECE);
     let own = |p: usize, buf: &mut String, out: &mut dyn FnMut(&str) -> io::Result<()>| {
-        let start = p * PIECE;
-        for (i, item) in items.iter().enumerate().skip(start).take(PIECE) {
+        for (i, item) in piece(p) {
             format(i, item, buf);
             if buf.len() >= FLUSH_AT {
                 out(buf)?;
@@ -375,12 +376,12 @@ pub fn write_in_order<T: Sync>(
         for k in 1..threads {
             let (tx, rx) = std::sync::mpsc::sync_channel::<String>(1);
             let (back, spare) = std::sync::mpsc::sync_channel::<String>(2);
-            let format = &format;
+            let (format, piece) = (&format, &piece);
             let started = std::thread::Builder::new().spawn_scoped(scope, move || {
                 for p in (k..pieces).step_by(threads) {
                     let mut s = spare.try_recv().unwrap_or_default();
                     s.clear();
-                    for (i, item) in items.iter().enumerate().skip(p * PIECE).take(PIECE) {
+                    for (i, item) in piece(p) {
                         format(i, item, &mut s);
                     }
                     if tx.send(s).is_err() {

@@ -1318,12 +1318,67 @@ fn sort_moving_once<T>(v: &mut Vec<T>, mut cmp: impl FnMut(&T, &T) -> std::cmp::
         (Some(a), Some(b)) => cmp(a, b),
         _ => a.cmp(&b),
     });
+    take_in_order(v, order);
+}
+
+/// Rearranges `v` so that its `k`-th element is the one that was at `order[k]`, moving
+/// each once (`order` is a permutation of `v`'s indices).
+fn take_in_order<T>(v: &mut Vec<T>, order: Vec<usize>) {
     let mut slots: Vec<Option<T>> = std::mem::take(v).into_iter().map(Some).collect();
     v.extend(
         order
             .into_iter()
             .filter_map(|i| slots.get_mut(i).and_then(Option::take)),
     );
+}
+
+/// Sorts findings into the report's order: severity (highest first), rule id, first
+/// time, initiator, responder, service; stable. Each finding's key is packed into
+/// integers first (the rule id and service by their ranks among the findings'), with its
+/// index last, and the keys are sorted side by side: comparing strings and addresses of
+/// findings reached through their indices took most of a large report's sorting.
+fn sort_for_report(findings: &mut Vec<Finding>) {
+    /// Each distinct string's rank in byte order.
+    fn ranks<'a>(all: impl Iterator<Item = &'a str>) -> HashMap<&'a str, u32> {
+        let mut distinct: Vec<&str> = all.collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        distinct.into_iter().zip(0..).collect()
+    }
+    /// An address as `IpAddr` orders them: IPv4 first, then by bits.
+    fn ip_key(ip: IpAddr) -> (u8, u128) {
+        match ip {
+            IpAddr::V4(a) => (0, u128::from(a.to_bits())),
+            IpAddr::V6(a) => (1, a.to_bits()),
+        }
+    }
+    let mut keys: Vec<_> = {
+        let rules = ranks(findings.iter().map(|f| f.rule_id.as_str()));
+        let services = ranks(findings.iter().map(|f| f.service.as_str()));
+        let rank = |m: &HashMap<&str, u32>, s: &str| m.get(s).copied().unwrap_or(u32::MAX);
+        findings
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let (sf, s) = ip_key(f.src.ip);
+                let (df, d) = ip_key(f.dst.ip);
+                (
+                    u64::from(u8::MAX - f.severity as u8) << 32
+                        | u64::from(rank(&rules, &f.rule_id)),
+                    (f.first_ts as u64) ^ (1 << 63),
+                    sf,
+                    s,
+                    df,
+                    d,
+                    rank(&services, &f.service),
+                    // Last: equal keys keep their order, as a stable sort would.
+                    i,
+                )
+            })
+            .collect()
+    };
+    keys.sort_unstable();
+    take_in_order(findings, keys.into_iter().map(|k| k.7).collect());
 }
 
 /// What a verdict without reasons depends on: the endpoints (and VLAN, for attribution),
@@ -2254,24 +2309,7 @@ impl<'r> Analyzer<'r> {
                 f.id = id_of(f);
             }
         }
-        sort_moving_once(&mut findings, |a, b| {
-            (
-                std::cmp::Reverse(a.severity),
-                &a.rule_id,
-                a.first_ts,
-                a.src.ip,
-                a.dst.ip,
-                &a.service,
-            )
-                .cmp(&(
-                    std::cmp::Reverse(b.severity),
-                    &b.rule_id,
-                    b.first_ts,
-                    b.src.ip,
-                    b.dst.ip,
-                    &b.service,
-                ))
-        });
+        sort_for_report(&mut findings);
         let inv = &self.rs.inventory;
         let n = self.rs.pair_n;
         let mut matrix: Vec<(String, String, MatrixCell)> = self

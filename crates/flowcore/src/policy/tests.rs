@@ -738,3 +738,74 @@ fn sorting_by_index_is_the_stable_sort() {
         assert_eq!(ours, theirs, "{n} elements");
     }
 }
+
+#[test]
+fn the_report_order_compares_ranks_as_the_strings_would() {
+    // Rule ids and services whose byte order is not their numbers' ("tcp/1000" before
+    // "tcp/25", "LG-10" before "LG-9"), IPv4 and IPv6 endpoints, few start times (some
+    // negative) and severities, and many findings equal in every key (told apart by `flows`, their
+    // order before sorting): ranked, the sort gives the stable sort of the strings.
+    let rs = example();
+    let rule = &rs.rules[0].def;
+    let rule_ids = ["LG-9", "LG-10", "MN-1", "IN-02", "LG-1"];
+    let services = ["tcp/25", "tcp/1000", "udp/53", "icmp", "-", "tcp/250"];
+    let ips = [
+        "10.1.9.5",
+        "10.1.9.40",
+        "8.8.8.8",
+        "2001:db8::1",
+        "::ffff:10.1.9.5",
+    ];
+    let mut next = lcg(3u64);
+    let endpoint = |ip: &str| FindingEndpoint {
+        ip: ip.parse().unwrap(),
+        port: 0,
+        class: String::new(),
+        prefix: None,
+    };
+    for n in [0, 1, 2, 50, 4000] {
+        let findings: Vec<Finding> = (0..n)
+            .map(|i| {
+                let mut f = Finding::of_rule(
+                    rule,
+                    endpoint(ips[next(ips.len())]),
+                    endpoint(ips[next(ips.len())]),
+                );
+                f.rule_id = rule_ids[next(rule_ids.len())].to_string();
+                f.severity = [
+                    Severity::High,
+                    Severity::Info,
+                    Severity::Low,
+                    Severity::Medium,
+                ][next(4)];
+                f.service = services[next(services.len())].to_string();
+                // Before 1970 too.
+                f.first_ts = [i64::MIN, -1, 0, 1, i64::MAX][next(5)];
+                f.flows = i as u64;
+                f
+            })
+            .collect();
+        let mut ours = findings.clone();
+        sort_for_report(&mut ours);
+        let mut theirs = findings;
+        theirs.sort_by(|a, b| {
+            (
+                std::cmp::Reverse(a.severity),
+                &a.rule_id,
+                a.first_ts,
+                a.src.ip,
+                a.dst.ip,
+                &a.service,
+            )
+                .cmp(&(
+                    std::cmp::Reverse(b.severity),
+                    &b.rule_id,
+                    b.first_ts,
+                    b.src.ip,
+                    b.dst.ip,
+                    &b.service,
+                ))
+        });
+        assert_eq!(format!("{ours:?}"), format!("{theirs:?}"), "{n} findings");
+    }
+}

@@ -413,6 +413,7 @@ pub(crate) fn judge_inputs<'r>(
                             analyzer: a.as_mut(),
                             file: name,
                             kept: keep_flows.then_some(&mut flows),
+                            threads: 1,
                         },
                     ),
                     Err(_) => unreachable_pipeline(),
@@ -440,6 +441,7 @@ pub(crate) fn judge_inputs<'r>(
                             analyzer: analyzer.as_mut(),
                             file: name,
                             kept: keep_flows.then_some(&mut kept),
+                            threads: 1,
                         },
                     )
                 } else {
@@ -469,6 +471,7 @@ pub(crate) fn judge_inputs<'r>(
                     analyzer: analyzer.as_mut(),
                     file: &name,
                     kept: keep_flows.then_some(&mut kept),
+                    threads: flow.cores(),
                 },
             );
             progress::input_done(ui_ref, &summary, quiet);
@@ -506,6 +509,8 @@ struct Judge<'a, 'r> {
     analyzer: Option<&'a mut Analyzer<'r>>,
     file: &'a str,
     kept: Option<&'a mut Vec<FlowRecord>>,
+    /// Threads that may judge the flows held at the end of the input.
+    threads: usize,
 }
 
 impl FlowSink for Judge<'_, '_> {
@@ -515,6 +520,15 @@ impl FlowSink for Judge<'_, '_> {
         }
         if let Some(kept) = &mut self.kept {
             kept.push(f);
+        }
+    }
+
+    fn flows(&mut self, records: Vec<FlowRecord>) {
+        if let Some(an) = &mut self.analyzer {
+            an.observe_all(&records, self.file, self.threads);
+        }
+        if let Some(kept) = &mut self.kept {
+            kept.extend(records);
         }
     }
 

@@ -1452,6 +1452,10 @@ impl JudgeKey {
     }
 }
 
+/// Flows per thread below which [`Analyzer::observe_all`] does not start another: a
+/// thread, a fresh judgement cache and the merge cost more than judging them here.
+const SPLIT_MIN: usize = 2048;
+
 /// Slots of the judgement cache, in sets of [`JUDGE_CACHE_WAYS`].
 const JUDGE_CACHE_SLOTS: usize = 1 << 14;
 
@@ -1863,11 +1867,25 @@ impl JudgeCache {
 pub struct Judging<'a, 'r> {
     analyzer: &'a mut Analyzer<'r>,
     file: &'a str,
+    threads: usize,
+}
+
+impl Judging<'_, '_> {
+    /// Judges the flows held at the end of an input on up to `threads` threads (see
+    /// [`Analyzer::observe_all`]); the default is one.
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
 }
 
 impl FlowSink for Judging<'_, '_> {
     fn flow(&mut self, f: FlowRecord) {
         self.analyzer.observe(&f, self.file);
+    }
+
+    fn flows(&mut self, records: Vec<FlowRecord>) {
+        self.analyzer.observe_all(&records, self.file, self.threads);
     }
 
     fn exports(&mut self, records: &[ExportRecord], input: u32) {
@@ -1974,12 +1992,21 @@ impl<'r> Analyzer<'r> {
     /// which findings are listed individually once more than `max_findings` exist can
     /// differ.
     pub fn absorb(&mut self, other: Analyzer<'r>) {
+        self.absorb_in(other, true);
+    }
+
+    /// [`Analyzer::absorb`]; `sort` puts the other analyzer's open findings in the order
+    /// sealing would ([`sort_for_absorb`]), otherwise they keep the order they were opened
+    /// in, which is the order judging here would open them when the other analyzer judged
+    /// the flows that follow this one's (see [`Analyzer::observe_all`]).
+    fn absorb_in(&mut self, other: Analyzer<'r>, sort: bool) {
         if !self.sealed.is_empty() {
             self.unseal();
         }
-        // The cache points at this analyzer's findings: absorbing may open more (or fill
-        // the bound), so it starts afresh rather than keep pointers that could mislead.
-        self.cache.clear();
+        // The cache's pointers into this analyzer's findings stay true: absorbing adds to
+        // findings where they are and opens others after them (an overflow pointer means
+        // the bound was reached here, and absorbing sends new keys to the overflow
+        // finding too). Unsealing, above, cleared them.
         self.flows += other.flows;
         self.violating += other.violating;
         let mut other = other;
@@ -2006,7 +2033,9 @@ impl<'r> Analyzer<'r> {
                 .into_iter()
                 .chain(other.sealed)
                 .collect();
-            sort_for_absorb(&mut v);
+            if sort {
+                sort_for_absorb(&mut v);
+            }
             v
         };
         let any = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
@@ -2062,6 +2091,7 @@ impl<'r> Analyzer<'r> {
         Judging {
             analyzer: self,
             file,
+            threads: 1,
         }
     }
 
@@ -2089,6 +2119,62 @@ impl<'r> Analyzer<'r> {
                 self.observe_in(&Export { r, input }, key, *at, file);
             }
         }
+    }
+
+    /// Judges `flows`, all first seen in `file`, as [`Analyzer::observe`] of each in turn,
+    /// on up to `threads` threads: helper threads judge the later parts of a large batch
+    /// into analyzers of their own, which this one absorbs in order. That is done only when
+    /// the result is certain to be the same: when the batch cannot reach the bound on
+    /// distinct findings ([`Analyzer::max_findings`]) or on tracked MACs, whose overflow
+    /// would depend on the order. A helper that cannot be started leaves its part to the
+    /// calling thread.
+    ///
+    /// This is what the flows still held at the end of an input go through: all of them,
+    /// on the one thread that assembles flows, while the reading thread waits.
+    pub fn observe_all(&mut self, flows: &[FlowRecord], file: &str, threads: usize) {
+        let parts = threads.clamp(1, 1 + flows.len() / SPLIT_MIN);
+        let fits = self.findings.len().saturating_add(flows.len()) <= self.max_findings
+            && self.macs.has_room_for(flows.len().saturating_mul(2));
+        if parts < 2 || !fits {
+            for f in flows {
+                self.observe_any(f, file);
+            }
+            return;
+        }
+        // This thread also absorbs what the helpers judged, so it takes a smaller part.
+        let mine = flows.len() / (2 * parts - 1);
+        let (first, rest) = flows.split_at(mine);
+        let size = rest.len().div_ceil(parts - 1).max(1);
+        let (rs, max) = (self.rs, self.max_findings);
+        std::thread::scope(|s| {
+            let helpers: Vec<_> = rest
+                .chunks(size)
+                .map(|part| {
+                    let started = std::thread::Builder::new().spawn_scoped(s, move || {
+                        let mut a = Analyzer::new(rs).max_findings(max);
+                        for f in part {
+                            a.observe_any(f, file);
+                        }
+                        a
+                    });
+                    (part, started)
+                })
+                .collect();
+            for f in first {
+                self.observe_any(f, file);
+            }
+            for (part, started) in helpers {
+                match started.map(std::thread::ScopedJoinHandle::join) {
+                    Ok(Ok(other)) => self.absorb_in(other, false),
+                    Ok(Err(panic)) => std::panic::resume_unwind(panic),
+                    Err(_) => {
+                        for f in part {
+                            self.observe_any(f, file);
+                        }
+                    }
+                }
+            }
+        });
     }
 
     fn observe_any(&mut self, f: &impl Observed, file: &str) -> Verdict {

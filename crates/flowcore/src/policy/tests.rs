@@ -507,6 +507,123 @@ fn absorbing_sealed_or_not_equals_judging_in_one_analyzer() {
     assert_eq!(format!("{:?}", a.finish(&files)), want, "sealed midway");
 }
 
+#[test]
+fn judging_a_batch_on_threads_equals_judging_it_in_order() {
+    // The flows held at the end of an input: out of time order, many sharing a start
+    // time, ICMP findings that differ only by type (so the report's sort leaves their
+    // order to the order they were opened in), MACs seen in several segments, findings
+    // opened before the batch and again in every part of it. On any number of threads,
+    // and at the bound on findings (where the batch is judged on one thread), the result
+    // is that of judging every flow in order.
+    let rs = example();
+    let (hosts, ports) = (MIX_HOSTS, MIX_PORTS);
+    let mut next = lcg(5u64);
+    let flows: Vec<FlowRecord> = (0..12_000)
+        .map(|i| {
+            let icmp = next(5) == 0;
+            let mut f = flow(
+                hosts[next(hosts.len())],
+                40000 + next(50) as u16,
+                hosts[next(hosts.len())],
+                if icmp {
+                    0x0800 + next(3) as u16
+                } else {
+                    ports[next(ports.len())]
+                },
+                if icmp {
+                    proto::ICMP
+                } else {
+                    [proto::TCP, proto::UDP][next(2)]
+                },
+                next(20) as i64 * NS_PER_SEC,
+            );
+            f.first_packet_index = i as u64;
+            f.initiator_known = next(8) != 0;
+            f.src_mac = [None, Some([2, 0, 0, 0, next(2) as u8, next(64) as u8])][next(2)];
+            f.dst_mac = [None, Some([2, 0, 0, 1, 0, next(64) as u8])][next(2)];
+            f
+        })
+        .collect::<Vec<_>>();
+    // Pairs of new ICMP findings that tie in the report's sort, spread over the batch,
+    // whose evidence runs against the batch's order (a flow table's order is not the
+    // capture's): only the order they were opened in tells them apart.
+    let mut flows = flows;
+    for k in 0..40u16 {
+        for (n, kind) in [0x0800u16, 0x0300].into_iter().enumerate() {
+            let mut f = flow(
+                &format!("10.1.9.{}", 100 + k),
+                0,
+                "8.8.8.8",
+                kind,
+                proto::ICMP,
+                5 * NS_PER_SEC,
+            );
+            f.first_packet_index = 1_000_000 - u64::from(2 * k) - n as u64;
+            flows.insert(1000 + usize::from(k) * 270 + n, f);
+        }
+    }
+    let (before, batch) = flows.split_at(700);
+    let files = ["a".to_string()];
+    let mut one = Analyzer::new(&rs);
+    for f in &flows {
+        one.observe(f, "a");
+    }
+    let opened = {
+        let mut a = Analyzer::new(&rs);
+        for f in before {
+            a.observe(f, "a");
+        }
+        a.findings.len()
+    };
+    let whole = one.finish(&files);
+    assert!(
+        whole.findings.iter().any(|f| f.mac.is_some()),
+        "dual-homed MACs"
+    );
+    let tied = whole
+        .findings
+        .iter()
+        .filter(|f| f.service == "icmp" && f.src.ip.to_string().starts_with("10.1.9.1"))
+        .count();
+    assert_eq!(tied, 80, "tied ICMP findings");
+    let want = format!("{whole:?}");
+    for (threads, bound) in [
+        (1, 100_000),
+        (2, 100_000),
+        (3, 100_000),
+        (8, 100_000),
+        // Just enough for every flow of the batch to open a finding: split.
+        (2, opened + batch.len()),
+        // One fewer: the batch could reach the bound, so one thread judges it.
+        (2, opened + batch.len() - 1),
+    ] {
+        let mut a = Analyzer::new(&rs).max_findings(bound);
+        for f in before {
+            a.observe(f, "a");
+        }
+        a.observe_all(batch, "a", threads);
+        assert_eq!(
+            format!("{:?}", a.finish(&files)),
+            want,
+            "{threads} threads, max_findings {bound}"
+        );
+    }
+    // Reached: the bound's overflow finding, as one thread gives it.
+    let mut small = Analyzer::new(&rs).max_findings(50);
+    let mut a = Analyzer::new(&rs).max_findings(50);
+    for f in before {
+        small.observe(f, "a");
+        a.observe(f, "a");
+    }
+    for f in batch {
+        small.observe(f, "a");
+    }
+    a.observe_all(batch, "a", 4);
+    let small = small.finish(&files);
+    assert!(small.findings_overflowed > 0, "the bound is reached");
+    assert_eq!(format!("{:?}", a.finish(&files)), format!("{small:?}"));
+}
+
 /// The judgement cache's packed key tells apart every field a verdict depends on (an
 /// IPv4 address and the IPv6 address with the same low bits included) and ignores the
 /// source port when the initiator is known.

@@ -279,12 +279,21 @@ impl MacObservations {
         }
     }
 
+    /// Whether `n` more MACs can be tracked without reaching the limit, so that none of
+    /// them would be dropped (and counted) whatever their order.
+    pub fn has_room_for(&self, n: usize) -> bool {
+        self.seen.len().saturating_add(n) <= self.max_macs
+    }
+
     /// Adds another set of observations (of later inputs): the result is the same as if
     /// this set had observed them itself.
     pub fn absorb(&mut self, other: MacObservations) {
         self.dropped += other.dropped;
         let mut macs: Vec<_> = other.seen.into_iter().collect();
-        macs.sort_by_key(|(mac, _)| *mac);
+        // Which MACs are dropped at the limit depends on the order: by MAC, not by hash.
+        if !self.has_room_for(macs.len()) {
+            macs.sort_by_key(|(mac, _)| *mac);
+        }
         for (mac, sightings) in macs {
             match sightings {
                 Sightings::One(s) => self.observe(mac, s),

@@ -19,6 +19,7 @@ pub mod libpcap;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
+use std::ops::Range;
 use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex};
 
@@ -166,7 +167,8 @@ pub struct OpenOptions {
     /// Compute the input's SHA-256 as it is read ([`CaptureReader::digest`]).
     pub hash: bool,
     /// Hash on a helper thread, which takes the hashing off the packet path at the price of
-    /// a second busy core and a copy of every chunk; otherwise the reading thread hashes.
+    /// a second busy core (and, but for plain pcap and pcapng files, whose buffers the
+    /// helper reads, a copy of every chunk); otherwise the reading thread hashes.
     /// Worth it when a core would otherwise idle (fewer inputs than cores).
     pub hash_thread: bool,
     /// Column map for delimited flow logs (and Parquet tables) that are not in a format
@@ -256,12 +258,15 @@ struct Raw {
     bytes: u64,
 }
 
-/// SHA-256 computed on a helper thread, so hashing a large input costs the packet path only
-/// a copy of each chunk (SHA-256 runs at 1–2 GB/s even with the CPU's SHA instructions: on
+/// Bytes to hash: a range of a buffer, shared with the stream that read it, or a copy.
+type Piece = (Arc<Vec<u8>>, Range<usize>);
+
+/// SHA-256 computed on a helper thread, so hashing a large input costs the packet path at
+/// most a copy of each chunk (none for plain captures: [`RawTap`]) (SHA-256 runs at 1–2 GB/s even with the CPU's SHA instructions: on
 /// the packet path it took 15 % of `analyze`), or inline when asked (no spare core) or when
 /// no thread can be started.
 struct BackgroundSha256 {
-    tx: Option<mpsc::SyncSender<Vec<u8>>>,
+    tx: Option<mpsc::SyncSender<Piece>>,
     /// Buffers the worker has hashed, for reuse.
     spare: mpsc::Receiver<Vec<u8>>,
     worker: Option<std::thread::JoinHandle<Sha256>>,
@@ -271,16 +276,20 @@ struct BackgroundSha256 {
 
 impl BackgroundSha256 {
     fn new(on_thread: bool) -> Self {
-        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(8);
+        let (tx, rx) = mpsc::sync_channel::<Piece>(8);
         let (spare_tx, spare) = mpsc::sync_channel::<Vec<u8>>(8);
         let worker = if on_thread {
             std::thread::Builder::new()
                 .name("flowcore-sha256".into())
                 .spawn(move || {
                     let mut h = Sha256::new();
-                    for buf in rx {
-                        h.update(&buf);
-                        let _ = spare_tx.try_send(buf);
+                    for (buf, range) in rx {
+                        h.update(buf.get(range).unwrap_or_default());
+                        // A copy comes back for reuse; a shared buffer goes back to its
+                        // stream by being dropped here.
+                        if let Ok(buf) = Arc::try_unwrap(buf) {
+                            let _ = spare_tx.try_send(buf);
+                        }
                     }
                     h
                 })
@@ -313,13 +322,26 @@ impl BackgroundSha256 {
         let mut buf = self.spare.try_recv().unwrap_or_default();
         buf.clear();
         buf.extend_from_slice(data);
+        let n = buf.len();
+        self.send(Arc::new(buf), 0..n);
+    }
+
+    /// Hashes `buf[range]` without copying it: the worker holds the buffer until hashed.
+    fn share(&mut self, buf: &Arc<Vec<u8>>, range: Range<usize>) {
+        match &mut self.inline {
+            Some(h) => h.update(buf.get(range).unwrap_or_default()),
+            None => self.send(Arc::clone(buf), range),
+        }
+    }
+
+    fn send(&mut self, buf: Arc<Vec<u8>>, range: Range<usize>) {
         if let Some(tx) = &self.tx {
-            if let Err(mpsc::SendError(buf)) = tx.send(buf) {
+            if let Err(mpsc::SendError((buf, range))) = tx.send((buf, range)) {
                 // The worker is gone (it cannot fail, but never lose bytes): hash inline
                 // from here on; finish() then reports the failure.
                 self.tx = None;
                 let mut h = Sha256::new();
-                h.update(&buf);
+                h.update(buf.get(range).unwrap_or_default());
                 self.inline = Some(h);
             }
         }
@@ -341,6 +363,21 @@ impl BackgroundSha256 {
         let hex = crate::text::hex(&h.finalize());
         self.result = Some(hex.clone());
         Ok(hex)
+    }
+}
+
+/// Hashes what a [`ByteStream`] reads straight from its buffers (a capture read from the
+/// stored bytes, hashed on a helper thread): the copy into the hash queue was a quarter of
+/// the reading thread's time.
+struct RawTap(Arc<Mutex<Raw>>);
+
+impl stream::Tap for RawTap {
+    fn bytes(&mut self, buf: &Arc<Vec<u8>>, range: Range<usize>) {
+        // Poisoned only by a panic while hashing: the digest then reports the failure.
+        if let Ok(mut raw) = self.0.lock() {
+            raw.bytes += range.len() as u64;
+            raw.hasher.share(buf, range);
+        }
     }
 }
 
@@ -376,6 +413,8 @@ pub struct CaptureReader {
     format: CaptureFormat,
     compression: Compression,
     raw: Option<Arc<Mutex<Raw>>>,
+    /// The stream hashes what it reads ([`RawTap`]): the digest reads it to its end.
+    tapped: bool,
 }
 
 impl fmt::Debug for CaptureReader {
@@ -454,9 +493,43 @@ impl CaptureReader {
         if !opts.hash {
             return Self::from_reader_inner(name, reader, opts.columns.as_ref());
         }
+        let hasher = BackgroundSha256::new(opts.hash_thread);
+        let reader = if hasher.worker.is_some() {
+            // A plain capture is hashed from the stream's own buffers, not from copies.
+            let (magic, reader) = sniff(reader).map_err(|source| InputError::Io {
+                path: name.clone(),
+                source,
+            })?;
+            if let Detected::Capture(CaptureFormat::Pcap | CaptureFormat::Pcapng) = detect(&magic) {
+                let raw = Arc::new(Mutex::new(Raw {
+                    reader: Box::new(io::empty()),
+                    hasher,
+                    bytes: 0,
+                }));
+                let tap: Box<dyn stream::Tap> = Box::new(RawTap(raw.clone()));
+                let mut r =
+                    Self::from_reader_tapped(name, reader, opts.columns.as_ref(), Some(tap))?;
+                r.raw = Some(raw);
+                r.tapped = true;
+                return Ok(r);
+            }
+            reader
+        } else {
+            reader
+        };
+        Self::from_reader_teed(name, reader, opts, hasher)
+    }
+
+    /// Reads an input through a [`Tee`] into `hasher`.
+    fn from_reader_teed(
+        name: String,
+        reader: Box<dyn Read + Send>,
+        opts: &OpenOptions,
+        hasher: BackgroundSha256,
+    ) -> Result<Self, InputError> {
         let raw = Arc::new(Mutex::new(Raw {
             reader,
-            hasher: BackgroundSha256::new(opts.hash_thread),
+            hasher,
             bytes: 0,
         }));
         let mut r =
@@ -469,6 +542,18 @@ impl CaptureReader {
     /// whatever the packet reader did not consume (after damage, trailing bytes) is read
     /// and hashed now. `None` for readers opened without hashing.
     pub fn digest(&mut self) -> Option<Result<InputDigest, io::Error>> {
+        if self.tapped {
+            // What the packet reader left is read (and so hashed) by its stream.
+            let drained = match &mut self.inner {
+                Inner::Pcap(r) => r.drain(),
+                Inner::Pcapng(r) => r.drain(),
+                _ => Ok(()),
+            };
+            if let Err(e) = drained {
+                return Some(Err(e));
+            }
+            self.tapped = false;
+        }
         let raw = self.raw.as_ref()?;
         let mut raw = match raw.lock() {
             Ok(r) => r,
@@ -504,6 +589,21 @@ impl CaptureReader {
         reader: Box<dyn Read + Send>,
         columns: Option<&flowlog::ColumnMap>,
     ) -> Result<Self, InputError> {
+        Self::from_reader_tapped(name, reader, columns, None)
+    }
+
+    /// [`CaptureReader::from_reader_inner`]; a pcap or pcapng stream shows what it reads to
+    /// `tap`. Callers give a tap only for a stream sniffed as one of those, uncompressed.
+    fn from_reader_tapped(
+        name: String,
+        reader: Box<dyn Read + Send>,
+        columns: Option<&flowlog::ColumnMap>,
+        mut tap: Option<Box<dyn stream::Tap>>,
+    ) -> Result<Self, InputError> {
+        let stream = |reader, tap: &mut Option<Box<dyn stream::Tap>>| match tap.take() {
+            Some(t) => ByteStream::tapped(reader, t),
+            None => ByteStream::new(reader),
+        };
         let io_err = |source| InputError::Io {
             path: name.clone(),
             source,
@@ -547,11 +647,11 @@ impl CaptureReader {
         };
         let (format, inner) = match detected {
             Detected::Capture(CaptureFormat::Pcap) => {
-                let r = pcap::PcapReader::new(ByteStream::new(reader)).map_err(fmt_err)?;
+                let r = pcap::PcapReader::new(stream(reader, &mut tap)).map_err(fmt_err)?;
                 (CaptureFormat::Pcap, Inner::Pcap(r))
             }
             Detected::Capture(CaptureFormat::Pcapng) => {
-                let r = pcapng::PcapngReader::new(ByteStream::new(reader)).map_err(fmt_err)?;
+                let r = pcapng::PcapngReader::new(stream(reader, &mut tap)).map_err(fmt_err)?;
                 (CaptureFormat::Pcapng, Inner::Pcapng(r))
             }
             _ if is_export_magic(&magic) => (
@@ -589,12 +689,21 @@ impl CaptureReader {
                 (CaptureFormat::FlowLog(f), Inner::FlowLog(Box::new(r)))
             }
         };
+        if tap.is_some() {
+            // Not a capture after all: its digest would miss every byte.
+            return Err(InputError::Format {
+                path: name,
+                offset: 0,
+                what: "internal: a hashed stream was not read as a capture".into(),
+            });
+        }
         Ok(CaptureReader {
             inner,
             name,
             format,
             compression,
             raw: None,
+            tapped: false,
         })
     }
 
@@ -610,6 +719,7 @@ impl CaptureReader {
             format: CaptureFormat::Pcap,
             compression: Compression::None,
             raw: None,
+            tapped: false,
         })
     }
 

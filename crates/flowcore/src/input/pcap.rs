@@ -35,6 +35,11 @@ pub(crate) fn is_pcap_magic(m: &[u8]) -> bool {
 
 impl PcapReader {
     /// Reads and validates the 24-byte global header.
+    /// Reads the rest of the stream, unparsed (so that a tap sees every byte).
+    pub(crate) fn drain(&mut self) -> std::io::Result<()> {
+        self.stream.skip(u64::MAX).map(|_| ())
+    }
+
     pub(crate) fn new(mut stream: ByteStream) -> Result<Self, Damage> {
         let have = stream.fill(24).map_err(|e| Damage::io(0, &e))?;
         if have < 24 {

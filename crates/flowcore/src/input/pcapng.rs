@@ -74,6 +74,11 @@ pub(crate) struct PcapngReader {
 
 impl PcapngReader {
     /// Reads the first Section Header Block.
+    /// Reads the rest of the stream, unparsed (so that a tap sees every byte).
+    pub(crate) fn drain(&mut self) -> std::io::Result<()> {
+        self.stream.skip(u64::MAX).map(|_| ())
+    }
+
     pub(crate) fn new(stream: ByteStream) -> Result<Self, Damage> {
         let mut r = PcapngReader {
             stream,

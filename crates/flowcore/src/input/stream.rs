@@ -2,29 +2,65 @@
 //! absolute offset of every byte: the zero-copy base of the capture readers.
 
 use std::io::{self, Read};
+use std::ops::Range;
+use std::sync::Arc;
 
 /// Default read size; large enough that typical packets are sliced, never copied.
 pub(crate) const CHUNK: usize = 1 << 20;
 
+/// Read size of a tapped stream: its buffers go round through the tap's thread, and
+/// smaller ones stay in cache between the kernel's copy and the hash.
+const TAP_CHUNK: usize = 1 << 18;
+
+/// Buffers kept for reuse once a [`Tap`] has let go of them: a few more than the chunks a
+/// tap holds at once (the hash queue's), so that refills seldom allocate.
+const RETIRED: usize = 12;
+
+/// Sees every byte the stream reads, once, in order, as a range of a shared buffer that
+/// stays unchanged while the tap holds it: so the bytes can go to another thread (the
+/// input's SHA-256) without being copied.
+pub(crate) trait Tap: Send {
+    /// `buf[range]` was just read.
+    fn bytes(&mut self, buf: &Arc<Vec<u8>>, range: Range<usize>);
+}
+
 pub(crate) struct ByteStream {
     inner: Box<dyn Read + Send>,
-    buf: Vec<u8>,
+    /// Shared only with the tap: a refill then moves the unconsumed bytes to another buffer.
+    buf: Arc<Vec<u8>>,
     start: usize,
     end: usize,
     /// Absolute stream offset of `buf[start]`.
     offset: u64,
     eof: bool,
+    tap: Option<Box<dyn Tap>>,
+    /// End of the bytes shown to the tap (`buf[tapped..end]` are not yet).
+    tapped: usize,
+    /// Buffers given to the tap, reused once it has dropped them.
+    retired: Vec<Arc<Vec<u8>>>,
 }
 
 impl ByteStream {
     pub(crate) fn new(inner: Box<dyn Read + Send>) -> Self {
         ByteStream {
             inner,
-            buf: vec![0; CHUNK],
+            buf: Arc::new(vec![0; CHUNK]),
             start: 0,
             end: 0,
             offset: 0,
             eof: false,
+            tap: None,
+            tapped: 0,
+            retired: Vec::new(),
+        }
+    }
+
+    /// A stream whose every read byte is also shown to `tap`.
+    pub(crate) fn tapped(inner: Box<dyn Read + Send>, tap: Box<dyn Tap>) -> Self {
+        ByteStream {
+            tap: Some(tap),
+            buf: Arc::new(vec![0; TAP_CHUNK]),
+            ..ByteStream::new(inner)
         }
     }
 
@@ -46,23 +82,80 @@ impl ByteStream {
         if self.end - self.start >= n {
             return Ok(self.end - self.start);
         }
-        if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
+        // A tapped stream reads on after its last bytes while they fit: its buffer goes to
+        // the tap once full (or at the end), whatever the size of each read.
+        let in_place = self.tap.is_some()
+            && self.start + n <= self.buf.len()
+            && Arc::get_mut(&mut self.buf).is_some();
+        if !in_place {
+            self.hand_off();
+            let size = if n > self.buf.len() {
+                n.div_ceil(CHUNK) * CHUNK
+            } else {
+                self.buf.len()
+            };
+            self.compact(size);
         }
-        if n > self.buf.len() {
-            self.buf.resize(n.div_ceil(CHUNK) * CHUNK, 0);
-        }
-        while self.end < n && !self.eof {
-            match self.inner.read(&mut self.buf[self.end..]) {
-                Ok(0) => self.eof = true,
+        while self.end - self.start < n && !self.eof {
+            // Not shared: compacted, or checked above. This borrows, never copies.
+            let buf = Arc::make_mut(&mut self.buf);
+            match self.inner.read(buf.get_mut(self.end..).unwrap_or_default()) {
+                Ok(0) => {
+                    self.eof = true;
+                    self.hand_off();
+                }
                 Ok(k) => self.end += k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.hand_off();
+                    return Err(e);
+                }
             }
         }
         Ok(self.end - self.start)
+    }
+
+    /// Shows the tap the bytes read since it was last shown some. The buffer is then
+    /// shared, and [`ByteStream::compact`] moves on to another before the next read.
+    fn hand_off(&mut self) {
+        if let (Some(tap), true) = (&mut self.tap, self.end > self.tapped) {
+            tap.bytes(&self.buf, self.tapped..self.end);
+            self.tapped = self.end;
+        }
+    }
+
+    /// Moves the unconsumed bytes to the start of a buffer at least `size` long: this one,
+    /// or another when the tap still holds this one.
+    fn compact(&mut self, size: usize) {
+        let (start, end) = (self.start, self.end);
+        (self.start, self.end, self.tapped) = (0, end - start, end - start);
+        if let Some(b) = Arc::get_mut(&mut self.buf) {
+            b.copy_within(start..end, 0);
+            if b.len() < size {
+                b.resize(size, 0);
+            }
+            return;
+        }
+        let free = self
+            .retired
+            .iter()
+            .position(|b| Arc::strong_count(b) == 1 && Arc::weak_count(b) == 0);
+        let fresh = match free {
+            Some(i) => self.retired.swap_remove(i),
+            None => Arc::new(Vec::new()),
+        };
+        let old = std::mem::replace(&mut self.buf, fresh);
+        let b = Arc::make_mut(&mut self.buf);
+        if b.len() < size {
+            b.resize(size, 0);
+        }
+        if let (Some(to), Some(from)) = (b.get_mut(..end - start), old.get(start..end)) {
+            to.copy_from_slice(from);
+        }
+        if self.retired.len() >= RETIRED {
+            self.retired.remove(0);
+        }
+        self.retired.push(old);
     }
 
     /// Consumes `n` buffered bytes. `n` must not exceed [`Self::available`].
@@ -112,6 +205,57 @@ mod tests {
             out[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
             self.1 += n;
             Ok(n)
+        }
+    }
+
+    /// Keeps every buffer it is shown, with what the range held then.
+    type Kept = Vec<(Arc<Vec<u8>>, Range<usize>, Vec<u8>)>;
+    struct Keep(std::sync::Arc<std::sync::Mutex<Kept>>);
+    impl Tap for Keep {
+        fn bytes(&mut self, buf: &Arc<Vec<u8>>, range: Range<usize>) {
+            let seen = buf[range.clone()].to_vec();
+            self.0.lock().unwrap().push((Arc::clone(buf), range, seen));
+        }
+    }
+
+    #[test]
+    fn a_tap_sees_every_byte_once_in_buffers_left_unchanged() {
+        // Short reads, windows larger than the buffer, skips, and a tap that holds every
+        // buffer to the end (a hasher far behind) or lets go at once: the ranges shown
+        // are the stream's bytes in order, and a buffer held is never written again.
+        let data: Vec<u8> = (0..5 * TAP_CHUNK + 33)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        for hold in [true, false] {
+            let kept = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let mut s = ByteStream::tapped(
+                Box::new(Trickle(data.clone(), 0)),
+                Box::new(Keep(kept.clone())),
+            );
+            let mut at = 0usize;
+            let mut step = 1usize;
+            while s.fill(step.min(3 * TAP_CHUNK)).unwrap() > 0 {
+                let n = s.available().len().min(step);
+                assert_eq!(s.take(n), &data[at..at + n]);
+                at += n;
+                if step.is_multiple_of(5) {
+                    at += s.skip(step as u64 * 3).unwrap() as usize;
+                }
+                step = step * 3 % 1_000_003 + 1;
+                if !hold {
+                    kept.lock().unwrap().clear();
+                }
+            }
+            assert_eq!(at, data.len());
+            if hold {
+                let kept = kept.lock().unwrap();
+                let mut all = Vec::new();
+                for (buf, range, seen) in kept.iter() {
+                    assert_eq!(&buf[range.clone()], &seen[..], "a held buffer was written");
+                    all.extend_from_slice(seen);
+                }
+                assert!(all == data, "every byte once, in order");
+            }
         }
     }
 

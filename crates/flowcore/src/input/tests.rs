@@ -315,6 +315,93 @@ fn digest_covers_the_whole_input_even_after_damage() {
     assert!(reader(f).unwrap().digest().is_none());
 }
 
+#[test]
+fn digests_on_a_helper_thread_equal_the_file_and_leave_the_packets_unchanged() {
+    // A plain pcap or pcapng on a helper thread is hashed from the stream's own buffers:
+    // several megabytes (many buffers, packets across their ends), read in short pieces,
+    // damaged at the end, left unread after the first packets, or not read at all: the
+    // digest is the file's, and the packets are those read without hashing. A gzip file
+    // goes through the copying path and agrees too.
+    use sha2::{Digest, Sha256};
+    struct Trickle(io::Cursor<Vec<u8>>, usize);
+    impl Read for Trickle {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            self.1 = (self.1 * 7 + 3) % 70_000 + 1;
+            let n = out.len().min(self.1);
+            self.0.read(&mut out[..n])
+        }
+    }
+    let payloads: Vec<Vec<u8>> = (0..3000u32)
+        .map(|i| (0..(i * 37 % 2900 + 1)).map(|b| (b ^ i) as u8).collect())
+        .collect();
+    let records: Vec<(u32, u32, &[u8], u32)> = payloads
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i as u32, 0, &p[..], p.len() as u32))
+        .collect();
+    let pcap = pcap_file(false, false, 65535, &records);
+    let mut pcapng = shb(false);
+    pcapng.extend(idb(false, 1, None));
+    for (i, p) in payloads.iter().enumerate() {
+        pcapng.extend(epb(false, 0, i as u64, p));
+    }
+    let mut damaged = pcap.clone();
+    damaged.extend([1, 2, 3]);
+    let gz = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut e, &pcap).unwrap();
+        e.finish().unwrap()
+    };
+    assert!(pcap.len() > 4 << 20, "several buffers: {}", pcap.len());
+    let opts = OpenOptions {
+        hash: true,
+        hash_thread: true,
+        columns: None,
+    };
+    for (what, file) in [
+        ("pcap", &pcap),
+        ("pcapng", &pcapng),
+        ("damaged", &damaged),
+        ("gzip", &gz),
+    ] {
+        let want = Sha256::digest(file)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>();
+        let (plain, plain_damage) = collect(&mut reader(file.clone()).unwrap());
+        for (trickle, stop) in [
+            (false, None),
+            (true, None),
+            (true, Some(5)),
+            (false, Some(0)),
+        ] {
+            let input: Box<dyn Read + Send> = if trickle {
+                Box::new(Trickle(io::Cursor::new(file.clone()), 0))
+            } else {
+                Box::new(io::Cursor::new(file.clone()))
+            };
+            let mut r = CaptureReader::from_reader_opts("t".into(), input, &opts).unwrap();
+            match stop {
+                None => {
+                    let (pkts, dmg) = collect(&mut r);
+                    assert!(pkts == plain && dmg == plain_damage, "{what}: packets");
+                }
+                Some(n) => {
+                    for _ in 0..n {
+                        assert!(r.next_packet().unwrap().is_some());
+                    }
+                }
+            }
+            let d = r.digest().unwrap().unwrap();
+            assert_eq!(
+                (d.size, &d.sha256),
+                (file.len() as u64, &want),
+                "{what}, trickle {trickle}, stop {stop:?}"
+            );
+        }
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn directory_inputs_take_regular_files_and_name_what_they_leave() {

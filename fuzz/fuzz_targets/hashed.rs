@@ -11,7 +11,14 @@ fn packets(r: &mut CaptureReader) -> (Vec<(u64, u64, i64, u32, u16, Vec<u8>)>, O
     let mut out = Vec::new();
     loop {
         match r.next_packet() {
-            Ok(Some(p)) => out.push((p.index, p.offset, p.ts, p.orig_len, p.link_type, p.data.to_vec())),
+            Ok(Some(p)) => out.push((
+                p.index,
+                p.offset,
+                p.ts,
+                p.orig_len,
+                p.link_type,
+                p.data.to_vec(),
+            )),
             Ok(None) => return (out, None),
             Err(d) => return (out, Some(d.to_string())),
         }
@@ -19,7 +26,8 @@ fn packets(r: &mut CaptureReader) -> (Vec<(u64, u64, i64, u32, u16, Vec<u8>)>, O
 }
 
 fuzz_target!(|data: &[u8]| {
-    let plain = CaptureReader::from_reader("fuzz".into(), Box::new(std::io::Cursor::new(data.to_vec())));
+    let plain =
+        CaptureReader::from_reader("fuzz".into(), Box::new(std::io::Cursor::new(data.to_vec())));
     let opts = OpenOptions {
         hash: true,
         hash_thread: true,
@@ -54,7 +62,10 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(d.size, data.len() as u64);
     let want: String = {
         use sha2::Digest;
-        sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+        sha2::Sha256::digest(data)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     };
     assert_eq!(d.sha256, want);
 });

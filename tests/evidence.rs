@@ -933,6 +933,35 @@ fn extract_with_threads_writes_what_one_thread_writes() {
 /// report formatting helpers) gives what an unlimited run gives. Needs root (to run as
 /// `nobody` under the limit) and util-linux's `setpriv` and `prlimit`; SKIPPED loudly
 /// otherwise (a failure under CI, which runs as root).
+/// A pcap of `n` TCP SYNs, each a flow of its own from a My Number host (each with its
+/// own MAC) to an Internet-segment server, 1 µs apart: all still held when the input ends.
+fn syn_scan(n: u32) -> Vec<u8> {
+    let mut f = Vec::new();
+    // Magic, version 2.4 (two u16), zone, accuracy, snaplen, Ethernet.
+    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+        f.extend(v.to_le_bytes());
+    }
+    for i in 0..n {
+        let mut p = Vec::new();
+        p.extend([0x02, 0, 0, 0, 0, 1]);
+        p.extend([0x02, 1, 0, (i >> 16) as u8, (i >> 8) as u8, i as u8]);
+        p.extend([0x08, 0x00]);
+        let src = [10, 1, (i / 250) as u8, (i % 250 + 1) as u8];
+        p.extend([0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0]);
+        p.extend(src);
+        p.extend([10, 3, 1, 10]);
+        p.extend((40000 + (i % 20000) as u16).to_be_bytes());
+        p.extend((80 + (i % 7) as u16).to_be_bytes());
+        p.extend([0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
+        f.extend(1_700_000_000u32.to_le_bytes());
+        f.extend(i.to_le_bytes());
+        f.extend((p.len() as u32).to_le_bytes());
+        f.extend((p.len() as u32).to_le_bytes());
+        f.extend(p);
+    }
+    f
+}
+
 #[cfg(unix)]
 #[test]
 fn a_run_at_the_thread_limit_gives_the_same_output() {
@@ -973,6 +1002,9 @@ fn a_run_at_the_thread_limit_gives_the_same_output() {
     for p in shared.iter().take(3) {
         std::fs::copy(p, dir.join("inputs").join(p.file_name().unwrap())).unwrap();
     }
+    // 6 000 flows still held when the input ends, which two threads judge together
+    // (the helper then cannot start).
+    std::fs::write(dir.join("inputs/many.pcap"), syn_scan(6000)).unwrap();
     for p in [dir.clone(), dir.join("rulesets"), dir.join("inputs")] {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
         for e in std::fs::read_dir(&p).unwrap() {
@@ -1015,6 +1047,17 @@ fn a_run_at_the_thread_limit_gives_the_same_output() {
             "2",
             "inputs/a.pcap",
         ][..],
+        &[
+            "analyze",
+            "-q",
+            "--ruleset",
+            SITE,
+            "--format",
+            "json",
+            "-j",
+            "2",
+            "inputs/many.pcap",
+        ],
         &[
             "analyze",
             "-q",

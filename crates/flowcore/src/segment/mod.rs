@@ -289,18 +289,26 @@ impl MacObservations {
     /// this set had observed them itself.
     pub fn absorb(&mut self, other: MacObservations) {
         self.dropped += other.dropped;
-        let mut macs: Vec<_> = other.seen.into_iter().collect();
-        // Which MACs are dropped at the limit depends on the order: by MAC, not by hash.
-        if !self.has_room_for(macs.len()) {
-            macs.sort_by_key(|(mac, _)| *mac);
+        if self.has_room_for(other.seen.len()) {
+            for (mac, sightings) in other.seen {
+                self.observe_sightings(mac, sightings);
+            }
+            return;
         }
+        // Which MACs are dropped at the limit depends on the order: by MAC, not by hash.
+        let mut macs: Vec<_> = other.seen.into_iter().collect();
+        macs.sort_by_key(|(mac, _)| *mac);
         for (mac, sightings) in macs {
-            match sightings {
-                Sightings::One(s) => self.observe(mac, s),
-                Sightings::Many(m) => {
-                    for s in m.into_values() {
-                        self.observe(mac, s);
-                    }
+            self.observe_sightings(mac, sightings);
+        }
+    }
+
+    fn observe_sightings(&mut self, mac: [u8; 6], sightings: Sightings) {
+        match sightings {
+            Sightings::One(s) => self.observe(mac, s),
+            Sightings::Many(m) => {
+                for s in m.into_values() {
+                    self.observe(mac, s);
                 }
             }
         }

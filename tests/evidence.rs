@@ -1035,29 +1035,22 @@ fn a_run_at_the_thread_limit_gives_the_same_output() {
         !sh.status.success() || !sh.stderr.is_empty(),
         "the process limit did not bite: {sh:?}"
     );
+    let analyze_json = |input| {
+        [
+            "analyze",
+            "-q",
+            "--ruleset",
+            SITE,
+            "--format",
+            "json",
+            "-j",
+            "2",
+            input,
+        ]
+    };
     for args in [
-        &[
-            "analyze",
-            "-q",
-            "--ruleset",
-            SITE,
-            "--format",
-            "json",
-            "-j",
-            "2",
-            "inputs/a.pcap",
-        ][..],
-        &[
-            "analyze",
-            "-q",
-            "--ruleset",
-            SITE,
-            "--format",
-            "json",
-            "-j",
-            "2",
-            "inputs/many.pcap",
-        ],
+        &analyze_json("inputs/a.pcap")[..],
+        &analyze_json("inputs/many.pcap"),
         &[
             "analyze",
             "-q",

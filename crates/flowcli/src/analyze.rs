@@ -206,7 +206,7 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
     let ctx = run_context(stats, args.generated_at);
     // Never dropped: the process ends after the report, and freeing a night's findings
     // (each a dozen strings) one by one took tens of milliseconds after a large report.
-    let mut analysis = std::mem::ManuallyDrop::new(analyzer.finish(&files));
+    let mut analysis = std::mem::ManuallyDrop::new(analyzer.finish_on(&files, args.flow.cores()));
     analysis.baseline = baseline.as_ref().map(|b| b.compare(&analysis));
     let to_terminal = args.output.is_none() && io::stdout().is_terminal();
     let format = args.format.unwrap_or(if to_terminal {

@@ -120,7 +120,9 @@ pub(crate) fn run(args: QueryArgs) -> io::Result<u8> {
     crate::report_exports(&judged.stats, args.quiet);
     let (files, mut flows) = (judged.files, judged.flows);
     flowcore::report::sort_flows(&mut flows);
-    let analysis = judged.analyzer.map(|a| a.finish(&files));
+    let analysis = judged
+        .analyzer
+        .map(|a| a.finish_on(&files, args.flow.cores()));
     let built = frame::flows_frame(&flows, &files).and_then(|fl| {
         let fi = match &analysis {
             Some(a) => frame::findings_frame(a)?,

@@ -1122,12 +1122,6 @@ fn id_of(f: &Finding) -> String {
     finding_id(&f.rule_id, f.src.ip, f.dst.ip, service)
 }
 
-/// `f` with its [`finding_id`].
-fn with_id(mut f: Finding) -> Finding {
-    f.id = id_of(&f);
-    f
-}
-
 /// A policy finding: one rule, one pair of endpoints and one service, aggregated over flows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
@@ -1299,11 +1293,11 @@ type AggKey = (usize, IpAddr, IpAddr, u8, u16);
 /// Adds one more flow to a finding.
 /// The order in which [`Analyzer::absorb`] merges another analyzer's findings: the order
 /// they were opened in.
-fn sort_for_absorb(v: &mut Vec<(AggKey, Finding)>) {
+fn sort_for_absorb(v: &mut Vec<(AggKey, OpenFinding)>) {
     sort_moving_once(v, |a, b| {
-        (a.1.first_ts, a.1.evidence.first_packet_index, a.0).cmp(&(
+        (a.1.first_ts, a.1.first_packet_index, a.0).cmp(&(
             b.1.first_ts,
-            b.1.evidence.first_packet_index,
+            b.1.first_packet_index,
             b.0,
         ))
     });
@@ -1582,10 +1576,61 @@ const OVERFLOWED: u32 = 1 << 31;
 #[derive(Default)]
 struct Open {
     index: HashMap<AggKey, u32>,
-    list: Vec<(AggKey, Finding)>,
+    list: Vec<(AggKey, OpenFinding)>,
     /// What each flow updates, apart from the rest of its finding: a flow touches 40
-    /// bytes instead of a 400-byte finding (copied back by [`Open::take`]).
+    /// bytes instead of a 200-byte finding (copied back by [`Open::take`]).
     hot: Vec<Hot>,
+    /// The inputs findings' first flows came from, numbered by [`OpenFinding::file`].
+    files: Vec<String>,
+}
+
+/// An endpoint of an open finding: its class by number, named when the finding is made
+/// a [`Finding`].
+#[derive(Debug, Clone, Copy)]
+struct OpenEndpoint {
+    ip: IpAddr,
+    port: u16,
+    class: ClassId,
+    prefix: Option<IpNet>,
+}
+
+/// A finding while it is open: what its [`Finding`] is made of at the end
+/// ([`Analyzer::finish`]), with nothing allocated but its reasons (usually none). The
+/// rule's texts, class names, service, id and Community ID are written once per finding
+/// of the report, not once per analyzer that saw it (an input's, a helper thread's), and
+/// absorbing moves and drops these instead of a dozen strings each.
+#[derive(Debug, Clone)]
+struct OpenFinding {
+    src: OpenEndpoint,
+    dst: OpenEndpoint,
+    proto: u8,
+    initiator_known: bool,
+    /// The bound on distinct findings that this rule's overflow finding counts past.
+    overflow: Option<usize>,
+    first_ts: TimestampNs,
+    last_ts: TimestampNs,
+    flows: u64,
+    packets: u64,
+    bytes: u64,
+    /// The first flow's addresses, protocol and ports, as its Community ID takes them.
+    community: (IpAddr, IpAddr, u8, u16, u16),
+    /// The first flow's input, numbered in [`Open::files`].
+    file: u32,
+    first_packet_index: u64,
+    first_packet_offset: u64,
+    /// The exceptions and gateways judging considered when the finding opened.
+    considered: Vec<String>,
+}
+
+impl OpenFinding {
+    /// Takes the first flow's place from flow `f` (of input `file`).
+    fn first_flow(&mut self, f: &FlowRecord, file: u32) {
+        self.community = (f.src_ip, f.dst_ip, f.proto, f.src_port, f.dst_port);
+        self.src.port = f.src_port;
+        self.file = file;
+        self.first_packet_index = f.first_packet_index;
+        self.first_packet_offset = f.first_packet_offset;
+    }
 }
 
 /// A finding's counters while it is open.
@@ -1615,6 +1660,20 @@ impl Open {
         self.index.contains_key(key)
     }
 
+    /// The number of input `file` in [`Open::files`], adding it if new. The input being
+    /// judged is nearly always the last one added.
+    fn file_id(&mut self, file: &str) -> u32 {
+        let i = match self.files.iter().rposition(|f| f == file) {
+            Some(i) => i,
+            None => {
+                self.files.push(file.to_string());
+                self.files.len() - 1
+            }
+        };
+        // Fewer inputs than findings, and findings are bounded below 2^31.
+        u32::try_from(i).unwrap_or(u32::MAX)
+    }
+
     /// Adds flow `f` (first seen in `file`) to finding `i`.
     fn add(&mut self, i: u32, f: &impl Observed, file: &str) {
         let i = i as usize;
@@ -1627,22 +1686,16 @@ impl Open {
         h.last_ts = h.last_ts.max(f.last_ts());
         if f.first_ts() < h.first_ts {
             h.first_ts = f.first_ts();
+            let file = self.file_id(file);
             if let Some((_, e)) = self.list.get_mut(i) {
-                let f = f.record();
-                e.community_id = f.community_id();
-                e.src.port = f.src_port;
-                e.evidence = Evidence {
-                    file: file.to_string(),
-                    first_packet_index: f.first_packet_index,
-                    first_packet_offset: f.first_packet_offset,
-                };
+                e.first_flow(&f.record(), file);
             }
         }
     }
 
-    /// Adds what another analyzer aggregated into the same finding; false when no
-    /// finding of that key is open.
-    fn merge(&mut self, key: &AggKey, f: &Finding) -> bool {
+    /// Adds what another analyzer aggregated into the same finding (its input numbered
+    /// as here); false when no finding of that key is open.
+    fn merge(&mut self, key: &AggKey, f: &OpenFinding) -> bool {
         let Some(i) = self.position(key) else {
             return false;
         };
@@ -1654,16 +1707,18 @@ impl Open {
             h.last_ts = h.last_ts.max(f.last_ts);
             if f.first_ts < h.first_ts {
                 h.first_ts = f.first_ts;
-                e.community_id.clone_from(&f.community_id);
+                e.community = f.community;
                 e.src.port = f.src.port;
-                e.evidence.clone_from(&f.evidence);
+                e.file = f.file;
+                e.first_packet_index = f.first_packet_index;
+                e.first_packet_offset = f.first_packet_offset;
             }
         }
         true
     }
 
     /// Opens a finding (its key is not open: callers look it up first).
-    fn insert(&mut self, key: AggKey, f: Finding) -> u32 {
+    fn insert(&mut self, key: AggKey, f: OpenFinding) -> u32 {
         // Findings are bounded by `max_findings` (at most 2^30).
         let i = u32::try_from(self.list.len()).unwrap_or(NO_FINDING & !OVERFLOWED);
         self.index.insert(key, i);
@@ -1678,8 +1733,9 @@ impl Open {
         i
     }
 
-    /// The findings, counters included, in opening order; leaves none open.
-    fn take(&mut self) -> Vec<(AggKey, Finding)> {
+    /// The findings, counters included, in opening order; leaves none open (their inputs
+    /// stay numbered in [`Open::files`]).
+    fn take(&mut self) -> Vec<(AggKey, OpenFinding)> {
         self.index = HashMap::new();
         let mut list = std::mem::take(&mut self.list);
         for ((_, e), h) in list.iter_mut().zip(std::mem::take(&mut self.hot)) {
@@ -1909,7 +1965,7 @@ pub struct Analyzer<'r> {
     max_findings: usize,
     overflowed: u64,
     /// Findings moved out of `findings` by [`Analyzer::seal`], in the order absorbing wants.
-    sealed: Vec<(AggKey, Finding)>,
+    sealed: Vec<(AggKey, OpenFinding)>,
 }
 
 impl<'r> Analyzer<'r> {
@@ -1937,12 +1993,8 @@ impl<'r> Analyzer<'r> {
     pub fn seal(&mut self) {
         self.flush_hour();
         self.cache.clear();
-        let mut theirs: Vec<(AggKey, Finding)> = self
-            .findings
-            .take()
-            .into_iter()
-            .chain(std::mem::take(&mut self.sealed))
-            .collect();
+        let mut theirs = self.findings.take();
+        theirs.append(&mut self.sealed);
         sort_for_absorb(&mut theirs);
         self.sealed = theirs;
     }
@@ -2027,32 +2079,32 @@ impl<'r> Analyzer<'r> {
         let theirs = if other.findings.is_empty() {
             other.sealed
         } else {
-            let mut v: Vec<(AggKey, Finding)> = other
-                .findings
-                .take()
-                .into_iter()
-                .chain(other.sealed)
-                .collect();
+            let mut v = other.findings.take();
+            v.append(&mut other.sealed);
             if sort {
                 sort_for_absorb(&mut v);
             }
             v
         };
+        // The other analyzer's inputs, numbered as here.
+        let files: Vec<u32> = other
+            .findings
+            .files
+            .iter()
+            .map(|name| self.findings.file_id(name))
+            .collect();
         let any = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
-        for (mut key, f) in theirs {
+        for (mut key, mut f) in theirs {
+            f.file = files.get(f.file as usize).copied().unwrap_or(u32::MAX);
             if !self.findings.contains_key(&key) && self.findings.len() >= self.max_findings {
                 key = (key.0, any, any, 0, 0);
-                if !f.considered.iter().any(|c| c.contains("distinct findings")) {
+                if f.overflow.is_none() {
                     self.overflowed += f.flows;
                 }
             }
             if !self.findings.merge(&key, &f) {
-                let mut f = f;
-                if key.1 == any && !f.considered.iter().any(|c| c.contains("distinct findings")) {
-                    f.considered = vec![format!(
-                        "more than {} distinct findings: further violations of this rule are counted here; the first is shown",
-                        self.max_findings
-                    )];
+                if key.1 == any && f.overflow.is_none() {
+                    f.overflow = Some(self.max_findings);
                 }
                 self.findings.insert(key, f);
             }
@@ -2279,57 +2331,41 @@ impl<'r> Analyzer<'r> {
             key = (rule, any, any, 0, 0);
             self.overflowed += 1;
         }
-        let limit = self.max_findings;
         // Reasons (and the prefixes that attributed the endpoints) are worked out
         // once, when the finding opens.
         let full = self.rs.judge(f, !overflow);
-        let (src, dst) = (full.src, full.dst);
-        let considered: Vec<String> = match full.verdict {
-            Verdict::Violation { considered, .. } => considered,
-            Verdict::Allowed { .. } => Vec::new(),
-        };
-        let considered = &considered;
-        let endpoint = |ip, port, a: Attribution| FindingEndpoint {
+        let endpoint = |ip, port, a: Attribution| OpenEndpoint {
             ip,
             port,
-            class: self.rs.inventory.name(a.class).to_string(),
+            class: a.class,
             prefix: a.prefix,
         };
-        let r = &self.rs.rules[rule].def;
         let i = match self.findings.position(&key) {
             Some(i) => i,
-            None => self.findings.insert(key, with_id(Finding {
-            service: flow_service(f),
-            proto: f.proto,
-            initiator_known: f.initiator_known,
-            first_ts: f.first_ts,
-            last_ts: f.last_ts,
-            community_id: f.community_id(),
-            evidence: Evidence {
-                file: file.to_string(),
-                first_packet_index: f.first_packet_index,
-                first_packet_offset: f.first_packet_offset,
-            },
-            considered: if overflow {
-                vec![format!(
-                    "more than {limit} distinct findings: further violations of this rule are counted here; the first is shown"
-                )]
-            } else if f.initiator_known {
-                considered.clone()
-            } else {
-                let mut c = vec![format!(
-                    "initiator unknown: the exporter's record runs {} -> {}; no TCP flags or reverse record tell who started",
-                    f.src_ip, f.dst_ip
-                )];
-                c.extend(considered.iter().cloned());
-                c
-            },
-            ..Finding::of_rule(
-                r,
-                endpoint(f.src_ip, f.src_port, src),
-                endpoint(f.dst_ip, f.dst_port, dst),
-            )
-        })),
+            None => {
+                let open = OpenFinding {
+                    src: endpoint(f.src_ip, f.src_port, full.src),
+                    dst: endpoint(f.dst_ip, f.dst_port, full.dst),
+                    proto: f.proto,
+                    initiator_known: f.initiator_known,
+                    overflow: overflow.then_some(self.max_findings),
+                    first_ts: f.first_ts,
+                    last_ts: f.last_ts,
+                    // Counted by `add`, below.
+                    flows: 0,
+                    packets: 0,
+                    bytes: 0,
+                    community: (f.src_ip, f.dst_ip, f.proto, f.src_port, f.dst_port),
+                    file: self.findings.file_id(file),
+                    first_packet_index: f.first_packet_index,
+                    first_packet_offset: f.first_packet_offset,
+                    considered: match full.verdict {
+                        Verdict::Violation { considered, .. } if !overflow => considered,
+                        _ => Vec::new(),
+                    },
+                };
+                self.findings.insert(key, open)
+            }
         };
         self.findings.add(i, f, file);
         self.cache
@@ -2337,10 +2373,19 @@ impl<'r> Analyzer<'r> {
     }
 
     /// Dual-homed findings, sorted findings and the matrix. `files` maps input numbers to names.
-    pub fn finish(mut self, files: &[String]) -> Analysis {
+    pub fn finish(self, files: &[String]) -> Analysis {
+        self.finish_on(files, 1)
+    }
+
+    /// [`Analyzer::finish`], writing the findings' texts, ids and Community IDs on up to
+    /// `threads` threads (a helper that cannot start leaves its part to this one). The
+    /// result is the same for any number.
+    pub fn finish_on(mut self, files: &[String], threads: usize) -> Analysis {
         self.unseal();
         self.flush_hour();
-        let mut findings: Vec<Finding> = self.findings.take().into_iter().map(|(_, f)| f).collect();
+        let open = self.findings.take();
+        let names = std::mem::take(&mut self.findings.files);
+        let mut findings = findings_of(self.rs, &open, &names, threads);
         if let Some(ri) = self
             .rs
             .rules
@@ -2389,7 +2434,7 @@ impl<'r> Analyzer<'r> {
                 });
             }
         }
-        // Findings opened by flows have their id already (given on the judging threads).
+        // Flows' findings have their ids; the dual-homed ones are given theirs here.
         for f in &mut findings {
             if f.id.is_empty() {
                 f.id = id_of(f);
@@ -2419,6 +2464,91 @@ impl<'r> Analyzer<'r> {
             baseline: None,
             violations_by_hour: self.by_hour.into_iter().collect(),
         }
+    }
+}
+
+/// The [`Finding`]s of open findings `open` (ids included), in their order, written on up
+/// to `threads` threads; `files` names their inputs.
+fn findings_of(
+    rs: &Ruleset,
+    open: &[(AggKey, OpenFinding)],
+    files: &[String],
+    threads: usize,
+) -> Vec<Finding> {
+    let one = |(key, f): &(AggKey, OpenFinding)| {
+        let mut f = finding_of(rs, key.0, f, files);
+        f.id = id_of(&f);
+        f
+    };
+    let parts = threads.clamp(1, 1 + open.len() / SPLIT_MIN);
+    if parts < 2 {
+        return open.iter().map(one).collect();
+    }
+    let mut chunks = open.chunks(open.len().div_ceil(parts));
+    let mine = chunks.next().unwrap_or_default();
+    std::thread::scope(|s| {
+        let one = &one;
+        let helpers: Vec<_> = chunks
+            .map(|part| {
+                let started = std::thread::Builder::new()
+                    .spawn_scoped(s, move || part.iter().map(one).collect::<Vec<_>>());
+                (part, started)
+            })
+            .collect();
+        let mut all: Vec<Finding> = Vec::with_capacity(open.len());
+        all.extend(mine.iter().map(one));
+        for (part, started) in helpers {
+            match started.map(std::thread::ScopedJoinHandle::join) {
+                Ok(Ok(done)) => all.extend(done),
+                Ok(Err(panic)) => std::panic::resume_unwind(panic),
+                Err(_) => all.extend(part.iter().map(one)),
+            }
+        }
+        all
+    })
+}
+
+/// The [`Finding`] of open finding `f` of rule number `rule` (its id left empty); `files`
+/// names its inputs.
+fn finding_of(rs: &Ruleset, rule: usize, f: &OpenFinding, files: &[String]) -> Finding {
+    let endpoint = |e: OpenEndpoint| FindingEndpoint {
+        ip: e.ip,
+        port: e.port,
+        class: rs.inventory.name(e.class).to_string(),
+        prefix: e.prefix,
+    };
+    let considered = match f.overflow {
+        Some(limit) => vec![format!(
+            "more than {limit} distinct findings: further violations of this rule are counted here; the first is shown"
+        )],
+        None if f.initiator_known => f.considered.clone(),
+        None => {
+            let mut c = vec![format!(
+                "initiator unknown: the exporter's record runs {} -> {}; no TCP flags or reverse record tell who started",
+                f.src.ip, f.dst.ip
+            )];
+            c.extend(f.considered.iter().cloned());
+            c
+        }
+    };
+    let (a, b, p, sp, dp) = f.community;
+    Finding {
+        service: service_of(f.proto, f.dst.port),
+        proto: f.proto,
+        initiator_known: f.initiator_known,
+        first_ts: f.first_ts,
+        last_ts: f.last_ts,
+        flows: f.flows,
+        packets: f.packets,
+        bytes: f.bytes,
+        community_id: crate::flow::community_id_v1(0, a, b, p, sp, dp),
+        evidence: Evidence {
+            file: files.get(f.file as usize).cloned().unwrap_or_default(),
+            first_packet_index: f.first_packet_index,
+            first_packet_offset: f.first_packet_offset,
+        },
+        considered,
+        ..Finding::of_rule(&rs.rules[rule].def, endpoint(f.src), endpoint(f.dst))
     }
 }
 

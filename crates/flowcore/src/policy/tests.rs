@@ -508,6 +508,186 @@ fn absorbing_sealed_or_not_equals_judging_in_one_analyzer() {
 }
 
 #[test]
+fn absorbed_inputs_keep_the_first_flows_input_and_community_id() {
+    // Inputs that overlap in time (two taps, or rotated captures): a later input holds a
+    // finding's earliest flow, so the evidence and Community ID absorbed must name that
+    // input and flow. Each input judged alone, merged in order (sealed or not, and through
+    // an analyzer that absorbed others first), equals one analyzer judging them in order.
+    let rs = example();
+    let (hosts, ports) = (MIX_HOSTS, MIX_PORTS);
+    let mut next = lcg(11u64);
+    let files: Vec<String> = ["a.pcap", "b.pcap", "c.pcap", "d.pcap"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut inputs: Vec<Vec<FlowRecord>> = (0..files.len())
+        .map(|k| {
+            (0..800)
+                .map(|i| {
+                    let mut f = flow(
+                        hosts[next(hosts.len())],
+                        40000 + next(200) as u16,
+                        hosts[next(hosts.len())],
+                        ports[next(ports.len())],
+                        [proto::TCP, proto::UDP][next(2)],
+                        // Times spread over all inputs, with ties.
+                        next(600) as i64 * NS_PER_SEC,
+                    );
+                    f.first_packet_index = (k * 1000 + i) as u64;
+                    f.first_packet_offset = 24 + 100 * i as u64;
+                    f
+                })
+                .collect()
+        })
+        .collect();
+    // One finding seen first in a.pcap, its earliest flow in c.pcap.
+    inputs[0].push(flow(
+        "10.1.10.21",
+        40001,
+        "93.184.216.34",
+        443,
+        proto::TCP,
+        900 * NS_PER_SEC,
+    ));
+    let mut early = flow(
+        "10.1.10.21",
+        40002,
+        "93.184.216.34",
+        443,
+        proto::TCP,
+        NS_PER_SEC / 2,
+    );
+    early.first_packet_index = 77;
+    inputs[2].push(early.clone());
+    let judge_alone = |k: usize| {
+        let mut a = Analyzer::new(&rs);
+        for f in &inputs[k] {
+            a.observe(f, &files[k]);
+        }
+        a
+    };
+    let mut one = Analyzer::new(&rs);
+    for (p, file) in inputs.iter().zip(&files) {
+        for f in p {
+            one.observe(f, file);
+        }
+    }
+    let want = one.finish(&files);
+    let scan = want
+        .findings
+        .iter()
+        .find(|f| f.dst.ip.to_string() == "93.184.216.34" && f.src.ip.to_string() == "10.1.10.21")
+        .expect("the planted finding");
+    assert_eq!(scan.evidence.file, "c.pcap");
+    assert_eq!(scan.evidence.first_packet_index, 77);
+    assert_eq!(scan.src.port, 40002);
+    assert_eq!(scan.community_id, early.community_id());
+    assert!(
+        want.findings
+            .iter()
+            .filter(|f| f.evidence.file != "a.pcap")
+            .count()
+            > 10,
+        "later inputs hold many findings' first flows"
+    );
+    let want = format!("{want:?}");
+    for seal in [false, true] {
+        let mut merged = judge_alone(0);
+        for k in 1..files.len() {
+            let mut a = judge_alone(k);
+            if seal {
+                a.seal();
+            }
+            merged.absorb(a);
+        }
+        assert_eq!(
+            format!("{:?}", merged.finish(&files)),
+            want,
+            "sealed: {seal}"
+        );
+    }
+    // b and c merged first, then absorbed together.
+    let mut merged = judge_alone(0);
+    let mut bc = judge_alone(1);
+    bc.absorb(judge_alone(2));
+    bc.seal();
+    merged.absorb(bc);
+    merged.absorb(judge_alone(3));
+    assert_eq!(format!("{:?}", merged.finish(&files)), want, "nested");
+}
+
+#[test]
+fn findings_written_on_threads_equal_findings_written_on_one() {
+    // More findings than one thread writes alone: an overflow finding, findings whose
+    // initiator is unknown, and findings with reasons, in every part.
+    let rs = example();
+    let (hosts, ports) = (MIX_HOSTS, MIX_PORTS);
+    let mut next = lcg(5u64);
+    let flows: Vec<FlowRecord> = (0..9000u32)
+        .map(|i| {
+            let mut f = if i % 3 == 2 && i % 7 == 0 {
+                // Tied in the report's order (the same time, endpoints and service): only
+                // the order the findings were opened in sorts them.
+                flow("10.3.20.15", 0, "93.184.216.34", i as u16, proto::ICMP, 7)
+            } else if i % 3 != 2 {
+                let dst = format!("93.184.{}.{}", i / 256 % 256, i % 256);
+                flow("10.3.20.15", 40000, &dst, 443, proto::TCP, i64::from(i))
+            } else {
+                flow(
+                    hosts[next(hosts.len())],
+                    40000 + next(5000) as u16,
+                    hosts[next(hosts.len())],
+                    ports[next(ports.len())],
+                    [proto::TCP, proto::UDP][next(2)],
+                    i64::from(i) * 1000,
+                )
+            };
+            f.initiator_known = i % 5 != 0;
+            f.first_packet_index = u64::from(i);
+            f
+        })
+        .collect();
+    let judged = || {
+        let mut a = Analyzer::new(&rs).max_findings(5000);
+        for f in &flows {
+            a.observe(f, "mix.pcap");
+        }
+        a
+    };
+    let files = ["mix.pcap".to_string()];
+    let want = judged().finish(&files);
+    assert!(
+        want.findings.len() > 2 * SPLIT_MIN,
+        "{}",
+        want.findings.len()
+    );
+    let has = |text: &str| {
+        want.findings
+            .iter()
+            .filter(|f| f.considered.iter().any(|c| c.contains(text)))
+            .count()
+    };
+    assert!(
+        has("distinct findings") > 1,
+        "overflow findings of several rules"
+    );
+    assert!(has("initiator unknown") > 100);
+    assert!(want.findings.iter().filter(|f| f.service == "icmp").count() > 100);
+    assert!(want
+        .findings
+        .iter()
+        .any(|f| f.considered.len() == 1 && has("not") > 0));
+    let want = format!("{want:?}");
+    for threads in [2, 3, 8] {
+        assert_eq!(
+            format!("{:?}", judged().finish_on(&files, threads)),
+            want,
+            "{threads} threads"
+        );
+    }
+}
+
+#[test]
 fn judging_a_batch_on_threads_equals_judging_it_in_order() {
     // The flows held at the end of an input: out of time order, many sharing a start
     // time, ICMP findings that differ only by type (so the report's sort leaves their

@@ -2386,6 +2386,8 @@ impl<'r> Analyzer<'r> {
         let open = self.findings.take();
         let names = std::mem::take(&mut self.findings.files);
         let mut findings = findings_of(self.rs, &open, &names, threads);
+        // Not held through the sort and the report.
+        drop(open);
         if let Some(ri) = self
             .rs
             .rules

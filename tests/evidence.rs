@@ -936,12 +936,18 @@ fn extract_with_threads_writes_what_one_thread_writes() {
 /// A pcap of `n` TCP SYNs, each a flow of its own from a My Number host (each with its
 /// own MAC) to an Internet-segment server, 1 µs apart: all still held when the input ends.
 fn syn_scan(n: u32) -> Vec<u8> {
+    syn_scan_of(0..n, |i| i)
+}
+
+/// A pcap of the SYNs numbered `ids`, in that order, SYN `i` at microsecond `us(i)`: each
+/// number a distinct (initiator, service) pair, so a distinct finding, below 448 000.
+fn syn_scan_of(ids: impl IntoIterator<Item = u32>, us: impl Fn(u32) -> u32) -> Vec<u8> {
     let mut f = Vec::new();
     // Magic, version 2.4 (two u16), zone, accuracy, snaplen, Ethernet.
     for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
         f.extend(v.to_le_bytes());
     }
-    for i in 0..n {
+    for i in ids {
         let mut p = Vec::new();
         p.extend([0x02, 0, 0, 0, 0, 1]);
         p.extend([0x02, 1, 0, (i >> 16) as u8, (i >> 8) as u8, i as u8]);
@@ -953,13 +959,73 @@ fn syn_scan(n: u32) -> Vec<u8> {
         p.extend((40000 + (i % 20000) as u16).to_be_bytes());
         p.extend((80 + (i % 7) as u16).to_be_bytes());
         p.extend([0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
-        f.extend(1_700_000_000u32.to_le_bytes());
-        f.extend(i.to_le_bytes());
+        let t = us(i);
+        f.extend((1_700_000_000 + t / 1_000_000).to_le_bytes());
+        f.extend((t % 1_000_000).to_le_bytes());
         f.extend((p.len() as u32).to_le_bytes());
         f.extend((p.len() as u32).to_le_bytes());
         f.extend(p);
     }
     f
+}
+
+/// More distinct findings than a run keeps apart (`--max-findings`): which ones are
+/// listed and which counted together in their rule's overflow finding depends on the
+/// order they opened in. A directory judged on several threads lists the same ones as on
+/// one: an input merged past the bound (its own analyzer under it), and an input whose
+/// own analyzer reached it (judged again, in order).
+#[test]
+fn past_the_bound_on_findings_threads_give_the_same_report() {
+    let dir = temp_dir("findings-bound");
+    let inputs = dir.join("inputs");
+    std::fs::create_dir_all(&inputs).unwrap();
+    // Times out of the order of the packets, so that the order findings open in is not
+    // their first flows' order.
+    let us = |i: u32| i.wrapping_mul(7919) % 1_000_000;
+    // a and b together pass the bound: merging b passes it.
+    std::fs::write(inputs.join("a.pcap"), syn_scan_of(0..600, us)).unwrap();
+    std::fs::write(inputs.join("b.pcap"), syn_scan_of(600..1200, us)).unwrap();
+    // c reaches the bound alone, then repeats findings of a: one thread adds those to a's
+    // findings, c's own analyzer had counted them in its overflow finding.
+    std::fs::write(
+        inputs.join("c.pcap"),
+        syn_scan_of((1200..2200).chain(0..100), us),
+    )
+    .unwrap();
+    let report = |j: &str| {
+        let o = run(flowcli()
+            .current_dir(repo_root())
+            .args([
+                "analyze",
+                "-q",
+                "--ruleset",
+                SITE,
+                "--format",
+                "json",
+                "--max-findings",
+                "1000",
+                "-j",
+                j,
+            ])
+            .arg(&inputs));
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let mut v = json(&o);
+        v["summary"]["command_line"].take();
+        v
+    };
+    let one = report("1");
+    let findings = one["findings"].as_array().map_or(0, Vec::len);
+    assert!(findings > 1000 && findings < 1010, "{findings}");
+    assert_eq!(one["summary"]["findings_overflowed"], 1200);
+    for j in ["2", "3"] {
+        assert!(report(j) == one, "-j {j} lists other findings than -j 1");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[cfg(unix)]

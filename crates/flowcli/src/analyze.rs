@@ -106,6 +106,10 @@ pub(crate) struct AnalyzeArgs {
     /// and command line give a byte-identical report.
     #[arg(long)]
     generated_at: bool,
+    /// Most distinct findings listed apart (a bound on memory under scans); each rule's
+    /// further violations are counted in one overflow finding (`findings_overflowed`).
+    #[arg(long, value_name = "N", default_value_t = flowcore::policy::DEFAULT_MAX_FINDINGS)]
+    max_findings: usize,
     #[command(flatten)]
     flow: FlowOpts,
     /// No per-input accounting lines on stderr (warnings and errors are still printed).
@@ -192,6 +196,7 @@ pub(crate) fn run(args: AnalyzeArgs) -> io::Result<u8> {
         stats,
     } = judge_inputs(
         Some(&rs),
+        args.max_findings,
         &specs,
         &args.flow,
         pipeline,
@@ -367,9 +372,12 @@ pub(crate) struct Judged<'r> {
 /// Runs every input through `pipeline`, judging flows with `rs` (if any) and keeping them
 /// when `keep_flows`: inputs run in parallel (--threads), each with its own analyzer, and
 /// are merged in input order, so the result equals one thread's; an input with flow
-/// exports is run again in order by the shared pipeline (templates carry over).
+/// exports is run again in order by the shared pipeline (templates carry over), and so is
+/// one whose analyzer reached its bound on findings or MACs.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn judge_inputs<'r>(
     rs: Option<&'r Ruleset>,
+    max_findings: usize,
     specs: &[InputSpec],
     flow: &FlowOpts,
     mut pipeline: Pipeline,
@@ -378,7 +386,8 @@ pub(crate) fn judge_inputs<'r>(
     quiet: bool,
 ) -> io::Result<Judged<'r>> {
     let mut kept: Vec<FlowRecord> = Vec::new();
-    let mut analyzer = rs.map(Analyzer::new);
+    let new_analyzer = |rs| Analyzer::new(rs).max_findings(max_findings);
+    let mut analyzer = rs.map(new_analyzer);
     let mut inputs: Vec<AnalysedInput> = Vec::new();
     let mut files: Vec<String> = Vec::new();
     let threads = flow.threads(specs.len());
@@ -402,7 +411,7 @@ pub(crate) fn judge_inputs<'r>(
             open,
             threads,
             |id, mut reader| {
-                let mut a = rs.map(Analyzer::new);
+                let mut a = rs.map(new_analyzer);
                 let mut flows = Vec::new();
                 let name = &files[id as usize];
                 let summary = match flow.pipeline() {
@@ -427,7 +436,14 @@ pub(crate) fn judge_inputs<'r>(
                 (summary, a, flows)
             },
             |id, (summary, a, flows)| {
-                let summary = if summary.left_for_exports {
+                // An input whose analyzer reached a bound (findings, MACs) cannot be merged
+                // as if judged here: it is judged again here, in order, like one with
+                // flow exports.
+                let exact = match (&analyzer, &a) {
+                    (Some(an), Some(a)) => an.absorbs_exactly(a),
+                    _ => true,
+                };
+                let summary = if summary.left_for_exports || !exact {
                     let name = &files[id as usize];
                     let mut reader = match CaptureReader::open_opts(Path::new(name), open) {
                         Ok(r) => r,

@@ -38,6 +38,9 @@ pub(crate) struct QueryArgs {
     /// Write the result to this file (atomically) instead of standard output.
     #[arg(long, short, value_name = "PATH")]
     output: Option<PathBuf>,
+    /// Most distinct findings listed apart in `findings` (as `analyze --max-findings`).
+    #[arg(long, value_name = "N", default_value_t = flowcore::policy::DEFAULT_MAX_FINDINGS)]
+    max_findings: usize,
     #[command(flatten)]
     flow: FlowOpts,
     /// No per-input accounting lines on stderr.
@@ -107,6 +110,7 @@ pub(crate) fn run(args: QueryArgs) -> io::Result<u8> {
     }
     let judged = crate::analyze::judge_inputs(
         rs.as_ref(),
+        args.max_findings,
         &flow_specs,
         &args.flow,
         pipeline,

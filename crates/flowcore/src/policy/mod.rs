@@ -1290,31 +1290,6 @@ impl Analysis {
 
 type AggKey = (usize, IpAddr, IpAddr, u8, u16);
 
-/// Adds one more flow to a finding.
-/// The order in which [`Analyzer::absorb`] merges another analyzer's findings: the order
-/// they were opened in.
-fn sort_for_absorb(v: &mut Vec<(AggKey, OpenFinding)>) {
-    sort_moving_once(v, |a, b| {
-        (a.1.first_ts, a.1.first_packet_index, a.0).cmp(&(
-            b.1.first_ts,
-            b.1.first_packet_index,
-            b.0,
-        ))
-    });
-}
-
-/// Sorts `v` stably by `cmp`, moving each element once: the sort runs over indices, then
-/// the elements are taken in that order. A finding is hundreds of bytes, and sorting
-/// tens of thousands of them in place moved each a dozen times.
-fn sort_moving_once<T>(v: &mut Vec<T>, mut cmp: impl FnMut(&T, &T) -> std::cmp::Ordering) {
-    let mut order: Vec<usize> = (0..v.len()).collect();
-    order.sort_by(|&a, &b| match (v.get(a), v.get(b)) {
-        (Some(a), Some(b)) => cmp(a, b),
-        _ => a.cmp(&b),
-    });
-    take_in_order(v, order);
-}
-
 /// Rearranges `v` so that its `k`-th element is the one that was at `order[k]`, moving
 /// each once (`order` is a permutation of `v`'s indices).
 fn take_in_order<T>(v: &mut Vec<T>, order: Vec<usize>) {
@@ -1568,6 +1543,10 @@ impl Slot {
     }
 }
 
+/// Distinct findings an [`Analyzer`] keeps apart unless told otherwise
+/// ([`Analyzer::max_findings`]).
+pub const DEFAULT_MAX_FINDINGS: usize = 100_000;
+
 const NO_FINDING: u32 = u32::MAX;
 const OVERFLOWED: u32 = 1 << 31;
 
@@ -1616,6 +1595,9 @@ struct OpenFinding {
     community: (IpAddr, IpAddr, u8, u16, u16),
     /// The first flow's input, numbered in [`Open::files`].
     file: u32,
+    /// When its analyzer observed the first flow (its count of flows then): of two first
+    /// flows of the same time, the one observed first stays, as judging in order keeps it.
+    first_seq: u64,
     first_packet_index: u64,
     first_packet_offset: u64,
     /// The exceptions and gateways judging considered when the finding opened.
@@ -1623,11 +1605,13 @@ struct OpenFinding {
 }
 
 impl OpenFinding {
-    /// Takes the first flow's place from flow `f` (of input `file`).
-    fn first_flow(&mut self, f: &FlowRecord, file: u32) {
+    /// Takes the first flow's place from flow `f` (of input `file`, observed as number
+    /// `seq`).
+    fn first_flow(&mut self, f: &FlowRecord, file: u32, seq: u64) {
         self.community = (f.src_ip, f.dst_ip, f.proto, f.src_port, f.dst_port);
         self.src.port = f.src_port;
         self.file = file;
+        self.first_seq = seq;
         self.first_packet_index = f.first_packet_index;
         self.first_packet_offset = f.first_packet_offset;
     }
@@ -1646,10 +1630,6 @@ struct Hot {
 impl Open {
     fn len(&self) -> usize {
         self.list.len()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.list.is_empty()
     }
 
     fn position(&self, key: &AggKey) -> Option<u32> {
@@ -1674,8 +1654,8 @@ impl Open {
         u32::try_from(i).unwrap_or(u32::MAX)
     }
 
-    /// Adds flow `f` (first seen in `file`) to finding `i`.
-    fn add(&mut self, i: u32, f: &impl Observed, file: &str) {
+    /// Adds flow `f` (first seen in `file`, observed as number `seq`) to finding `i`.
+    fn add(&mut self, i: u32, f: &impl Observed, file: &str, seq: u64) {
         let i = i as usize;
         let Some(h) = self.hot.get_mut(i) else {
             return;
@@ -1688,13 +1668,13 @@ impl Open {
             h.first_ts = f.first_ts();
             let file = self.file_id(file);
             if let Some((_, e)) = self.list.get_mut(i) {
-                e.first_flow(&f.record(), file);
+                e.first_flow(&f.record(), file, seq);
             }
         }
     }
 
-    /// Adds what another analyzer aggregated into the same finding (its input numbered
-    /// as here); false when no finding of that key is open.
+    /// Adds what another analyzer aggregated into the same finding (its input and its
+    /// first flow's number as here); false when no finding of that key is open.
     fn merge(&mut self, key: &AggKey, f: &OpenFinding) -> bool {
         let Some(i) = self.position(key) else {
             return false;
@@ -1705,11 +1685,12 @@ impl Open {
             h.packets = h.packets.saturating_add(f.packets);
             h.bytes = h.bytes.saturating_add(f.bytes);
             h.last_ts = h.last_ts.max(f.last_ts);
-            if f.first_ts < h.first_ts {
+            if (f.first_ts, f.first_seq) < (h.first_ts, e.first_seq) {
                 h.first_ts = f.first_ts;
                 e.community = f.community;
                 e.src.port = f.src.port;
                 e.file = f.file;
+                e.first_seq = f.first_seq;
                 e.first_packet_index = f.first_packet_index;
                 e.first_packet_offset = f.first_packet_offset;
             }
@@ -1981,21 +1962,21 @@ impl<'r> Analyzer<'r> {
             violating: 0,
             by_hour: BTreeMap::new(),
             hour: (i64::MIN, 0),
-            max_findings: 100_000,
+            max_findings: DEFAULT_MAX_FINDINGS,
             overflowed: 0,
             sealed: Vec::new(),
         }
     }
 
-    /// Prepares this analyzer to be [absorbed](Analyzer::absorb) by another: sorts its
-    /// findings and frees its judgement cache. Call it on the worker thread that judged,
-    /// so that the thread merging the results does less; absorbing works without it.
+    /// Prepares this analyzer to be [absorbed](Analyzer::absorb) by another: takes its
+    /// findings out of their index and frees its judgement cache. Call it on the worker
+    /// thread that judged, so that the thread merging the results does less; absorbing
+    /// works without it.
     pub fn seal(&mut self) {
         self.flush_hour();
         self.cache.clear();
-        let mut theirs = self.findings.take();
-        theirs.append(&mut self.sealed);
-        sort_for_absorb(&mut theirs);
+        let mut theirs = std::mem::take(&mut self.sealed);
+        theirs.append(&mut self.findings.take());
         self.sealed = theirs;
     }
 
@@ -2021,8 +2002,9 @@ impl<'r> Analyzer<'r> {
         self
     }
 
-    /// Most distinct findings kept (default 100 000, at most 2^30); beyond it, each rule's
-    /// further violations are aggregated into one overflow finding per rule.
+    /// Most distinct findings kept ([`DEFAULT_MAX_FINDINGS`] unless set, at least 1, at
+    /// most 2^30); beyond it, each rule's further violations are aggregated into one
+    /// overflow finding per rule.
     pub fn max_findings(mut self, n: usize) -> Self {
         self.max_findings = n.clamp(1, 1 << 30);
         self
@@ -2039,19 +2021,22 @@ impl<'r> Analyzer<'r> {
         )
     }
 
-    /// Adds what another analyzer of the same ruleset judged (the flows of later inputs, in
-    /// a parallel run). The result equals judging those flows here, in input order; only
-    /// which findings are listed individually once more than `max_findings` exist can
-    /// differ.
-    pub fn absorb(&mut self, other: Analyzer<'r>) {
-        self.absorb_in(other, true);
+    /// Whether [absorbing](Analyzer::absorb) `other` gives exactly what judging its flows
+    /// here, after this one's, would: unless `other` reached its own bound on findings or
+    /// on MACs (what it then counted together or dropped cannot be told apart again), or
+    /// the MACs of both could reach this one's bound (which ones are dropped would depend
+    /// on an order the MAC table does not keep). Past the bound on findings, absorbing
+    /// in the order `other` opened its findings lists apart the same ones as judging here.
+    pub fn absorbs_exactly(&self, other: &Analyzer<'r>) -> bool {
+        other.overflowed == 0 && other.macs.dropped == 0 && self.macs.has_room_for(other.macs.len())
     }
 
-    /// [`Analyzer::absorb`]; `sort` puts the other analyzer's open findings in the order
-    /// sealing would ([`sort_for_absorb`]), otherwise they keep the order they were opened
-    /// in, which is the order judging here would open them when the other analyzer judged
-    /// the flows that follow this one's (see [`Analyzer::observe_all`]).
-    fn absorb_in(&mut self, other: Analyzer<'r>, sort: bool) {
+    /// Adds what another analyzer of the same ruleset judged (the flows that follow this
+    /// one's: later inputs, in a parallel run). The result equals judging those flows here,
+    /// in order, when [`Analyzer::absorbs_exactly`] says so; otherwise it can differ in
+    /// which findings are listed apart past the bound on findings, and which MACs are
+    /// tracked past the bound on MACs.
+    pub fn absorb(&mut self, other: Analyzer<'r>) {
         if !self.sealed.is_empty() {
             self.unseal();
         }
@@ -2059,6 +2044,8 @@ impl<'r> Analyzer<'r> {
         // findings where they are and opens others after them (an overflow pointer means
         // the bound was reached here, and absorbing sends new keys to the overflow
         // finding too). Unsealing, above, cleared them.
+        // The other's flows follow this one's, and are numbered so.
+        let shift = self.flows;
         self.flows += other.flows;
         self.violating += other.violating;
         let mut other = other;
@@ -2075,17 +2062,10 @@ impl<'r> Analyzer<'r> {
             m.permitted += c.permitted;
         }
         self.macs.absorb(other.macs);
-        // In the order the other analyzer opened them, as judging here would have.
-        let theirs = if other.findings.is_empty() {
-            other.sealed
-        } else {
-            let mut v = other.findings.take();
-            v.append(&mut other.sealed);
-            if sort {
-                sort_for_absorb(&mut v);
-            }
-            v
-        };
+        // In the order the other analyzer opened them, as judging here would open them
+        // (one of the two is empty: observing again unseals).
+        let mut theirs = std::mem::take(&mut other.sealed);
+        theirs.append(&mut other.findings.take());
         // The other analyzer's inputs, numbered as here.
         let files: Vec<u32> = other
             .findings
@@ -2096,6 +2076,7 @@ impl<'r> Analyzer<'r> {
         let any = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
         for (mut key, mut f) in theirs {
             f.file = files.get(f.file as usize).copied().unwrap_or(u32::MAX);
+            f.first_seq += shift;
             if !self.findings.contains_key(&key) && self.findings.len() >= self.max_findings {
                 key = (key.0, any, any, 0, 0);
                 if f.overflow.is_none() {
@@ -2217,7 +2198,7 @@ impl<'r> Analyzer<'r> {
             }
             for (part, started) in helpers {
                 match started.map(std::thread::ScopedJoinHandle::join) {
-                    Ok(Ok(other)) => self.absorb_in(other, false),
+                    Ok(Ok(other)) => self.absorb(other),
                     Ok(Err(panic)) => std::panic::resume_unwind(panic),
                     Err(_) => {
                         for f in part {
@@ -2305,7 +2286,7 @@ impl<'r> Analyzer<'r> {
                     if cached & OVERFLOWED != 0 {
                         self.overflowed += 1;
                     }
-                    self.findings.add(cached & !OVERFLOWED, f, file);
+                    self.findings.add(cached & !OVERFLOWED, f, file, self.flows);
                 } else {
                     self.file_violation(slot, rule as usize, &f.record(), file);
                 }
@@ -2321,7 +2302,7 @@ impl<'r> Analyzer<'r> {
     fn file_violation(&mut self, slot: usize, rule: usize, f: &FlowRecord, file: &str) {
         let mut key = (rule, f.src_ip, f.dst_ip, f.proto, f.dst_port);
         if let Some(i) = self.findings.position(&key) {
-            self.findings.add(i, f, file);
+            self.findings.add(i, f, file, self.flows);
             self.cache.point(slot, i);
             return;
         }
@@ -2357,6 +2338,7 @@ impl<'r> Analyzer<'r> {
                     bytes: 0,
                     community: (f.src_ip, f.dst_ip, f.proto, f.src_port, f.dst_port),
                     file: self.findings.file_id(file),
+                    first_seq: self.flows,
                     first_packet_index: f.first_packet_index,
                     first_packet_offset: f.first_packet_offset,
                     considered: match full.verdict {
@@ -2367,7 +2349,7 @@ impl<'r> Analyzer<'r> {
                 self.findings.insert(key, open)
             }
         };
-        self.findings.add(i, f, file);
+        self.findings.add(i, f, file, self.flows);
         self.cache
             .point(slot, if overflow { i | OVERFLOWED } else { i });
     }

@@ -688,6 +688,136 @@ fn findings_written_on_threads_equal_findings_written_on_one() {
 }
 
 #[test]
+fn inputs_merged_past_the_bound_on_findings_equal_judging_them_in_order() {
+    // Past the bound on findings, which ones are listed apart depends on the order they
+    // opened in: inputs merged in the order each opened its findings list the same ones
+    // as one analyzer judging every flow in order. An input whose own analyzer reached
+    // the bound is judged again in order instead (as the CLI does), since what it
+    // counted together cannot be told apart. Flows out of time order, with ties.
+    let rs = example();
+    let (hosts, ports) = (MIX_HOSTS, MIX_PORTS);
+    let mut next = lcg(13u64);
+    let flows: Vec<FlowRecord> = (0..3000)
+        .map(|i| {
+            let mut f = flow(
+                hosts[next(hosts.len())],
+                40000 + next(50) as u16,
+                hosts[next(hosts.len())],
+                ports[next(ports.len())],
+                [proto::TCP, proto::UDP][next(2)],
+                (3000 - i / 3) * NS_PER_SEC + next(2) as i64,
+            );
+            f.first_packet_index = i as u64;
+            f
+        })
+        .collect();
+    let files = ["a".to_string(), "b".to_string(), "c".to_string()];
+    let parts = [&flows[..1000], &flows[1000..2200], &flows[2200..]];
+    // The bounds: below any input's own count of findings, between the largest input's
+    // and the whole run's (so the bound is reached only when merging), and above all.
+    let count = |flows: &[FlowRecord]| {
+        let mut a = Analyzer::new(&rs);
+        for f in flows {
+            a.observe(f, "x");
+        }
+        a.finish(&files).findings.len()
+    };
+    let largest = parts.iter().map(|p| count(p)).max().unwrap_or(0);
+    let all = count(&flows);
+    assert!(all > largest + 10, "{all} {largest}");
+    let (mut merged_past, mut judged_again) = (0, 0);
+    for bound in [
+        5,
+        40,
+        largest + 1,
+        (largest + all) / 2,
+        all - 1,
+        all,
+        10_000,
+    ] {
+        let mut one = Analyzer::new(&rs).max_findings(bound);
+        for (p, file) in parts.iter().zip(&files) {
+            for f in *p {
+                one.observe(f, file);
+            }
+        }
+        let want = one.finish(&files);
+        let overflowed = want.findings_overflowed > 0;
+        let want = format!("{want:?}");
+        for seal in [false, true] {
+            let mut merged = Analyzer::new(&rs).max_findings(bound);
+            for f in parts[0] {
+                merged.observe(f, &files[0]);
+            }
+            for (p, file) in parts[1..].iter().zip(&files[1..]) {
+                let mut a = Analyzer::new(&rs).max_findings(bound);
+                for f in *p {
+                    a.observe(f, file);
+                }
+                if seal {
+                    a.seal();
+                }
+                if merged.absorbs_exactly(&a) {
+                    merged_past += usize::from(overflowed);
+                    merged.absorb(a);
+                } else {
+                    judged_again += 1;
+                    for f in *p {
+                        merged.observe(f, file);
+                    }
+                }
+            }
+            assert_eq!(
+                format!("{:?}", merged.finish(&files)),
+                want,
+                "bound {bound}, sealed: {seal}"
+            );
+        }
+    }
+    assert!(
+        merged_past > 0 && judged_again > 0,
+        "{merged_past} {judged_again}"
+    );
+
+    // Two findings of one rule that overflow in the same merge: of their first flows,
+    // which have the same time, the overflow finding shows the one observed first, as
+    // judging in order does, though its finding opened second.
+    let scan = |dst: &str, ts: i64, index: u64| {
+        let mut f = flow("10.3.20.15", 40000 + index as u16, dst, 443, proto::TCP, ts);
+        f.first_packet_index = index;
+        f
+    };
+    let first = [scan("93.184.0.3", 20, 1), scan("93.184.0.4", 20, 2)];
+    let second = [
+        scan("93.184.0.1", 10, 3),
+        scan("93.184.0.2", 5, 4),
+        scan("93.184.0.1", 5, 5),
+    ];
+    let mut one = Analyzer::new(&rs).max_findings(2);
+    for f in first.iter().chain(&second) {
+        one.observe(f, "a");
+    }
+    let want = one.finish(&files);
+    let over = want
+        .findings
+        .iter()
+        .find(|f| f.considered.iter().any(|c| c.contains("distinct findings")))
+        .expect("an overflow finding");
+    assert_eq!(over.evidence.first_packet_index, 4);
+    let mut merged = Analyzer::new(&rs).max_findings(2);
+    for f in &first {
+        merged.observe(f, "a");
+    }
+    let mut a = Analyzer::new(&rs).max_findings(2);
+    for f in &second {
+        a.observe(f, "a");
+    }
+    assert!(merged.absorbs_exactly(&a));
+    merged.absorb(a);
+    assert_eq!(format!("{:?}", merged.finish(&files)), format!("{want:?}"));
+}
+
+#[test]
 fn judging_a_batch_on_threads_equals_judging_it_in_order() {
     // The flows held at the end of an input: out of time order, many sharing a start
     // time, ICMP findings that differ only by type (so the report's sort leaves their
@@ -1016,7 +1146,7 @@ fn finding_ids_are_sixteen_hex_digits_of_a_sha256() {
 }
 
 #[test]
-fn sorting_by_index_is_the_stable_sort() {
+fn taking_in_a_stably_sorted_order_is_the_stable_sort() {
     // Many ties (keys 0..7), so a reordering of equal elements shows in their tags.
     let mut x = 0x1234_5678_9abc_def0_u64;
     for n in [0, 1, 2, 17, 300, 5000] {
@@ -1028,8 +1158,10 @@ fn sorting_by_index_is_the_stable_sort() {
                 ((x % 7) as u8, i)
             })
             .collect();
+        let mut order: Vec<usize> = (0..v.len()).collect();
+        order.sort_by_key(|&i| v[i].0);
         let mut ours = v.clone();
-        sort_moving_once(&mut ours, |a, b| a.0.cmp(&b.0));
+        take_in_order(&mut ours, order);
         let mut theirs = v;
         theirs.sort_by_key(|a| a.0);
         assert_eq!(ours, theirs, "{n} elements");

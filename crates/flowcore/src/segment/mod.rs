@@ -279,6 +279,16 @@ impl MacObservations {
         }
     }
 
+    /// MACs tracked.
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Whether no MAC is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+
     /// Whether `n` more MACs can be tracked without reaching the limit, so that none of
     /// them would be dropped (and counted) whatever their order.
     pub fn has_room_for(&self, n: usize) -> bool {

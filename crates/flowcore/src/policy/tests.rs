@@ -440,29 +440,41 @@ fn findings_through_the_cache_equal_findings_without_it() {
     }
 }
 
+/// `n` flows between [`MIX_HOSTS`] on [`MIX_PORTS`] (from `seed`), flow `i` numbered `i`,
+/// with the time and source MAC `at(i, next)` gives (`next` draws from the same sequence).
+fn mix_flows(
+    seed: u64,
+    n: i64,
+    at: impl Fn(i64, &mut dyn FnMut(usize) -> usize) -> (i64, Option<[u8; 6]>),
+) -> Vec<FlowRecord> {
+    let (hosts, ports) = (MIX_HOSTS, MIX_PORTS);
+    let mut next = lcg(seed);
+    (0..n)
+        .map(|i| {
+            let (src, sp) = (hosts[next(hosts.len())], 40000 + next(50) as u16);
+            let (dst, dp) = (hosts[next(hosts.len())], ports[next(ports.len())]);
+            let p = [proto::TCP, proto::UDP][next(2)];
+            let (ts, mac) = at(i, &mut next);
+            let mut f = flow(src, sp, dst, dp, p, ts);
+            f.first_packet_index = i as u64;
+            f.src_mac = mac;
+            f
+        })
+        .collect()
+}
+
 #[test]
 fn absorbing_sealed_or_not_equals_judging_in_one_analyzer() {
     // A parallel run: each input judged by its own analyzer, merged in input order. Sealed
     // (on the worker) or not, and even sealed and then fed more, the result is the one
     // analyzer's that judged every flow in order.
     let rs = example();
-    let (hosts, ports) = (MIX_HOSTS, MIX_PORTS);
-    let mut next = lcg(7u64);
-    let flows: Vec<FlowRecord> = (0..3000)
-        .map(|i| {
-            let mut f = flow(
-                hosts[next(hosts.len())],
-                40000 + next(50) as u16,
-                hosts[next(hosts.len())],
-                ports[next(ports.len())],
-                [proto::TCP, proto::UDP][next(2)],
-                i * NS_PER_SEC + next(3) as i64,
-            );
-            f.first_packet_index = i as u64;
-            f.src_mac = [None, Some([2, 0, 0, 0, 0, next(4) as u8])][next(2)];
-            f
-        })
-        .collect();
+    let flows = mix_flows(7, 3000, |i, next| {
+        (
+            i * NS_PER_SEC + next(3) as i64,
+            [None, Some([2, 0, 0, 0, 0, next(4) as u8])][next(2)],
+        )
+    });
     let files = ["a".to_string(), "b".to_string(), "c".to_string()];
     let parts = [&flows[..1000], &flows[1000..2200], &flows[2200..]];
     let mut one = Analyzer::new(&rs);
@@ -695,22 +707,9 @@ fn inputs_merged_past_the_bound_on_findings_equal_judging_them_in_order() {
     // the bound is judged again in order instead (as the CLI does), since what it
     // counted together cannot be told apart. Flows out of time order, with ties.
     let rs = example();
-    let (hosts, ports) = (MIX_HOSTS, MIX_PORTS);
-    let mut next = lcg(13u64);
-    let flows: Vec<FlowRecord> = (0..3000)
-        .map(|i| {
-            let mut f = flow(
-                hosts[next(hosts.len())],
-                40000 + next(50) as u16,
-                hosts[next(hosts.len())],
-                ports[next(ports.len())],
-                [proto::TCP, proto::UDP][next(2)],
-                (3000 - i / 3) * NS_PER_SEC + next(2) as i64,
-            );
-            f.first_packet_index = i as u64;
-            f
-        })
-        .collect();
+    let flows = mix_flows(13, 3000, |i, next| {
+        ((3000 - i / 3) * NS_PER_SEC + next(2) as i64, None)
+    });
     let files = ["a".to_string(), "b".to_string(), "c".to_string()];
     let parts = [&flows[..1000], &flows[1000..2200], &flows[2200..]];
     // The bounds: below any input's own count of findings, between the largest input's

@@ -4,10 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 shared=../../shared/samples
-mkdir -p corpus/capture corpus/threaded corpus/hashed corpus/export_datagram corpus/packet corpus/ruleset
+mkdir -p corpus/capture corpus/threaded corpus/hashed corpus/judged corpus/export_datagram corpus/packet corpus/ruleset
 cp "$shared"/pcap/* "$shared"/pcapng/* "$shared"/netflow/* ../samples/*.pcap corpus/capture/
 cp corpus/capture/* corpus/threaded/
 cp corpus/capture/* corpus/hashed/
+cp corpus/capture/* corpus/judged/
 # export_datagram: one frame per raw dump: a kind byte (0 v5, 1 v9, 2 IPFIX, 3 sFlow),
 # a 2-byte length, the datagram.
 for f in "$shared"/netflow/*.dat; do

@@ -373,7 +373,7 @@ pub(crate) struct Judged<'r> {
 /// when `keep_flows`: inputs run in parallel (--threads), each with its own analyzer, and
 /// are merged in input order, so the result equals one thread's; an input with flow
 /// exports is run again in order by the shared pipeline (templates carry over), and so is
-/// one whose analyzer reached its bound on findings or MACs.
+/// one that cannot be merged exactly ([`Analyzer::absorbs_exactly`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn judge_inputs<'r>(
     rs: Option<&'r Ruleset>,
@@ -436,9 +436,10 @@ pub(crate) fn judge_inputs<'r>(
                 (summary, a, flows)
             },
             |id, (summary, a, flows)| {
-                // An input whose analyzer reached a bound (findings, MACs) cannot be merged
-                // as if judged here: it is judged again here, in order, like one with
-                // flow exports.
+                // An input whose analyzer reached the bound on findings, or whose MACs could
+                // reach the bound on MACs with the earlier inputs', cannot be merged as if
+                // judged here: it is judged again here, in order, like one with flow
+                // exports.
                 let exact = match (&analyzer, &a) {
                     (Some(an), Some(a)) => an.absorbs_exactly(a),
                     _ => true,

@@ -1992,6 +1992,13 @@ impl<'r> Analyzer<'r> {
         }
     }
 
+    /// At most `n` MACs tracked for dual-homing (tests reach the bound with a few).
+    #[cfg(test)]
+    pub(crate) fn max_macs(mut self, n: usize) -> Self {
+        self.macs = MacObservations::new(n);
+        self
+    }
+
     /// A judgement cache of `n` slots (rounded up to a power of two, at least one set):
     /// the smallest makes nearly every flow a fresh judgement, the reference the cached
     /// path is tested against.
@@ -2022,13 +2029,15 @@ impl<'r> Analyzer<'r> {
     }
 
     /// Whether [absorbing](Analyzer::absorb) `other` gives exactly what judging its flows
-    /// here, after this one's, would: unless `other` reached its own bound on findings or
-    /// on MACs (what it then counted together or dropped cannot be told apart again), or
-    /// the MACs of both could reach this one's bound (which ones are dropped would depend
-    /// on an order the MAC table does not keep). Past the bound on findings, absorbing
-    /// in the order `other` opened its findings lists apart the same ones as judging here.
+    /// here, after this one's, would: unless `other` reached its own bound on findings
+    /// (what it then counted together cannot be told apart again), or the MACs of both
+    /// could reach the bound on MACs (which ones are dropped would depend on an order the
+    /// MAC table does not keep). Past the bound on findings, absorbing in the order
+    /// `other` opened its findings lists apart the same ones as judging here.
     pub fn absorbs_exactly(&self, other: &Analyzer<'r>) -> bool {
-        other.overflowed == 0 && other.macs.dropped == 0 && self.macs.has_room_for(other.macs.len())
+        // Had the other dropped MACs, it tracks as many as the bound allows: there is room
+        // for them only if this one tracks none, and then its drops are this one's too.
+        other.overflowed == 0 && self.macs.has_room_for(other.macs.len())
     }
 
     /// Adds what another analyzer of the same ruleset judged (the flows that follow this

@@ -817,6 +817,61 @@ fn inputs_merged_past_the_bound_on_findings_equal_judging_them_in_order() {
 }
 
 #[test]
+fn inputs_merged_near_the_bound_on_macs_equal_judging_them_in_order() {
+    // Which MACs are tracked once the bound on MACs is reached depends on the order they
+    // were first seen, which a MAC table does not keep: inputs that could reach it
+    // together are judged again in order (`absorbs_exactly`), as the CLI does.
+    let rs = example();
+    let flows = mix_flows(17, 3000, |i, next| {
+        (
+            i * NS_PER_SEC,
+            Some([2, 0, 0, 0, next(2) as u8, next(40) as u8]),
+        )
+    });
+    let files = ["a".to_string(), "b".to_string(), "c".to_string()];
+    let parts = [&flows[..1000], &flows[1000..2200], &flows[2200..]];
+    let (mut merged_near, mut judged_again) = (0, 0);
+    for bound in [5, 30, 60, 75, 79, 80, 200] {
+        let mut one = Analyzer::new(&rs).max_macs(bound);
+        for (p, file) in parts.iter().zip(&files) {
+            for f in *p {
+                one.observe(f, file);
+            }
+        }
+        let want = format!("{:?}", one.finish(&files));
+        assert!(want.contains("02:00:00:00:"), "dual-homed MACs in the mix");
+        let mut merged = Analyzer::new(&rs).max_macs(bound);
+        for f in parts[0] {
+            merged.observe(f, &files[0]);
+        }
+        for (p, file) in parts[1..].iter().zip(&files[1..]) {
+            let mut a = Analyzer::new(&rs).max_macs(bound);
+            for f in *p {
+                a.observe(f, file);
+            }
+            if merged.absorbs_exactly(&a) {
+                merged_near += 1;
+                merged.absorb(a);
+            } else {
+                judged_again += 1;
+                for f in *p {
+                    merged.observe(f, file);
+                }
+            }
+        }
+        assert_eq!(
+            format!("{:?}", merged.finish(&files)),
+            want,
+            "bound {bound}"
+        );
+    }
+    assert!(
+        merged_near > 0 && judged_again > 0,
+        "{merged_near} {judged_again}"
+    );
+}
+
+#[test]
 fn judging_a_batch_on_threads_equals_judging_it_in_order() {
     // The flows held at the end of an input: out of time order, many sharing a start
     // time, ICMP findings that differ only by type (so the report's sort leaves their

@@ -108,7 +108,8 @@ pub(crate) struct AnalyzeArgs {
     generated_at: bool,
     /// Most distinct findings listed apart (a bound on memory under scans); each rule's
     /// further violations are counted in one overflow finding (`findings_overflowed`).
-    #[arg(long, value_name = "N", default_value_t = flowcore::policy::DEFAULT_MAX_FINDINGS)]
+    #[arg(long, value_name = "N", default_value_t = flowcore::policy::DEFAULT_MAX_FINDINGS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1 << 30))]
     max_findings: usize,
     #[command(flatten)]
     flow: FlowOpts,

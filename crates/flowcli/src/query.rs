@@ -39,7 +39,8 @@ pub(crate) struct QueryArgs {
     #[arg(long, short, value_name = "PATH")]
     output: Option<PathBuf>,
     /// Most distinct findings listed apart in `findings` (as `analyze --max-findings`).
-    #[arg(long, value_name = "N", default_value_t = flowcore::policy::DEFAULT_MAX_FINDINGS)]
+    #[arg(long, value_name = "N", default_value_t = flowcore::policy::DEFAULT_MAX_FINDINGS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1 << 30))]
     max_findings: usize,
     #[command(flatten)]
     flow: FlowOpts,

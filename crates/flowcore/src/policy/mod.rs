@@ -1561,6 +1561,8 @@ struct Open {
     hot: Vec<Hot>,
     /// The inputs findings' first flows came from, numbered by [`OpenFinding::file`].
     files: Vec<String>,
+    /// The number of each name in `files` (a run may have thousands of inputs).
+    file_numbers: HashMap<String, u32>,
 }
 
 /// An endpoint of an open finding: its class by number, named when the finding is made
@@ -1643,15 +1645,17 @@ impl Open {
     /// The number of input `file` in [`Open::files`], adding it if new. The input being
     /// judged is nearly always the last one added.
     fn file_id(&mut self, file: &str) -> u32 {
-        let i = match self.files.iter().rposition(|f| f == file) {
-            Some(i) => i,
-            None => {
-                self.files.push(file.to_string());
-                self.files.len() - 1
-            }
-        };
-        // Fewer inputs than findings, and findings are bounded below 2^31.
-        u32::try_from(i).unwrap_or(u32::MAX)
+        if self.files.last().is_some_and(|f| f == file) {
+            return self.files.len() as u32 - 1;
+        }
+        if let Some(&i) = self.file_numbers.get(file) {
+            return i;
+        }
+        // Each name comes with a finding (or an earlier flow of one): far below 2^32.
+        let i = u32::try_from(self.files.len()).unwrap_or(u32::MAX);
+        self.files.push(file.to_string());
+        self.file_numbers.insert(file.to_string(), i);
+        i
     }
 
     /// Adds flow `f` (first seen in `file`, observed as number `seq`) to finding `i`.

@@ -699,6 +699,45 @@ fn findings_written_on_threads_equal_findings_written_on_one() {
     }
 }
 
+/// Judges `parts` (of inputs `files`) as the CLI's parallel runs do: the first by `merged`
+/// itself, each later one by an analyzer of its own (`new`), sealed when `seal`, then
+/// absorbed, or judged again by `merged` when it cannot be absorbed exactly. Returns how
+/// many were absorbed and how many judged again.
+fn merge_parts<'r>(
+    merged: &mut Analyzer<'r>,
+    parts: &[&[FlowRecord]],
+    files: &[String],
+    seal: bool,
+    new: impl Fn() -> Analyzer<'r>,
+) -> (usize, usize) {
+    let (mut absorbed, mut again) = (0, 0);
+    for (k, (p, file)) in parts.iter().zip(files).enumerate() {
+        if k == 0 {
+            for f in *p {
+                merged.observe(f, file);
+            }
+            continue;
+        }
+        let mut a = new();
+        for f in *p {
+            a.observe(f, file);
+        }
+        if seal {
+            a.seal();
+        }
+        if merged.absorbs_exactly(&a) {
+            absorbed += 1;
+            merged.absorb(a);
+        } else {
+            again += 1;
+            for f in *p {
+                merged.observe(f, file);
+            }
+        }
+    }
+    (absorbed, again)
+}
+
 #[test]
 fn inputs_merged_past_the_bound_on_findings_equal_judging_them_in_order() {
     // Past the bound on findings, which ones are listed apart depends on the order they
@@ -744,28 +783,11 @@ fn inputs_merged_past_the_bound_on_findings_equal_judging_them_in_order() {
         let overflowed = want.findings_overflowed > 0;
         let want = format!("{want:?}");
         for seal in [false, true] {
-            let mut merged = Analyzer::new(&rs).max_findings(bound);
-            for f in parts[0] {
-                merged.observe(f, &files[0]);
-            }
-            for (p, file) in parts[1..].iter().zip(&files[1..]) {
-                let mut a = Analyzer::new(&rs).max_findings(bound);
-                for f in *p {
-                    a.observe(f, file);
-                }
-                if seal {
-                    a.seal();
-                }
-                if merged.absorbs_exactly(&a) {
-                    merged_past += usize::from(overflowed);
-                    merged.absorb(a);
-                } else {
-                    judged_again += 1;
-                    for f in *p {
-                        merged.observe(f, file);
-                    }
-                }
-            }
+            let new = || Analyzer::new(&rs).max_findings(bound);
+            let mut merged = new();
+            let (absorbed, again) = merge_parts(&mut merged, &parts, &files, seal, new);
+            merged_past += absorbed * usize::from(overflowed);
+            judged_again += again;
             assert_eq!(
                 format!("{:?}", merged.finish(&files)),
                 want,
@@ -840,25 +862,11 @@ fn inputs_merged_near_the_bound_on_macs_equal_judging_them_in_order() {
         }
         let want = format!("{:?}", one.finish(&files));
         assert!(want.contains("02:00:00:00:"), "dual-homed MACs in the mix");
-        let mut merged = Analyzer::new(&rs).max_macs(bound);
-        for f in parts[0] {
-            merged.observe(f, &files[0]);
-        }
-        for (p, file) in parts[1..].iter().zip(&files[1..]) {
-            let mut a = Analyzer::new(&rs).max_macs(bound);
-            for f in *p {
-                a.observe(f, file);
-            }
-            if merged.absorbs_exactly(&a) {
-                merged_near += 1;
-                merged.absorb(a);
-            } else {
-                judged_again += 1;
-                for f in *p {
-                    merged.observe(f, file);
-                }
-            }
-        }
+        let new = || Analyzer::new(&rs).max_macs(bound);
+        let mut merged = new();
+        let (absorbed, again) = merge_parts(&mut merged, &parts, &files, false, new);
+        merged_near += absorbed;
+        judged_again += again;
         assert_eq!(
             format!("{:?}", merged.finish(&files)),
             want,

@@ -43,6 +43,11 @@ pub(crate) struct CaptureArgs {
     /// Put the wall-clock time in each report (`generated_at`).
     #[arg(long)]
     generated_at: bool,
+    /// Most distinct findings listed apart in each window's report (as `analyze
+    /// --max-findings`).
+    #[arg(long, value_name = "N", default_value_t = flowcore::policy::DEFAULT_MAX_FINDINGS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1 << 30))]
+    max_findings: usize,
     #[command(flatten)]
     flow: FlowOpts,
     /// No per-window accounting lines on stderr.
@@ -109,7 +114,7 @@ pub(crate) fn run(args: CaptureArgs) -> io::Result<u8> {
             }
         };
         let name = reader.name().to_string();
-        let mut analyzer = Analyzer::new(&rs);
+        let mut analyzer = Analyzer::new(&rs).max_findings(args.max_findings);
         // With a second core, the capturing thread only reads and decodes (fewer drops).
         let summary = run_input(&mut pipeline, &mut reader, 0, split, &mut |f| {
             analyzer.observe(&f, &name);

@@ -1570,9 +1570,35 @@ struct Open {
 #[derive(Debug, Clone, Copy)]
 struct OpenEndpoint {
     ip: IpAddr,
-    port: u16,
     class: ClassId,
     prefix: Option<IpNet>,
+}
+
+/// What a finding shows of its first flow (the earliest; of two at the same time, the one
+/// observed first): its Community ID and initiator's port, and where it is.
+#[derive(Debug, Clone, Copy)]
+struct FirstFlow {
+    /// Addresses, protocol and ports, as the Community ID takes them.
+    tuple: (IpAddr, IpAddr, u8, u16, u16),
+    /// Input, numbered in [`Open::files`].
+    file: u32,
+    /// When its analyzer observed it (its count of flows then).
+    seq: u64,
+    packet_index: u64,
+    packet_offset: u64,
+}
+
+impl FirstFlow {
+    /// Flow `f`, of input `file`, observed as number `seq`.
+    fn of(f: &FlowRecord, file: u32, seq: u64) -> Self {
+        FirstFlow {
+            tuple: (f.src_ip, f.dst_ip, f.proto, f.src_port, f.dst_port),
+            file,
+            seq,
+            packet_index: f.first_packet_index,
+            packet_offset: f.first_packet_offset,
+        }
+    }
 }
 
 /// A finding while it is open: what its [`Finding`] is made of at the end
@@ -1584,6 +1610,8 @@ struct OpenEndpoint {
 struct OpenFinding {
     src: OpenEndpoint,
     dst: OpenEndpoint,
+    /// The responder's port (the initiator's is the first flow's).
+    dst_port: u16,
     proto: u8,
     initiator_known: bool,
     /// The bound on distinct findings that this rule's overflow finding counts past.
@@ -1593,30 +1621,9 @@ struct OpenFinding {
     flows: u64,
     packets: u64,
     bytes: u64,
-    /// The first flow's addresses, protocol and ports, as its Community ID takes them.
-    community: (IpAddr, IpAddr, u8, u16, u16),
-    /// The first flow's input, numbered in [`Open::files`].
-    file: u32,
-    /// When its analyzer observed the first flow (its count of flows then): of two first
-    /// flows of the same time, the one observed first stays, as judging in order keeps it.
-    first_seq: u64,
-    first_packet_index: u64,
-    first_packet_offset: u64,
+    first: FirstFlow,
     /// The exceptions and gateways judging considered when the finding opened.
     considered: Vec<String>,
-}
-
-impl OpenFinding {
-    /// Takes the first flow's place from flow `f` (of input `file`, observed as number
-    /// `seq`).
-    fn first_flow(&mut self, f: &FlowRecord, file: u32, seq: u64) {
-        self.community = (f.src_ip, f.dst_ip, f.proto, f.src_port, f.dst_port);
-        self.src.port = f.src_port;
-        self.file = file;
-        self.first_seq = seq;
-        self.first_packet_index = f.first_packet_index;
-        self.first_packet_offset = f.first_packet_offset;
-    }
 }
 
 /// A finding's counters while it is open.
@@ -1672,7 +1679,7 @@ impl Open {
             h.first_ts = f.first_ts();
             let file = self.file_id(file);
             if let Some((_, e)) = self.list.get_mut(i) {
-                e.first_flow(&f.record(), file, seq);
+                e.first = FirstFlow::of(&f.record(), file, seq);
             }
         }
     }
@@ -1689,14 +1696,9 @@ impl Open {
             h.packets = h.packets.saturating_add(f.packets);
             h.bytes = h.bytes.saturating_add(f.bytes);
             h.last_ts = h.last_ts.max(f.last_ts);
-            if (f.first_ts, f.first_seq) < (h.first_ts, e.first_seq) {
+            if (f.first_ts, f.first.seq) < (h.first_ts, e.first.seq) {
                 h.first_ts = f.first_ts;
-                e.community = f.community;
-                e.src.port = f.src.port;
-                e.file = f.file;
-                e.first_seq = f.first_seq;
-                e.first_packet_index = f.first_packet_index;
-                e.first_packet_offset = f.first_packet_offset;
+                e.first = f.first;
             }
         }
         true
@@ -2088,8 +2090,11 @@ impl<'r> Analyzer<'r> {
             .collect();
         let any = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
         for (mut key, mut f) in theirs {
-            f.file = files.get(f.file as usize).copied().unwrap_or(u32::MAX);
-            f.first_seq += shift;
+            f.first.file = files
+                .get(f.first.file as usize)
+                .copied()
+                .unwrap_or(u32::MAX);
+            f.first.seq += shift;
             if !self.findings.contains_key(&key) && self.findings.len() >= self.max_findings {
                 key = (key.0, any, any, 0, 0);
                 if f.overflow.is_none() {
@@ -2328,9 +2333,8 @@ impl<'r> Analyzer<'r> {
         // Reasons (and the prefixes that attributed the endpoints) are worked out
         // once, when the finding opens.
         let full = self.rs.judge(f, !overflow);
-        let endpoint = |ip, port, a: Attribution| OpenEndpoint {
+        let endpoint = |ip, a: Attribution| OpenEndpoint {
             ip,
-            port,
             class: a.class,
             prefix: a.prefix,
         };
@@ -2338,8 +2342,9 @@ impl<'r> Analyzer<'r> {
             Some(i) => i,
             None => {
                 let open = OpenFinding {
-                    src: endpoint(f.src_ip, f.src_port, full.src),
-                    dst: endpoint(f.dst_ip, f.dst_port, full.dst),
+                    src: endpoint(f.src_ip, full.src),
+                    dst: endpoint(f.dst_ip, full.dst),
+                    dst_port: f.dst_port,
                     proto: f.proto,
                     initiator_known: f.initiator_known,
                     overflow: overflow.then_some(self.max_findings),
@@ -2349,11 +2354,7 @@ impl<'r> Analyzer<'r> {
                     flows: 0,
                     packets: 0,
                     bytes: 0,
-                    community: (f.src_ip, f.dst_ip, f.proto, f.src_port, f.dst_port),
-                    file: self.findings.file_id(file),
-                    first_seq: self.flows,
-                    first_packet_index: f.first_packet_index,
-                    first_packet_offset: f.first_packet_offset,
+                    first: FirstFlow::of(f, self.findings.file_id(file), self.flows),
                     considered: match full.verdict {
                         Verdict::Violation { considered, .. } if !overflow => considered,
                         _ => Vec::new(),
@@ -2508,9 +2509,9 @@ fn findings_of(
 /// The [`Finding`] of open finding `f` of rule number `rule` (its id left empty); `files`
 /// names its inputs.
 fn finding_of(rs: &Ruleset, rule: usize, f: &OpenFinding, files: &[String]) -> Finding {
-    let endpoint = |e: OpenEndpoint| FindingEndpoint {
+    let endpoint = |e: OpenEndpoint, port| FindingEndpoint {
         ip: e.ip,
-        port: e.port,
+        port,
         class: rs.inventory.name(e.class).to_string(),
         prefix: e.prefix,
     };
@@ -2528,9 +2529,9 @@ fn finding_of(rs: &Ruleset, rule: usize, f: &OpenFinding, files: &[String]) -> F
             c
         }
     };
-    let (a, b, p, sp, dp) = f.community;
+    let (a, b, p, sp, dp) = f.first.tuple;
     Finding {
-        service: service_of(f.proto, f.dst.port),
+        service: service_of(f.proto, f.dst_port),
         proto: f.proto,
         initiator_known: f.initiator_known,
         first_ts: f.first_ts,
@@ -2540,12 +2541,19 @@ fn finding_of(rs: &Ruleset, rule: usize, f: &OpenFinding, files: &[String]) -> F
         bytes: f.bytes,
         community_id: crate::flow::community_id_v1(0, a, b, p, sp, dp),
         evidence: Evidence {
-            file: files.get(f.file as usize).cloned().unwrap_or_default(),
-            first_packet_index: f.first_packet_index,
-            first_packet_offset: f.first_packet_offset,
+            file: files
+                .get(f.first.file as usize)
+                .cloned()
+                .unwrap_or_default(),
+            first_packet_index: f.first.packet_index,
+            first_packet_offset: f.first.packet_offset,
         },
         considered,
-        ..Finding::of_rule(&rs.rules[rule].def, endpoint(f.src), endpoint(f.dst))
+        ..Finding::of_rule(
+            &rs.rules[rule].def,
+            endpoint(f.src, sp),
+            endpoint(f.dst, f.dst_port),
+        )
     }
 }
 

@@ -52,20 +52,58 @@ pub(crate) fn push_base64(out: &mut String, bytes: &[u8]) {
     }
 }
 
-/// Appends `n` in decimal (without `fmt`: flows print a dozen numbers each).
-pub(crate) fn push_u64(s: &mut String, mut n: u64) {
+/// "00" to "99", two digits per number.
+pub(crate) const PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Appends `n` in decimal (without `fmt`: flows print a dozen numbers each). Most are
+/// below 100 (protocols, flags, counts of small flows): those take one or two pushes.
+#[inline]
+pub(crate) fn push_u64(s: &mut String, n: u64) {
+    if n < 10 {
+        s.push(char::from(b'0' + n as u8));
+    } else if n < 100 {
+        let n = n as usize;
+        s.push(char::from(b'0' + (n / 10) as u8));
+        s.push(char::from(b'0' + (n % 10) as u8));
+    } else {
+        push_u64_long(s, n);
+    }
+}
+
+/// [`push_u64`] for 100 and more: two digits per division.
+fn push_u64_long(s: &mut String, mut n: u64) {
     let mut b = [0u8; 20];
     let mut i = b.len();
-    loop {
+    while n >= 100 {
+        let r = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        b[i] = PAIRS[r];
+        b[i + 1] = PAIRS[r + 1];
+    }
+    if n >= 10 {
+        let r = n as usize * 2;
+        i -= 2;
+        b[i] = PAIRS[r];
+        b[i + 1] = PAIRS[r + 1];
+    } else {
         i -= 1;
-        b[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        b[i] = b'0' + n as u8;
     }
     // Digit by digit: cheaper than validating a few bytes as UTF-8 and copying them.
-    s.extend(b[i..].iter().map(|&d| char::from(d)));
+    s.reserve(b.len() - i);
+    for &d in &b[i..] {
+        s.push(char::from(d));
+    }
 }
 
 /// Appends an address as `IpAddr`'s `Display` writes it (IPv4 without `fmt`).
@@ -89,6 +127,23 @@ pub(crate) fn push_ip(s: &mut String, a: IpAddr) {
             use std::fmt::Write;
             let _ = write!(s, "{a}");
         }
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn decimal_is_display() {
+    let mut n = 1u64;
+    let mut values = vec![0, u64::MAX, u64::MAX - 1];
+    while let Some(m) = n.checked_mul(10) {
+        values.extend([n - 1, n, n + 1, m - 1]);
+        n = m;
+    }
+    values.extend((0..1000).map(|i| i * 7919));
+    for v in values {
+        let mut s = String::from("x");
+        push_u64(&mut s, v);
+        assert_eq!(s, format!("x{v}"));
     }
 }
 

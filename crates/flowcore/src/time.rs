@@ -17,15 +17,68 @@ pub fn format_rfc3339(ts: TimestampNs) -> String {
 
 /// Appends the RFC 3339 form of `ts` (see [`format_rfc3339`]) to `out`.
 pub fn push_rfc3339(out: &mut String, ts: TimestampNs) {
+    LAST_TIME.with_borrow_mut(|(last, text)| {
+        if *last != Some(ts) {
+            if !render(*last, text, ts) {
+                *last = None;
+                return push_rfc3339_fmt(out, ts);
+            }
+            *last = Some(ts);
+        }
+        out.push_str(text);
+    })
+}
+
+thread_local! {
+    /// The time [`push_rfc3339`] wrote last on this thread and its text: a flow's six
+    /// times repeat (its first time is its forward direction's), flows written one after
+    /// another mostly share their second, and nearly always their day.
+    static LAST_TIME: std::cell::RefCell<(Option<i64>, String)> =
+        const { std::cell::RefCell::new((None, String::new())) };
+}
+
+/// Makes `text`, the RFC 3339 form of `last` (if any), that of `ts`; false outside the
+/// years 0 to 9999, which [`push_rfc3339_fmt`] writes.
+fn render(last: Option<i64>, text: &mut String, ts: TimestampNs) -> bool {
     let secs = ts.div_euclid(NS_PER_SEC);
-    let Some(prefix) = second_prefix(secs) else {
-        return push_rfc3339_fmt(out, ts);
-    };
-    // The common case without `fmt` (a flow has six times; this was a tenth of `flows`).
-    let mut b = *b"0000-00-00T00:00:00.000000000Z";
-    b[..19].copy_from_slice(&prefix);
-    put_digits(&mut b, 20, 9, ts.rem_euclid(NS_PER_SEC) as u32);
-    out.push_str(std::str::from_utf8(&b).unwrap_or_default());
+    let last_secs = last.map(|l| l.div_euclid(NS_PER_SEC));
+    if last_secs != Some(secs) {
+        let days = secs.div_euclid(86_400);
+        let mut p = *b"0000-00-00T00:00:00.";
+        if last_secs.is_some_and(|l| l.div_euclid(86_400) == days) {
+            p[..11].copy_from_slice(&text.as_bytes()[..11]);
+        } else {
+            let (y, m, d) = civil_from_days(days);
+            if !(0..=9999).contains(&y) {
+                return false;
+            }
+            put_digits(&mut p, 0, 4, y as u32);
+            put_digits(&mut p, 5, 2, m);
+            put_digits(&mut p, 8, 2, d);
+        }
+        let sod = secs.rem_euclid(86_400) as u32;
+        put_digits(&mut p, 11, 2, sod / 3600);
+        put_digits(&mut p, 14, 2, (sod / 60) % 60);
+        put_digits(&mut p, 17, 2, sod % 60);
+        text.clear();
+        text.push_str(std::str::from_utf8(&p).unwrap_or_default());
+    }
+    // Keep `YYYY-MM-DDTHH:MM:SS.` and write the nanoseconds and the `Z`.
+    text.truncate(20);
+    let mut ns = ts.rem_euclid(NS_PER_SEC) as usize;
+    let mut d = [0u8; 9];
+    for i in [7, 5, 3, 1] {
+        let r = ns % 100 * 2;
+        ns /= 100;
+        d[i] = crate::text::PAIRS[r];
+        d[i + 1] = crate::text::PAIRS[r + 1];
+    }
+    d[0] = b'0' + ns as u8;
+    for c in d {
+        text.push(char::from(c));
+    }
+    text.push('Z');
+    true
 }
 
 /// Writes `v` as `width` decimal digits (zero-padded, the lowest ones if longer) at `at`.
@@ -34,41 +87,6 @@ fn put_digits(b: &mut [u8], at: usize, width: usize, mut v: u32) {
         *d = b'0' + (v % 10) as u8;
         v /= 10;
     }
-}
-
-thread_local! {
-    /// The second [`push_rfc3339`] wrote last on this thread and its
-    /// `YYYY-MM-DDTHH:MM:SS`: a flow's six times, and the times of flows written one after
-    /// another, mostly share their second, and nearly always their day.
-    static LAST_SECOND: std::cell::Cell<(i64, [u8; 19])> =
-        const { std::cell::Cell::new((i64::MIN, [0; 19])) };
-}
-
-/// `YYYY-MM-DDTHH:MM:SS` of the second `secs`, or `None` outside the years 0 to 9999.
-fn second_prefix(secs: i64) -> Option<[u8; 19]> {
-    let (last, mut p) = LAST_SECOND.with(|c| c.get());
-    if last == secs {
-        return Some(p);
-    }
-    let days = secs.div_euclid(86_400);
-    // The initial `last`, i64::MIN, is no real second's (those start at -9.2e9): its day
-    // differs from every day, so a first call computes the date.
-    if last.div_euclid(86_400) != days {
-        let (y, m, d) = civil_from_days(days);
-        if !(0..=9999).contains(&y) {
-            return None;
-        }
-        p = *b"0000-00-00T00:00:00";
-        put_digits(&mut p, 0, 4, y as u32);
-        put_digits(&mut p, 5, 2, m);
-        put_digits(&mut p, 8, 2, d);
-    }
-    let sod = secs.rem_euclid(86_400) as u32;
-    put_digits(&mut p, 11, 2, sod / 3600);
-    put_digits(&mut p, 14, 2, (sod / 60) % 60);
-    put_digits(&mut p, 17, 2, sod % 60);
-    LAST_SECOND.with(|c| c.set((secs, p)));
-    Some(p)
 }
 
 /// [`push_rfc3339`] through `fmt`, for any year (and as the reference in tests).
@@ -284,7 +302,7 @@ mod tests {
 
     #[test]
     fn times_written_one_after_another_equal_fmt_times() {
-        // Walks of nearby times reuse the last second and day (`second_prefix`): steps
+        // Walks of nearby times reuse the last time, second and day (`render`): steps
         // within a second, across seconds, midnight, a leap day and a year's end, back
         // and forth, and out of the years 0..=9999 and back in.
         let mut x = 0x9e37_79b9_7f4a_7c15u64;

@@ -47,6 +47,21 @@ pub fn community_id_v1(
     sport: u16,
     dport: u16,
 ) -> String {
+    let mut out = String::with_capacity(30);
+    push_community_id_v1(&mut out, seed, src, dst, ip_proto, sport, dport);
+    out
+}
+
+/// Appends [`community_id_v1`]'s string to `out` (flow rows write one each).
+pub(crate) fn push_community_id_v1(
+    out: &mut String,
+    seed: u16,
+    src: IpAddr,
+    dst: IpAddr,
+    ip_proto: u8,
+    sport: u16,
+    dport: u16,
+) {
     let has_ports = matches!(
         ip_proto,
         proto::TCP | proto::UDP | proto::ICMP | proto::ICMPV6 | 132
@@ -64,28 +79,32 @@ pub fn community_id_v1(
         std::mem::swap(&mut s, &mut d);
         std::mem::swap(&mut sport, &mut dport);
     }
-    let mut h = Sha1::new();
-    h.update(seed.to_be_bytes());
-    match (s, d) {
+    // The hashed message, gathered first and hashed in one call: seed, addresses,
+    // protocol, a padding byte, ports.
+    let mut m = [0u8; 2 + 32 + 2 + 4];
+    m[..2].copy_from_slice(&seed.to_be_bytes());
+    let mut n = match (s, d) {
         (IpAddr::V4(a), IpAddr::V4(b)) => {
-            h.update(a.octets());
-            h.update(b.octets());
+            m[2..6].copy_from_slice(&a.octets());
+            m[6..10].copy_from_slice(&b.octets());
+            10
         }
         (a, b) => {
-            h.update(v6(a));
-            h.update(v6(b));
+            m[2..18].copy_from_slice(&v6(a));
+            m[18..34].copy_from_slice(&v6(b));
+            34
         }
-    }
-    h.update([ip_proto, 0]);
+    };
+    m[n] = ip_proto;
+    n += 2;
     if has_ports {
-        h.update(sport.to_be_bytes());
-        h.update(dport.to_be_bytes());
+        m[n..n + 2].copy_from_slice(&sport.to_be_bytes());
+        m[n + 2..n + 4].copy_from_slice(&dport.to_be_bytes());
+        n += 4;
     }
-    let digest = h.finalize();
-    let mut out = String::with_capacity(30);
+    let digest = Sha1::digest(&m[..n]);
     out.push_str("1:");
-    crate::text::push_base64(&mut out, &digest);
-    out
+    crate::text::push_base64(out, &digest);
 }
 
 fn v6(a: IpAddr) -> [u8; 16] {
@@ -98,6 +117,84 @@ fn v6(a: IpAddr) -> [u8; 16] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The specification's hashing, field by field (the function hashes one buffer).
+    fn by_fields(seed: u16, src: IpAddr, dst: IpAddr, p: u8, sport: u16, dport: u16) -> String {
+        let has_ports = matches!(
+            p,
+            proto::TCP | proto::UDP | proto::ICMP | proto::ICMPV6 | 132
+        );
+        let (mut sport, mut dport, mut one_way) = (sport, dport, false);
+        if matches!(p, proto::ICMP | proto::ICMPV6) {
+            match icmp_counterpart(p, sport as u8) {
+                Some(c) => dport = u16::from(c),
+                None => one_way = true,
+            }
+        }
+        let (mut s, mut d) = (src, dst);
+        if !(one_way || s < d || (s == d && sport < dport)) {
+            std::mem::swap(&mut s, &mut d);
+            std::mem::swap(&mut sport, &mut dport);
+        }
+        let mut h = Sha1::new();
+        h.update(seed.to_be_bytes());
+        match (s, d) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                h.update(a.octets());
+                h.update(b.octets());
+            }
+            (a, b) => {
+                h.update(v6(a));
+                h.update(v6(b));
+            }
+        }
+        h.update([p, 0]);
+        if has_ports {
+            h.update(sport.to_be_bytes());
+            h.update(dport.to_be_bytes());
+        }
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(h.finalize());
+        format!("1:{b64}")
+    }
+
+    #[test]
+    fn one_buffer_hashes_as_the_fields_do() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for i in 0..20_000 {
+            let r = next();
+            let v4 = |r: u64| IpAddr::from(std::net::Ipv4Addr::from((r >> 8) as u32 & 0x0303_0303));
+            let v6 =
+                |r: u64| IpAddr::from(std::net::Ipv6Addr::from(u128::from(r & 0x0303) << 100 | 1));
+            let (a, b) = match i % 4 {
+                0 => (v4(r), v4(r >> 16)),
+                1 => (v6(r), v6(r >> 16)),
+                2 => (v4(r), v6(r >> 16)),
+                _ => (v6(r), v4(r >> 16)),
+            };
+            let p = [
+                proto::TCP,
+                proto::UDP,
+                proto::ICMP,
+                proto::ICMPV6,
+                132,
+                47,
+                0,
+            ][(r >> 40) as usize % 7];
+            let (sp, dp) = ((r >> 44) as u16 % 300, (r >> 52) as u16 % 300);
+            let seed = (r >> 30) as u16 % 3;
+            assert_eq!(
+                community_id_v1(seed, a, b, p, sp, dp),
+                by_fields(seed, a, b, p, sp, dp)
+            );
+        }
+    }
 
     // Vectors from the Community ID specification's baseline and from tshark.
     #[test]

@@ -212,14 +212,22 @@ impl FlowRecord {
     /// Community ID v1 (seed 0) of the flow. Computed on demand (SHA-1): writers and
     /// findings call it, the hot path does not.
     pub fn community_id(&self) -> String {
-        community_id_v1(
+        let mut s = String::with_capacity(30);
+        self.push_community_id(&mut s);
+        s
+    }
+
+    /// Appends [`FlowRecord::community_id`] to `out`.
+    pub(crate) fn push_community_id(&self, out: &mut String) {
+        community_id::push_community_id_v1(
+            out,
             0,
             self.src_ip,
             self.dst_ip,
             self.proto,
             self.src_port,
             self.dst_port,
-        )
+        );
     }
 
     /// Total packets, both directions.

@@ -486,8 +486,8 @@ enum V<'a> {
     Null,
     U(u64),
     Bool(bool),
-    /// A string that never needs escaping (addresses, names, ids).
-    Plain(String),
+    /// The flow's Community ID, which never needs escaping.
+    CommunityId(&'a FlowRecord),
     /// A name that never needs escaping.
     Static(&'static str),
     /// An address, printed as `IpAddr` displays it.
@@ -535,7 +535,7 @@ fn flow_fields<'a>(r: &'a FlowRecord, file: &'a str) -> [(&'static str, V<'a>); 
         ("flipped", V::Bool(r.flipped)),
         ("continued", V::Bool(r.continued)),
         ("end_reason", V::Static(r.end_reason.as_str())),
-        ("community_id", V::Plain(r.community_id())),
+        ("community_id", V::CommunityId(r)),
         (
             "tunnel_type",
             t.map_or(V::Null, |t| V::Static(tunnel_kind(t.kind))),
@@ -572,7 +572,7 @@ impl V<'_> {
     /// Appends a plain value (a string needing no escaping) as it is; false for others.
     fn push_plain(&self, s: &mut String) -> bool {
         match self {
-            V::Plain(p) => s.push_str(p),
+            V::CommunityId(r) => r.push_community_id(s),
             V::Static(p) => s.push_str(p),
             V::Ip(a) => push_ip(s, *a),
             V::Mac(m) => {
@@ -591,13 +591,8 @@ impl V<'_> {
     /// The plain value as a `String` (for table columns).
     #[cfg_attr(not(feature = "frame"), allow(dead_code))]
     fn plain_string(self) -> Option<String> {
-        match self {
-            V::Plain(p) => Some(p),
-            v => {
-                let mut s = String::new();
-                v.push_plain(&mut s).then_some(s)
-            }
-        }
+        let mut s = String::new();
+        self.push_plain(&mut s).then_some(s)
     }
 }
 

@@ -80,16 +80,19 @@ fn slow_ip(data: &[u8]) -> Result<IpFacts<'_>, SkipReason> {
     Ok((src, dst, frag, payload.ip_number.0, payload.payload))
 }
 
+/// Decodes an IP packet (and the tunnels in it) into `s`; the caller sets the capture's
+/// fields (time, lengths, position).
 pub(super) fn decode_ip(
     data: &[u8],
     ctx: &mut Ctx,
     depth: usize,
-) -> Result<PacketSummary, SkipReason> {
+    s: &mut PacketSummary,
+) -> Result<(), SkipReason> {
     let (src, dst, frag, p, t) = match fast_ipv4(data) {
         Some(f) => f,
         None => slow_ip(data)?,
     };
-    let mut s = PacketSummary {
+    *s = PacketSummary {
         ts: 0,
         wire_len: 0,
         index: 0,
@@ -113,7 +116,7 @@ pub(super) fn decode_ip(
     if frag.is_some_and(|f| f.offset != 0) {
         // Ports live in the first fragment; reassembly attributes this one later.
         s.ports_known = !has_ports(p);
-        return Ok(s);
+        return Ok(());
     }
     match p {
         proto::TCP | proto::UDP => {
@@ -135,13 +138,8 @@ pub(super) fn decode_ip(
                 // VXLAN: 8-byte header with the I flag, then an Ethernet frame.
                 if t.len() >= 8 + 8 && t[8] & 0x08 != 0 {
                     let vni = u32::from_be_bytes([0, t[12], t[13], t[14]]);
-                    if let Some(inner) =
-                        tunnel(ctx, TunnelKind::Vxlan, src, dst, Some(vni), depth, |c| {
-                            link::ethernet(&t[16..], c)
-                        })
-                    {
-                        return Ok(inner);
-                    }
+                    let strip = |c: &mut Ctx| link::ethernet(&t[16..], c);
+                    tunnel(ctx, TunnelKind::Vxlan, src, dst, Some(vni), depth, strip, s);
                 }
             }
         }
@@ -158,33 +156,21 @@ pub(super) fn decode_ip(
         proto::GRE if frag.is_none() && depth < MAX_TUNNEL_DEPTH => {
             if let Some((ptype, key, inner_off)) = gre_header(t) {
                 let inner = &t[inner_off..];
-                let r = tunnel(
-                    ctx,
-                    TunnelKind::Gre,
-                    src,
-                    dst,
-                    key,
-                    depth,
-                    |c| match ptype {
-                        0x0800 | 0x86dd => Ok(inner),
-                        0x6558 => link::ethernet(inner, c),
-                        0x880b => ppp(inner),
-                        _ => Err(SkipReason::NotIp),
-                    },
-                );
-                if let Some(inner) = r {
-                    return Ok(inner);
-                }
+                let strip = |c: &mut Ctx| match ptype {
+                    0x0800 | 0x86dd => Ok(inner),
+                    0x6558 => link::ethernet(inner, c),
+                    0x880b => ppp(inner),
+                    _ => Err(SkipReason::NotIp),
+                };
+                tunnel(ctx, TunnelKind::Gre, src, dst, key, depth, strip, s);
             }
         }
         proto::IPIP | proto::IPV6_IN_IP if frag.is_none() && depth < MAX_TUNNEL_DEPTH => {
-            if let Some(inner) = tunnel(ctx, TunnelKind::Ipip, src, dst, None, depth, |_| Ok(t)) {
-                return Ok(inner);
-            }
+            tunnel(ctx, TunnelKind::Ipip, src, dst, None, depth, |_| Ok(t), s);
         }
         _ => {}
     }
-    Ok(s)
+    Ok(())
 }
 
 /// The Fragment extension header of an IPv6 packet, if its chain has one; every length is
@@ -225,8 +211,10 @@ fn has_ports(p: u8) -> bool {
     matches!(p, proto::TCP | proto::UDP | proto::ICMP | proto::ICMPV6)
 }
 
-/// Decodes the inner packet of a tunnel. `None` if the inner packet is not decodable IP,
-/// in which case the outer packet stands as the flow (nothing is lost).
+/// Decodes the inner packet of a tunnel into `s`, in place of the outer one. `s` is left
+/// as it is if the inner packet is not decodable IP: the outer packet then stands as the
+/// flow (nothing is lost).
+#[allow(clippy::too_many_arguments)]
 fn tunnel<'a>(
     ctx: &mut Ctx,
     kind: TunnelKind,
@@ -235,7 +223,8 @@ fn tunnel<'a>(
     id: Option<u32>,
     depth: usize,
     strip: impl FnOnce(&mut Ctx) -> Result<&'a [u8], SkipReason>,
-) -> Option<PacketSummary> {
+    s: &mut PacketSummary,
+) {
     let mut inner_ctx = Ctx {
         tunnel: ctx.tunnel.or(Some(Tunnel { kind, src, dst, id })),
         vlan: ctx.vlan,
@@ -243,8 +232,13 @@ fn tunnel<'a>(
         src_mac: ctx.src_mac,
         dst_mac: ctx.dst_mac,
     };
-    let ip = strip(&mut inner_ctx).ok()?;
-    decode_ip(ip, &mut inner_ctx, depth + 1).ok()
+    let Ok(ip) = strip(&mut inner_ctx) else {
+        return;
+    };
+    let mut inner = PacketSummary::EMPTY;
+    if decode_ip(ip, &mut inner_ctx, depth + 1, &mut inner).is_ok() {
+        *s = inner;
+    }
 }
 
 /// GRE header (RFC 2784/2890 version 0, and version 1 "enhanced GRE" of PPTP).

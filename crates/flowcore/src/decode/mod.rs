@@ -115,6 +115,31 @@ pub struct PacketSummary {
     pub udp_payload: Option<(usize, usize)>,
 }
 
+impl PacketSummary {
+    /// A summary with nothing in it, for places a decoder writes into.
+    pub(crate) const EMPTY: PacketSummary = PacketSummary {
+        ts: 0,
+        wire_len: 0,
+        index: 0,
+        offset: 0,
+        src: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        dst: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        proto: 0,
+        src_port: 0,
+        dst_port: 0,
+        icmp_id: 0,
+        ports_known: false,
+        tcp_flags: 0,
+        vlan: None,
+        inner_vlan: None,
+        src_mac: None,
+        dst_mac: None,
+        tunnel: None,
+        frag: None,
+        udp_payload: None,
+    };
+}
+
 /// Why a packet produced no summary. Every skipped packet is counted under one reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SkipReason {
@@ -188,9 +213,18 @@ pub fn mac_str(m: [u8; 6]) -> String {
 
 /// Decodes one captured packet into a summary.
 pub fn decode(raw: &RawPacket<'_>) -> Result<PacketSummary, SkipReason> {
+    let mut s = PacketSummary::EMPTY;
+    decode_into(raw, &mut s)?;
+    Ok(s)
+}
+
+/// [`decode`] into `s`, where the packet path keeps it (the next place of a batch): a
+/// summary is not moved through the decoder's returns and copied into the batch again.
+/// On an error, `s` holds whatever the decoder had written.
+pub(crate) fn decode_into(raw: &RawPacket<'_>, s: &mut PacketSummary) -> Result<(), SkipReason> {
     let mut ctx = ip::Ctx::default();
     let l3 = link::decode_link(raw.link_type, raw.data, &mut ctx)?;
-    let mut s = ip::decode_ip(l3, &mut ctx, 0)?;
+    ip::decode_ip(l3, &mut ctx, 0, s)?;
     s.ts = raw.ts;
     s.wire_len = raw.orig_len.max(raw.data.len() as u32);
     s.index = raw.index;
@@ -200,7 +234,7 @@ pub fn decode(raw: &RawPacket<'_>) -> Result<PacketSummary, SkipReason> {
         .udp_payload
         .map(|(addr, len)| (addr.wrapping_sub(raw.data.as_ptr() as usize), len))
         .filter(|&(o, len)| o.checked_add(len).is_some_and(|e| e <= raw.data.len()));
-    Ok(s)
+    Ok(())
 }
 
 #[cfg(test)]

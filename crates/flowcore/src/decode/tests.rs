@@ -153,6 +153,46 @@ fn gre_with_key_and_ip_in_ip_decode_the_inner_flow() {
 }
 
 #[test]
+fn an_undecodable_inner_packet_leaves_the_outer_one_whole() {
+    // An outer IPv4 header (protocol `proto`, 9.9.9.9 -> 8.8.8.8) around `payload`.
+    let outer = |proto: u8, payload: &[u8]| {
+        let mut p = vec![
+            0x45,
+            0,
+            0,
+            (20 + payload.len()) as u8,
+            0,
+            0,
+            0,
+            0,
+            64,
+            proto,
+        ];
+        p.extend([0, 0, 9, 9, 9, 9, 8, 8, 8, 8]);
+        p.extend_from_slice(payload);
+        p
+    };
+    // IP in IP whose inner header is whole but whose TCP header is cut after two bytes:
+    // the inner decode fails after it has read the inner addresses.
+    let mut inner = ipv4_udp([10, 0, 0, 1], [10, 0, 0, 2], 80, 8080);
+    inner[9] = 6;
+    inner[3] = 22;
+    inner.truncate(22);
+    // GRE carrying ARP: not IP at all.
+    let gre_arp = [&[0u8, 0, 0x08, 0x06][..], &[0; 28]].concat();
+    for (proto, payload) in [(4, inner), (47, gre_arp)] {
+        let s = raw(linktype::RAW, &outer(proto, &payload)).unwrap();
+        assert_eq!(
+            (s.src.to_string(), s.dst.to_string(), s.proto, s.src_port),
+            ("9.9.9.9".to_string(), "8.8.8.8".to_string(), proto, 0),
+            "protocol {proto}"
+        );
+        assert_eq!(s.tunnel, None, "protocol {proto}");
+        assert_eq!((s.ts, s.index, s.offset), (5, 1, 24));
+    }
+}
+
+#[test]
 fn truncation_and_malformed_headers_are_counted_not_guessed() {
     let ip = ipv4_udp([1, 1, 1, 1], [2, 2, 2, 2], 10, 20);
     assert_eq!(raw(linktype::RAW, &ip[..10]), Err(SkipReason::TruncatedIp));

@@ -497,44 +497,47 @@ impl Pipeline {
                         continue;
                     }
                 }
-                match decode::decode(&raw) {
-                    Ok(s) => {
-                        if self.decode_exports && s.proto == proto::UDP && !never_export(&s) {
-                            if let Some((o, len)) = s.udp_payload {
-                                let payload = &raw.data[o..o + len];
-                                if let Some(kind) = export::detect(payload) {
-                                    if self.leave_exports {
-                                        left_for_exports = true;
-                                        break;
-                                    }
-                                    // Records leave in packet order: `stage.record`
-                                    // follows the packets before it.
-                                    datagrams += 1;
-                                    let ctx = DatagramContext {
-                                        exporter: s.src,
-                                        port: s.src_port,
-                                        capture_ts: raw.ts,
-                                        index: raw.index,
-                                        offset: raw.offset,
-                                    };
-                                    let w = exports.decode(kind, ctx, payload, &mut |item| {
-                                        on_item(item, ctx, &mut samples, stage)
-                                    });
-                                    warnings.extend(w);
-                                    decoded += 1;
-                                    continue;
-                                }
-                            }
-                        }
-                        if filtering && !filter.packet(&s) {
-                            skipped[SkipReason::Filtered as usize] += 1;
-                            continue;
-                        }
-                        decoded += 1;
-                        stage.packet(s);
-                    }
-                    Err(r) => skipped[r as usize] += 1,
+                // Decoded where the stage keeps it; committed only if it is a packet of
+                // the flows (not an export datagram, not filtered out).
+                let s = stage.slot();
+                if let Err(r) = decode::decode_into(&raw, s) {
+                    skipped[r as usize] += 1;
+                    continue;
                 }
+                if self.decode_exports && s.proto == proto::UDP && !never_export(s) {
+                    let found = s.udp_payload.and_then(|(o, len)| {
+                        let payload = raw.data.get(o..o + len)?;
+                        Some((export::detect(payload)?, payload))
+                    });
+                    if let Some((kind, payload)) = found {
+                        if self.leave_exports {
+                            left_for_exports = true;
+                            break;
+                        }
+                        // Records leave in packet order: `stage.record` follows the
+                        // packets before it.
+                        datagrams += 1;
+                        let ctx = DatagramContext {
+                            exporter: s.src,
+                            port: s.src_port,
+                            capture_ts: raw.ts,
+                            index: raw.index,
+                            offset: raw.offset,
+                        };
+                        let w = exports.decode(kind, ctx, payload, &mut |item| {
+                            on_item(item, ctx, &mut samples, stage)
+                        });
+                        warnings.extend(w);
+                        decoded += 1;
+                        continue;
+                    }
+                }
+                if filtering && !filter.packet(s) {
+                    skipped[SkipReason::Filtered as usize] += 1;
+                    continue;
+                }
+                decoded += 1;
+                stage.commit();
             }
         }
         if last_link.1 > 0 {

@@ -11,7 +11,7 @@ use serde_json::Value;
 pub use polars::prelude::{DataFrame, PolarsError};
 
 use super::analysis::FINDING_COLUMNS;
-use super::{flow_fields, FLOW_COLUMNS, V};
+use super::{visit_flow_fields, FLOW_COLUMNS, V};
 use crate::flow::FlowRecord;
 use crate::policy::{Analysis, Finding};
 
@@ -94,7 +94,10 @@ pub fn flows_frame(records: &[FlowRecord], files: &[String]) -> PolarsResult<Dat
         .collect();
     for r in records {
         let file = files.get(r.input as usize).map_or("", String::as_str);
-        for (b, (_, v)) in cols.iter_mut().zip(flow_fields(r, file)) {
+        visit_flow_fields(r, file, |i, _, v| {
+            let Some(b) = cols.get_mut(i) else {
+                return;
+            };
             match (b, v) {
                 (Builder::Time(c), V::Ts(t)) => c.push(Some(t)),
                 (Builder::Time(c), _) => c.push(None),
@@ -105,7 +108,7 @@ pub fn flows_frame(records: &[FlowRecord], files: &[String]) -> PolarsResult<Dat
                 (Builder::Text(c), V::Text(s)) => c.push(Some(s.to_string())),
                 (Builder::Text(c), v) => c.push(v.plain_string()),
             }
-        }
+        });
     }
     let columns = cols
         .into_iter()

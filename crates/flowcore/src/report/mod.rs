@@ -482,6 +482,7 @@ fn needs_escape(b: &[u8]) -> bool {
 }
 
 /// One field value of a flow record.
+#[derive(Clone, Copy)]
 enum V<'a> {
     Null,
     U(u64),
@@ -499,73 +500,82 @@ enum V<'a> {
     Ts(i64),
 }
 
-/// The schema in one place: every field of a flow record, in order, as `(name, value)`.
-/// The JSON and CSV writers only differ in how they print a value.
-fn flow_fields<'a>(r: &'a FlowRecord, file: &'a str) -> [(&'static str, V<'a>); 43] {
+/// The schema in one place: every field of a flow record, in order, handed to `f` as
+/// `(position, name, value)`. The JSON and CSV writers only differ in how they print a
+/// value, without building an array of the values first.
+#[inline(always)]
+fn visit_flow_fields<'a>(
+    r: &'a FlowRecord,
+    file: &'a str,
+    mut f: impl FnMut(usize, &'static str, V<'a>),
+) {
     let opt = |v: Option<u16>| v.map_or(V::Null, |v| V::U(u64::from(v)));
     let mac = |m: Option<[u8; 6]>| m.map_or(V::Null, V::Mac);
     let t = r.tunnel.as_ref();
     let e = r.export.as_ref();
-    [
-        ("src_ip", V::Ip(r.src_ip)),
-        ("dst_ip", V::Ip(r.dst_ip)),
-        ("src_port", V::U(r.src_port.into())),
-        ("dst_port", V::U(r.dst_port.into())),
-        ("proto", V::U(r.proto.into())),
-        ("icmp_id", opt(r.icmp_id)),
-        ("vlan", opt(r.vlan)),
-        ("inner_vlan", opt(r.inner_vlan)),
-        ("first_ts", V::Ts(r.first_ts)),
-        ("last_ts", V::Ts(r.last_ts)),
-        ("fwd_packets", V::U(r.fwd.packets)),
-        ("fwd_bytes", V::U(r.fwd.bytes)),
-        ("rev_packets", V::U(r.rev.packets)),
-        ("rev_bytes", V::U(r.rev.bytes)),
-        ("fwd_first_ts", dir_ts(&r.fwd, r.fwd.first_ts)),
-        ("fwd_last_ts", dir_ts(&r.fwd, r.fwd.last_ts)),
-        ("rev_first_ts", dir_ts(&r.rev, r.rev.first_ts)),
-        ("rev_last_ts", dir_ts(&r.rev, r.rev.last_ts)),
-        (
-            "tcp_flags",
-            V::U((r.fwd.tcp_flags | r.rev.tcp_flags).into()),
-        ),
-        ("fwd_tcp_flags", V::U(r.fwd.tcp_flags.into())),
-        ("rev_tcp_flags", V::U(r.rev.tcp_flags.into())),
-        ("state", V::Static(r.state.as_str())),
-        ("flipped", V::Bool(r.flipped)),
-        ("continued", V::Bool(r.continued)),
-        ("end_reason", V::Static(r.end_reason.as_str())),
-        ("community_id", V::CommunityId(r)),
-        (
-            "tunnel_type",
-            t.map_or(V::Null, |t| V::Static(tunnel_kind(t.kind))),
-        ),
-        ("tunnel_src_ip", t.map_or(V::Null, |t| V::Ip(t.src))),
-        ("tunnel_dst_ip", t.map_or(V::Null, |t| V::Ip(t.dst))),
-        (
-            "tunnel_id",
-            t.and_then(|t| t.id).map_or(V::Null, |v| V::U(v.into())),
-        ),
-        ("src_mac", mac(r.src_mac)),
-        ("dst_mac", mac(r.dst_mac)),
-        ("ports_known", V::Bool(r.ports_known)),
-        ("initiator_known", V::Bool(r.initiator_known)),
-        ("source", V::Static(source_name(r))),
-        ("exporter", e.map_or(V::Null, |e| V::Ip(e.exporter))),
-        (
-            "observation_domain",
-            e.map_or(V::Null, |e| V::U(e.domain.into())),
-        ),
-        ("in_if", e.map_or(V::Null, |e| V::U(e.in_if.into()))),
-        ("out_if", e.map_or(V::Null, |e| V::U(e.out_if.into()))),
-        (
-            "sampling_rate",
-            e.map_or(V::Null, |e| V::U(e.sampling.into())),
-        ),
-        ("file", V::Text(file)),
-        ("first_packet_index", V::U(r.first_packet_index)),
-        ("first_packet_offset", V::U(r.first_packet_offset)),
-    ]
+    let mut i = 0;
+    let mut field = |name: &'static str, v: V<'a>| {
+        f(i, name, v);
+        i += 1;
+    };
+    field("src_ip", V::Ip(r.src_ip));
+    field("dst_ip", V::Ip(r.dst_ip));
+    field("src_port", V::U(r.src_port.into()));
+    field("dst_port", V::U(r.dst_port.into()));
+    field("proto", V::U(r.proto.into()));
+    field("icmp_id", opt(r.icmp_id));
+    field("vlan", opt(r.vlan));
+    field("inner_vlan", opt(r.inner_vlan));
+    field("first_ts", V::Ts(r.first_ts));
+    field("last_ts", V::Ts(r.last_ts));
+    field("fwd_packets", V::U(r.fwd.packets));
+    field("fwd_bytes", V::U(r.fwd.bytes));
+    field("rev_packets", V::U(r.rev.packets));
+    field("rev_bytes", V::U(r.rev.bytes));
+    field("fwd_first_ts", dir_ts(&r.fwd, r.fwd.first_ts));
+    field("fwd_last_ts", dir_ts(&r.fwd, r.fwd.last_ts));
+    field("rev_first_ts", dir_ts(&r.rev, r.rev.first_ts));
+    field("rev_last_ts", dir_ts(&r.rev, r.rev.last_ts));
+    field(
+        "tcp_flags",
+        V::U((r.fwd.tcp_flags | r.rev.tcp_flags).into()),
+    );
+    field("fwd_tcp_flags", V::U(r.fwd.tcp_flags.into()));
+    field("rev_tcp_flags", V::U(r.rev.tcp_flags.into()));
+    field("state", V::Static(r.state.as_str()));
+    field("flipped", V::Bool(r.flipped));
+    field("continued", V::Bool(r.continued));
+    field("end_reason", V::Static(r.end_reason.as_str()));
+    field("community_id", V::CommunityId(r));
+    field(
+        "tunnel_type",
+        t.map_or(V::Null, |t| V::Static(tunnel_kind(t.kind))),
+    );
+    field("tunnel_src_ip", t.map_or(V::Null, |t| V::Ip(t.src)));
+    field("tunnel_dst_ip", t.map_or(V::Null, |t| V::Ip(t.dst)));
+    field(
+        "tunnel_id",
+        t.and_then(|t| t.id).map_or(V::Null, |v| V::U(v.into())),
+    );
+    field("src_mac", mac(r.src_mac));
+    field("dst_mac", mac(r.dst_mac));
+    field("ports_known", V::Bool(r.ports_known));
+    field("initiator_known", V::Bool(r.initiator_known));
+    field("source", V::Static(source_name(r)));
+    field("exporter", e.map_or(V::Null, |e| V::Ip(e.exporter)));
+    field(
+        "observation_domain",
+        e.map_or(V::Null, |e| V::U(e.domain.into())),
+    );
+    field("in_if", e.map_or(V::Null, |e| V::U(e.in_if.into())));
+    field("out_if", e.map_or(V::Null, |e| V::U(e.out_if.into())));
+    field(
+        "sampling_rate",
+        e.map_or(V::Null, |e| V::U(e.sampling.into())),
+    );
+    field("file", V::Text(file));
+    field("first_packet_index", V::U(r.first_packet_index));
+    field("first_packet_offset", V::U(r.first_packet_offset));
 }
 
 impl V<'_> {
@@ -609,27 +619,32 @@ fn dir_ts<'a>(d: &crate::flow::DirStats, ts: i64) -> V<'a> {
 
 /// Appends the NDJSON object of one flow (schema `flowcore.flow/1`).
 pub fn flow_json(r: &FlowRecord, file: &str, s: &mut String) {
-    for ((name, v), key) in flow_fields(r, file).into_iter().zip(FLOW_JSON_KEYS) {
-        debug_assert_eq!(key.get(2..key.len() - 2), Some(name), "keys out of order");
-        s.push_str(key);
-        match v {
-            V::Null => s.push_str("null"),
-            V::U(n) => push_u64(s, n),
-            V::Bool(b) => s.push_str(if b { "true" } else { "false" }),
-            V::Text(t) => json_str(s, t),
-            V::Ts(t) => {
-                s.push('"');
-                push_rfc3339(s, t);
-                s.push('"');
-            }
-            v => {
-                s.push('"');
-                v.push_plain(s);
-                s.push('"');
-            }
+    visit_flow_fields(r, file, |i, name, v| push_json_field(s, i, name, v));
+    s.push('}');
+}
+
+/// Field `i` of [`flow_json`]'s object: its key, then its value.
+#[inline]
+fn push_json_field(s: &mut String, i: usize, name: &str, v: V<'_>) {
+    let key = FLOW_JSON_KEYS.get(i).copied().unwrap_or_default();
+    debug_assert_eq!(key.get(2..key.len() - 2), Some(name), "keys out of order");
+    s.push_str(key);
+    match v {
+        V::Null => s.push_str("null"),
+        V::U(n) => push_u64(s, n),
+        V::Bool(b) => s.push_str(if b { "true" } else { "false" }),
+        V::Text(t) => json_str(s, t),
+        V::Ts(t) => {
+            s.push('"');
+            push_rfc3339(s, t);
+            s.push('"');
+        }
+        v => {
+            s.push('"');
+            v.push_plain(s);
+            s.push('"');
         }
     }
-    s.push('}');
 }
 
 /// Where a flow record came from: `packets`, `netflow5`, `netflow9`, `ipfix` or `sflow`.
@@ -658,7 +673,7 @@ fn tunnel_kind(k: crate::decode::TunnelKind) -> &'static str {
 
 /// Appends one CSV row (columns [`FLOW_COLUMNS`]; empty cells for nulls).
 pub fn flow_csv(r: &FlowRecord, file: &str, s: &mut String) {
-    for (i, (_, v)) in flow_fields(r, file).into_iter().enumerate() {
+    visit_flow_fields(r, file, |i, _, v| {
         if i > 0 {
             s.push(',');
         }
@@ -672,7 +687,7 @@ pub fn flow_csv(r: &FlowRecord, file: &str, s: &mut String) {
                 v.push_plain(s);
             }
         }
-    }
+    });
     s.push('\n');
 }
 
@@ -974,7 +989,16 @@ mod tests {
         );
         r.first_packet_index = 1;
         r.first_packet_offset = 24;
-        let names: Vec<&str> = flow_fields(&r, "a,\"b").iter().map(|(n, _)| *n).collect();
+        let mut names = Vec::new();
+        visit_flow_fields(&r, "a,\"b", |i, n, _| names.push((i, n)));
+        let names: Vec<&str> = names
+            .into_iter()
+            .enumerate()
+            .map(|(at, (i, n))| {
+                assert_eq!(at, i, "positions in order");
+                n
+            })
+            .collect();
         assert_eq!(names, FLOW_COLUMNS);
         let mut csv = String::new();
         flow_csv(&r, "a,\"b", &mut csv);

@@ -66,16 +66,9 @@ mod tests {
             proto: 6,
             src_port: 40000,
             dst_port: 443,
-            icmp_id: 0,
             ports_known: true,
             tcp_flags: 0x02,
-            vlan: None,
-            inner_vlan: None,
-            src_mac: None,
-            dst_mac: None,
-            tunnel: None,
-            frag: None,
-            udp_payload: None,
+            ..PacketSummary::EMPTY
         };
         let f = Filter {
             from: Some(10),

@@ -62,23 +62,7 @@ pub(crate) fn push_community_id_v1(
     sport: u16,
     dport: u16,
 ) {
-    let has_ports = matches!(
-        ip_proto,
-        proto::TCP | proto::UDP | proto::ICMP | proto::ICMPV6 | 132
-    );
-    let (mut sport, mut dport, mut one_way) = (sport, dport, false);
-    if matches!(ip_proto, proto::ICMP | proto::ICMPV6) {
-        match icmp_counterpart(ip_proto, sport as u8) {
-            Some(c) => dport = u16::from(c),
-            None => one_way = true,
-        }
-    }
-    let (mut s, mut d) = (src, dst);
-    let ordered = one_way || s < d || (s == d && sport < dport);
-    if !ordered {
-        std::mem::swap(&mut s, &mut d);
-        std::mem::swap(&mut sport, &mut dport);
-    }
+    let (s, d, ports) = canonical(src, dst, ip_proto, sport, dport);
     // The hashed message, gathered first and hashed in one call: seed, addresses,
     // protocol, a padding byte, ports.
     let mut m = [0u8; 2 + 32 + 2 + 4];
@@ -97,7 +81,7 @@ pub(crate) fn push_community_id_v1(
     };
     m[n] = ip_proto;
     n += 2;
-    if has_ports {
+    if let Some((sport, dport)) = ports {
         m[n..n + 2].copy_from_slice(&sport.to_be_bytes());
         m[n + 2..n + 4].copy_from_slice(&dport.to_be_bytes());
         n += 4;
@@ -105,6 +89,36 @@ pub(crate) fn push_community_id_v1(
     let digest = Sha1::digest(&m[..n]);
     out.push_str("1:");
     crate::text::push_base64(out, &digest);
+}
+
+/// The flow's endpoints in the specification's order (the lower first; for ICMP, the
+/// type's counterpart as the destination port, and one-way types as they are), and the
+/// ports if the protocol has them.
+fn canonical(
+    src: IpAddr,
+    dst: IpAddr,
+    ip_proto: u8,
+    sport: u16,
+    dport: u16,
+) -> (IpAddr, IpAddr, Option<(u16, u16)>) {
+    let has_ports = matches!(
+        ip_proto,
+        proto::TCP | proto::UDP | proto::ICMP | proto::ICMPV6 | 132
+    );
+    let (mut sport, mut dport, mut one_way) = (sport, dport, false);
+    if matches!(ip_proto, proto::ICMP | proto::ICMPV6) {
+        match icmp_counterpart(ip_proto, sport as u8) {
+            Some(c) => dport = u16::from(c),
+            None => one_way = true,
+        }
+    }
+    let (mut s, mut d) = (src, dst);
+    let ordered = one_way || s < d || (s == d && sport < dport);
+    if !ordered {
+        std::mem::swap(&mut s, &mut d);
+        std::mem::swap(&mut sport, &mut dport);
+    }
+    (s, d, has_ports.then_some((sport, dport)))
 }
 
 fn v6(a: IpAddr) -> [u8; 16] {
@@ -120,22 +134,7 @@ mod tests {
 
     /// The specification's hashing, field by field (the function hashes one buffer).
     fn by_fields(seed: u16, src: IpAddr, dst: IpAddr, p: u8, sport: u16, dport: u16) -> String {
-        let has_ports = matches!(
-            p,
-            proto::TCP | proto::UDP | proto::ICMP | proto::ICMPV6 | 132
-        );
-        let (mut sport, mut dport, mut one_way) = (sport, dport, false);
-        if matches!(p, proto::ICMP | proto::ICMPV6) {
-            match icmp_counterpart(p, sport as u8) {
-                Some(c) => dport = u16::from(c),
-                None => one_way = true,
-            }
-        }
-        let (mut s, mut d) = (src, dst);
-        if !(one_way || s < d || (s == d && sport < dport)) {
-            std::mem::swap(&mut s, &mut d);
-            std::mem::swap(&mut sport, &mut dport);
-        }
+        let (s, d, ports) = canonical(src, dst, p, sport, dport);
         let mut h = Sha1::new();
         h.update(seed.to_be_bytes());
         match (s, d) {
@@ -149,7 +148,7 @@ mod tests {
             }
         }
         h.update([p, 0]);
-        if has_ports {
+        if let Some((sport, dport)) = ports {
             h.update(sport.to_be_bytes());
             h.update(dport.to_be_bytes());
         }

@@ -22,16 +22,9 @@ pub(super) fn pkt(
         proto,
         src_port: sp,
         dst_port: dp,
-        icmp_id: 0,
         ports_known: true,
         tcp_flags: flags,
-        vlan: None,
-        inner_vlan: None,
-        src_mac: None,
-        dst_mac: None,
-        tunnel: None,
-        frag: None,
-        udp_payload: None,
+        ..PacketSummary::EMPTY
     }
 }
 

@@ -56,17 +56,7 @@ impl SlotIndex {
     /// so its slot is prefetched like the others.
     #[inline]
     pub(crate) fn first(&self, hash: u64) -> Option<u32> {
-        let mut i = hash as usize & self.mask;
-        loop {
-            let b = self.buckets[i];
-            if b.slot == EMPTY {
-                return None;
-            }
-            if b.hash == low(hash) {
-                return Some(b.slot);
-            }
-            i = (i + 1) & self.mask;
-        }
+        self.find(hash, |_| true)
     }
 
     /// The slot whose hash is `hash` and for which `eq` holds.

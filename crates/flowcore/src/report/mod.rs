@@ -482,7 +482,6 @@ fn needs_escape(b: &[u8]) -> bool {
 }
 
 /// One field value of a flow record.
-#[derive(Clone, Copy)]
 enum V<'a> {
     Null,
     U(u64),
@@ -501,8 +500,8 @@ enum V<'a> {
 }
 
 /// The schema in one place: every field of a flow record, in order, handed to `f` as
-/// `(position, name, value)`. The JSON and CSV writers only differ in how they print a
-/// value, without building an array of the values first.
+/// `(position, name, value)`. The JSON, CSV and table writers only differ in how they
+/// print a value; none builds an array of the values first.
 #[inline(always)]
 fn visit_flow_fields<'a>(
     r: &'a FlowRecord,

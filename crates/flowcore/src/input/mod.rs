@@ -367,8 +367,11 @@ impl BackgroundSha256 {
 }
 
 /// Hashes what a [`ByteStream`] reads straight from its buffers (a capture read from the
-/// stored bytes, hashed on a helper thread): the copy into the hash queue was a quarter of
-/// the reading thread's time.
+/// stored bytes). On a helper thread, the copy into the hash queue was a quarter of the
+/// reading thread's time. Inline, each quarter-megabyte buffer is hashed while still in
+/// the core's cache from its parsing; reading through a [`Tee`] hashed each read of up
+/// to a megabyte, which the parser then fetched again from further out (`analyze -j 1`:
+/// see benches/README.md).
 struct RawTap(Arc<Mutex<Raw>>);
 
 impl stream::Tap for RawTap {
@@ -494,29 +497,23 @@ impl CaptureReader {
             return Self::from_reader_inner(name, reader, opts.columns.as_ref());
         }
         let hasher = BackgroundSha256::new(opts.hash_thread);
-        let reader = if hasher.worker.is_some() {
-            // A plain capture is hashed from the stream's own buffers, not from copies.
-            let (magic, reader) = sniff(reader).map_err(|source| InputError::Io {
-                path: name.clone(),
-                source,
-            })?;
-            if let Detected::Capture(CaptureFormat::Pcap | CaptureFormat::Pcapng) = detect(&magic) {
-                let raw = Arc::new(Mutex::new(Raw {
-                    reader: Box::new(io::empty()),
-                    hasher,
-                    bytes: 0,
-                }));
-                let tap: Box<dyn stream::Tap> = Box::new(RawTap(raw.clone()));
-                let mut r =
-                    Self::from_reader_tapped(name, reader, opts.columns.as_ref(), Some(tap))?;
-                r.raw = Some(raw);
-                r.tapped = true;
-                return Ok(r);
-            }
-            reader
-        } else {
-            reader
-        };
+        // A plain capture is hashed from the stream's own buffers, not from copies.
+        let (magic, reader) = sniff(reader).map_err(|source| InputError::Io {
+            path: name.clone(),
+            source,
+        })?;
+        if let Detected::Capture(CaptureFormat::Pcap | CaptureFormat::Pcapng) = detect(&magic) {
+            let raw = Arc::new(Mutex::new(Raw {
+                reader: Box::new(io::empty()),
+                hasher,
+                bytes: 0,
+            }));
+            let tap: Box<dyn stream::Tap> = Box::new(RawTap(raw.clone()));
+            let mut r = Self::from_reader_tapped(name, reader, opts.columns.as_ref(), Some(tap))?;
+            r.raw = Some(raw);
+            r.tapped = true;
+            return Ok(r);
+        }
         Self::from_reader_teed(name, reader, opts, hasher)
     }
 

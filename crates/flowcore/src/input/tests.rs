@@ -316,8 +316,9 @@ fn digest_covers_the_whole_input_even_after_damage() {
 }
 
 #[test]
-fn digests_on_a_helper_thread_equal_the_file_and_leave_the_packets_unchanged() {
-    // A plain pcap or pcapng on a helper thread is hashed from the stream's own buffers:
+fn digests_from_the_streams_buffers_equal_the_file_and_leave_the_packets_unchanged() {
+    // A plain pcap or pcapng is hashed from the stream's own buffers, on a helper thread
+    // or inline:
     // several megabytes (many buffers, packets across their ends), read in short pieces,
     // damaged at the end, left unread after the first packets, or not read at all: the
     // digest is the file's, and the packets are those read without hashing. A gzip file
@@ -353,17 +354,21 @@ fn digests_on_a_helper_thread_equal_the_file_and_leave_the_packets_unchanged() {
         e.finish().unwrap()
     };
     assert!(pcap.len() > 4 << 20, "several buffers: {}", pcap.len());
-    let opts = OpenOptions {
-        hash: true,
-        hash_thread: true,
-        columns: None,
-    };
-    for (what, file) in [
-        ("pcap", &pcap),
-        ("pcapng", &pcapng),
-        ("damaged", &damaged),
-        ("gzip", &gz),
+    for (what, file, hash_thread) in [
+        ("pcap", &pcap, true),
+        ("pcapng", &pcapng, true),
+        ("damaged", &damaged, true),
+        ("gzip", &gz, true),
+        ("pcap", &pcap, false),
+        ("pcapng", &pcapng, false),
+        ("damaged", &damaged, false),
+        ("gzip", &gz, false),
     ] {
+        let opts = OpenOptions {
+            hash: true,
+            hash_thread,
+            columns: None,
+        };
         let want = Sha256::digest(file)
             .iter()
             .map(|b| format!("{b:02x}"))
@@ -384,7 +389,10 @@ fn digests_on_a_helper_thread_equal_the_file_and_leave_the_packets_unchanged() {
             match stop {
                 None => {
                     let (pkts, dmg) = collect(&mut r);
-                    assert!(pkts == plain && dmg == plain_damage, "{what}: packets");
+                    assert!(
+                        pkts == plain && dmg == plain_damage,
+                        "{what}: packets, thread {hash_thread}"
+                    );
                 }
                 Some(n) => {
                     for _ in 0..n {
@@ -396,7 +404,7 @@ fn digests_on_a_helper_thread_equal_the_file_and_leave_the_packets_unchanged() {
             assert_eq!(
                 (d.size, &d.sha256),
                 (file.len() as u64, &want),
-                "{what}, trickle {trickle}, stop {stop:?}"
+                "{what}, trickle {trickle}, stop {stop:?}, thread {hash_thread}"
             );
         }
     }

@@ -1151,3 +1151,57 @@ fn a_run_at_the_thread_limit_gives_the_same_output() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--no-digest` leaves out exactly each input's size and SHA-256: every other part of the
+/// report (and of the flows document) is the same as with them.
+#[test]
+fn no_digest_leaves_out_size_and_sha256_and_nothing_else() {
+    // Without the command line (which names the flag) and the two fields, equal.
+    fn strip(mut v: Value, inputs: &[&str]) -> Value {
+        let mut at = &mut v;
+        for k in inputs {
+            at = &mut at[*k];
+        }
+        at.as_object_mut().unwrap().remove("command_line");
+        for i in at["inputs"].as_array_mut().unwrap() {
+            let i = i.as_object_mut().unwrap();
+            assert!(i.remove("size").is_some() && i.remove("sha256").is_some());
+        }
+        v
+    }
+    let size = std::fs::metadata(sample()).unwrap().len();
+    for (cmd, path) in [
+        (
+            vec!["analyze", "--ruleset", SITE, "--format", "json"],
+            vec!["summary"],
+        ),
+        (vec!["flows", "--format", "json"], vec![]),
+    ] {
+        for threads in ["1", "2"] {
+            let doc = |extra: &[&str]| {
+                json(&run(flowcli()
+                    .current_dir(repo_root())
+                    .args(&cmd)
+                    .args(["-q", "--threads", threads])
+                    .args(extra)
+                    .arg(sample())))
+            };
+            let (with, without) = (doc(&[]), doc(&["--no-digest"]));
+            let at = |v: &Value, k: &str| {
+                let mut x = v;
+                for p in &path {
+                    x = &x[*p];
+                }
+                x["inputs"][0][k].clone()
+            };
+            assert_eq!(at(&with, "size").as_u64(), Some(size), "{cmd:?}");
+            assert_eq!(at(&with, "sha256").as_str().map(str::len), Some(64));
+            assert!(at(&without, "size").is_null() && at(&without, "sha256").is_null());
+            assert_eq!(
+                strip(with, &path),
+                strip(without, &path),
+                "{cmd:?} -j {threads}"
+            );
+        }
+    }
+}

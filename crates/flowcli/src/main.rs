@@ -307,6 +307,10 @@ struct FlowsArgs {
     /// inputs and command line give a byte-identical document.
     #[arg(long)]
     generated_at: bool,
+    /// Leave out each input's size and SHA-256 from the JSON document (`size` and `sha256`
+    /// are null); the other formats carry none.
+    #[arg(long)]
+    no_digest: bool,
     #[command(flatten)]
     flow: FlowOpts,
     /// No per-input accounting lines on stderr (warnings and errors are still printed).
@@ -640,7 +644,10 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
     writer.set_threads(args.flow.cores());
     let mut summaries: Vec<InputSummary> = Vec::new();
     // The JSON document names each input's SHA-256; the streams carry only flows.
-    let open = match args.flow.open_options(matches!(format, FlowFormat::Json)) {
+    let open = match args
+        .flow
+        .open_options(matches!(format, FlowFormat::Json) && !args.no_digest)
+    {
         Ok(o) => o,
         Err(m) => {
             eprintln!("flowcli: {m}");

@@ -1101,7 +1101,9 @@ fn a_run_at_the_thread_limit_gives_the_same_output() {
         !sh.status.success() || !sh.stderr.is_empty(),
         "the process limit did not bite: {sh:?}"
     );
-    let analyze_json = |input| {
+    // One hashed input: on two threads, a worker and the hash's helper; on three, split
+    // over two threads as well.
+    let analyze_json = |input, j| {
         [
             "analyze",
             "-q",
@@ -1110,13 +1112,15 @@ fn a_run_at_the_thread_limit_gives_the_same_output() {
             "--format",
             "json",
             "-j",
-            "2",
+            j,
             input,
         ]
     };
     for args in [
-        &analyze_json("inputs/a.pcap")[..],
-        &analyze_json("inputs/many.pcap"),
+        &analyze_json("inputs/a.pcap", "2")[..],
+        &analyze_json("inputs/a.pcap", "3"),
+        &analyze_json("inputs/many.pcap", "2"),
+        &analyze_json("inputs/many.pcap", "3"),
         &[
             "analyze",
             "-q",

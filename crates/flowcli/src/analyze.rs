@@ -397,7 +397,7 @@ pub(crate) fn judge_inputs<'r>(
     let mut inputs: Vec<AnalysedInput> = Vec::new();
     let mut files: Vec<String> = Vec::new();
     let threads = flow.threads(specs.len());
-    let split = flow.split(specs.len());
+    let split = flow.split(specs.len(), open.hash);
     let open = &flow.open_for(open, specs.len());
     let ui = progress::start(specs, quiet);
     if let Some(u) = &ui {

@@ -99,7 +99,8 @@ pub(crate) fn run(args: CaptureArgs) -> io::Result<u8> {
             }
         };
     let window = Duration::from_secs_f64(args.window);
-    let split = args.flow.split(1);
+    // A live capture is not hashed.
+    let split = args.flow.split(1, false);
     let mut start = Instant::now();
     let mut any_findings = false;
     let mut n = 0u64;

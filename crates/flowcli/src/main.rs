@@ -390,10 +390,12 @@ pub(crate) struct FlowOpts {
     /// Cores used by `flows`, `analyze`, `query`, `extract` and `capture` (default: every
     /// core). Results are the same as with one: inputs without flow
     /// exports run in parallel and are merged in input order; inputs with flow exports
-    /// (whose templates carry over from input to input) run in order. With at least twice
-    /// as many cores as inputs, `flows`, `analyze`, `query` and `capture` give each input
-    /// two threads (one reads and decodes, the other assembles flows and judges them); a core still
-    /// spare computes the inputs' SHA-256 alongside. `-j 1` uses one core.
+    /// (whose templates carry over from input to input) run in order. With more cores than
+    /// inputs, a spare core computes each input's SHA-256 (`analyze`, `flows --format
+    /// json`) alongside; with cores left after that (at least twice as many as inputs
+    /// without hashing), `flows`, `analyze`, `query` and `capture` give each input two
+    /// threads (one reads and decodes, the other assembles flows and judges them). `-j 1`
+    /// uses one core.
     #[arg(long, short = 'j', value_name = "N")]
     threads: Option<usize>,
 }
@@ -481,15 +483,16 @@ impl FlowOpts {
     }
 
     /// Whether each input gets two threads (decoding on one, flows and judging on the
-    /// other): when there are at least twice as many cores as inputs.
-    pub(crate) fn split(&self, inputs: usize) -> bool {
-        self.cores() >= 2 * inputs.max(1)
+    /// other): when every input has two cores, or three when its SHA-256 is computed
+    /// (`hashed`): the hash's helper thread ([`FlowOpts::open_for`]) comes first. One
+    /// hashed input split on two cores made three busy threads share them, about 10 %
+    /// slower than its worker and helper alone (benches/README.md, twelfth session).
+    pub(crate) fn split(&self, inputs: usize, hashed: bool) -> bool {
+        self.cores() >= (2 + usize::from(hashed)) * inputs.max(1)
     }
 
     /// `open` for a run over `inputs` inputs: inputs are hashed on a helper thread only when
     /// a core is left over once every input has its worker (`--threads 1` uses one core).
-    /// An input split over two threads ([`FlowOpts::split`]) still gets the helper: its
-    /// reading thread is the busier of the two, and the helper takes the SHA-256 off it.
     pub(crate) fn open_for(&self, open: &OpenOptions, inputs: usize) -> OpenOptions {
         OpenOptions {
             hash_thread: self.cores() > self.threads(inputs),
@@ -658,7 +661,7 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
         return Ok(EXIT_INPUT);
     };
     let threads = args.flow.threads(specs.len());
-    let split = args.flow.split(specs.len());
+    let split = args.flow.split(specs.len(), open.hash);
     let open = args.flow.open_for(&open, specs.len());
     let ui = progress::start(&specs, args.quiet);
     pipeline = progress::with_progress(pipeline, &ui);

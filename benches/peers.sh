@@ -39,9 +39,9 @@ SMALL=$D/imix-100000-5000.pcap
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 # Warm, and cached the way a first read from disk caches a file: dropped from the page cache,
-# then read once. How a file came into the cache matters: the generator's file, cached as it
-# was written, cost the kernel about twice as much per `read` (cat 64 against 30 ms CPU, and
-# `flows -j 1` 222 against 168 ms; see benches/README.md).
+# then read once. How a file sits in the cache matters, and drifts: the same file, as the
+# machine had left it in the cache, cost the kernel about twice as much per `read` (cat 64
+# against 30 ms CPU, and `flows -j 1` 222 against 168 ms; see benches/README.md).
 recache() {
     for f in "$@"; do dd if="$f" iflag=nocache count=0 status=none; done
     cat "$@" >/dev/null

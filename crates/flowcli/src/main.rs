@@ -485,8 +485,8 @@ impl FlowOpts {
     /// Whether each input gets two threads (decoding on one, flows and judging on the
     /// other): when every input has two cores, or three when its SHA-256 is computed
     /// (`hashed`): the hash's helper thread ([`FlowOpts::open_for`]) comes first. One
-    /// hashed input split on two cores made three busy threads share them, about 10 %
-    /// slower than its worker and helper alone (benches/README.md, twelfth session).
+    /// hashed input split on two cores made three busy threads share them, 8–20 % slower
+    /// than its worker and helper alone (benches/README.md, twelfth session).
     pub(crate) fn split(&self, inputs: usize, hashed: bool) -> bool {
         self.cores() >= (2 + usize::from(hashed)) * inputs.max(1)
     }

@@ -8,6 +8,14 @@ mkdir -p corpus/capture corpus/threaded corpus/hashed corpus/judged corpus/expor
 cp "$shared"/pcap/* "$shared"/pcapng/* "$shared"/netflow/* ../samples/*.pcap corpus/capture/
 cp corpus/capture/* corpus/threaded/
 cp corpus/capture/* corpus/hashed/
+# Compressed inputs (whole, and cut inside the compressed stream): read through the
+# decompressing helper thread or not (`hashed`), and every path of `capture`.
+for z in "gzip -c" "zstd -q -c"; do
+  ext=${z%% *}
+  $z ../samples/ome-city-sample.pcap > "corpus/hashed/sample.$ext"
+  head -c $(( $(stat -c %s "corpus/hashed/sample.$ext") / 2 )) "corpus/hashed/sample.$ext" > "corpus/hashed/sample-cut.$ext"
+  cp "corpus/hashed/sample.$ext" "corpus/hashed/sample-cut.$ext" corpus/capture/
+done
 cp corpus/capture/* corpus/judged/
 # export_datagram: one frame per raw dump: a kind byte (0 v5, 1 v9, 2 IPFIX, 3 sFlow),
 # a 2-byte length, the datagram.

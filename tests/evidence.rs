@@ -969,6 +969,74 @@ fn syn_scan_of(ids: impl IntoIterator<Item = u32>, us: impl Fn(u32) -> u32) -> V
     f
 }
 
+/// `data` gzip-compressed.
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut e, data).unwrap();
+    e.finish().unwrap()
+}
+
+/// A compressed input is decompressed on a helper thread when it has a second core: the
+/// report, the warnings and the exit status are those of one thread, for a whole file and
+/// for one cut short (its packets before the cut, then damage), and the digest is still
+/// that of the stored (compressed) bytes.
+#[test]
+fn a_compressed_input_gives_the_same_report_on_any_threads() {
+    let dir = temp_dir("compressed-threads");
+    // About 1.4 MB: several of the helper's buffers.
+    let plain = syn_scan(20_000);
+    let gz = gzip(&plain);
+    let whole = dir.join("scan.pcap.gz");
+    let cut = dir.join("cut.pcap.gz");
+    std::fs::write(&whole, &gz).unwrap();
+    std::fs::write(&cut, &gz[..gz.len() * 2 / 3]).unwrap();
+    for (input, size) in [(&whole, gz.len()), (&cut, gz.len() * 2 / 3)] {
+        let run_with = |args: &[&str], j: &str| {
+            let o = run(flowcli()
+                .current_dir(repo_root())
+                .args(args)
+                .args(["-q", "-j", j])
+                .arg(input));
+            (
+                o.status.code(),
+                o.stdout,
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        };
+        let analyze = ["analyze", "--ruleset", SITE, "--format", "json"];
+        let report = |j| {
+            let (code, out, err) = run_with(&analyze, j);
+            let mut v: Value = serde_json::from_slice(&out).unwrap();
+            v["summary"]["command_line"].take();
+            (code, v, err)
+        };
+        let one = report("1");
+        let input_doc = &one.1["summary"]["inputs"][0];
+        assert_eq!(input_doc["size"].as_u64(), Some(size as u64), "{input:?}");
+        assert_eq!(input_doc["damage"].is_null(), input == &whole, "{input:?}");
+        let findings = one.1["findings"].as_array().unwrap().len();
+        if input == &whole {
+            assert_eq!(one.0, Some(1), "findings: {}", one.2);
+            assert!(findings > 1000, "{findings}");
+        } else {
+            assert!(
+                one.2.contains("cut.pcap.gz"),
+                "a warning names the file: {}",
+                one.2
+            );
+            assert!(findings > 100, "the packets before the cut: {findings}");
+        }
+        for j in ["2", "3"] {
+            assert!(report(j) == one, "{input:?} -j {j}");
+        }
+        let flows = ["flows", "--format", "ndjson"];
+        let one = run_with(&flows, "1");
+        assert!(one.1.len() > 100_000);
+        assert!(run_with(&flows, "2") == one, "{input:?}: flows -j 2");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// More distinct findings than a run keeps apart (`--max-findings`): which ones are
 /// listed and which counted together in their rule's overflow finding depends on the
 /// order they opened in. A directory judged on several threads lists the same ones as on
@@ -1071,6 +1139,8 @@ fn a_run_at_the_thread_limit_gives_the_same_output() {
     // 6 000 flows still held when the input ends, which two threads judge together
     // (the helper then cannot start).
     std::fs::write(dir.join("inputs/many.pcap"), syn_scan(6000)).unwrap();
+    // Decompressed on a helper thread when one can start.
+    std::fs::write(dir.join("inputs/many.pcap.gz"), gzip(&syn_scan(6000))).unwrap();
     for p in [dir.clone(), dir.join("rulesets"), dir.join("inputs")] {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
         for e in std::fs::read_dir(&p).unwrap() {
@@ -1121,6 +1191,17 @@ fn a_run_at_the_thread_limit_gives_the_same_output() {
         &analyze_json("inputs/a.pcap", "3"),
         &analyze_json("inputs/many.pcap", "2"),
         &analyze_json("inputs/many.pcap", "3"),
+        &analyze_json("inputs/many.pcap.gz", "2"),
+        &analyze_json("inputs/many.pcap.gz", "3"),
+        &[
+            "flows",
+            "-q",
+            "--format",
+            "ndjson",
+            "-j",
+            "2",
+            "inputs/many.pcap.gz",
+        ],
         &[
             "analyze",
             "-q",

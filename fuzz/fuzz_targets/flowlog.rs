@@ -32,6 +32,7 @@ fuzz_target!(|data: &[u8]| {
     let opts = OpenOptions {
         hash: false,
         hash_thread: false,
+        inflate_thread: false,
         columns,
     };
     let Ok(mut r) =

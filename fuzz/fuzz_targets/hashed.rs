@@ -1,6 +1,6 @@
 //! Any bytes as an input file, read twice: plainly, and hashed, on a helper thread or
 //! inline (by the input's length; a plain pcap or pcapng is hashed from the reader's own
-//! buffers either way). The packets and the damage must be the same, and the digest must
+//! buffers either way), a compressed one decompressed on a helper thread or not. The packets and the damage must be the same, and the digest must
 //! be the SHA-256 and size of the bytes.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
@@ -33,6 +33,8 @@ fuzz_target!(|data: &[u8]| {
         hash: true,
         // Both ways meet both odd and even lengths (below).
         hash_thread: data.len() % 4 < 2,
+        // A compressed input decompressed on a helper thread, or not: each with both.
+        inflate_thread: data.len() % 8 >= 4,
         columns: None,
     };
     let hashed = CaptureReader::from_reader_opts(

@@ -394,7 +394,8 @@ pub(crate) struct FlowOpts {
     /// inputs, a spare core computes each input's SHA-256 (`analyze`, `flows --format
     /// json`) alongside; with cores left after that (at least twice as many as inputs
     /// without hashing), `flows`, `analyze`, `query` and `capture` give each input two
-    /// threads (one reads and decodes, the other assembles flows and judges them). `-j 1`
+    /// threads (one reads and decodes, the other assembles flows and judges them); a gzip
+    /// or zstd input with a second core is decompressed on a helper thread instead. `-j 1`
     /// uses one core.
     #[arg(long, short = 'j', value_name = "N")]
     threads: Option<usize>,
@@ -432,6 +433,7 @@ impl FlowOpts {
         Ok(OpenOptions {
             hash,
             hash_thread: false,
+            inflate_thread: false,
             columns,
         })
     }
@@ -483,19 +485,26 @@ impl FlowOpts {
     }
 
     /// Whether each input gets two threads (decoding on one, flows and judging on the
-    /// other): when every input has two cores, or three when its SHA-256 is computed
-    /// (`hashed`): the hash's helper thread ([`FlowOpts::open_for`]) comes first. One
-    /// hashed input split on two cores made three busy threads share them, 8–20 % slower
-    /// than its worker and helper alone (benches/README.md, twelfth session).
-    pub(crate) fn split(&self, inputs: usize, hashed: bool) -> bool {
-        self.cores() >= (2 + usize::from(hashed)) * inputs.max(1)
+    /// other): when every input has two cores, or three when a helper thread comes first:
+    /// the hash's, when its SHA-256 is computed (`hashed`), or the one that decompresses it
+    /// ([`FlowOpts::open_for`]). One hashed input split on two cores made three busy
+    /// threads share them, 8–20 % slower than its worker and helper alone
+    /// (benches/README.md, twelfth session).
+    pub(crate) fn split(&self, inputs: usize, hashed: bool) -> Split {
+        let cores = |n: usize| self.cores() >= n * inputs.max(1);
+        Split {
+            plain: cores(2 + usize::from(hashed)),
+            inflating: cores(3),
+        }
     }
 
     /// `open` for a run over `inputs` inputs: inputs are hashed on a helper thread only when
-    /// a core is left over once every input has its worker (`--threads 1` uses one core).
+    /// a core is left over once every input has its worker (`--threads 1` uses one core),
+    /// and a compressed input is decompressed on one when every input has a second core.
     pub(crate) fn open_for(&self, open: &OpenOptions, inputs: usize) -> OpenOptions {
         OpenOptions {
             hash_thread: self.cores() > self.threads(inputs),
+            inflate_thread: self.cores() >= 2 * inputs.max(1),
             ..open.clone()
         }
     }
@@ -1014,15 +1023,29 @@ pub(crate) fn text_table(names: &[String], rows: &[Vec<String>], width: Option<u
     out
 }
 
-/// Runs one input through `pipeline` on this thread, or on two when `split` (the records
-/// reach `out` in the same order either way).
+/// Whether an input is run on two threads ([`FlowOpts::split`]), by how it is read.
+#[derive(Clone, Copy)]
+pub(crate) struct Split {
+    /// Read on the worker's thread (the hash's helper aside).
+    plain: bool,
+    /// Decompressed on a helper thread ([`CaptureReader::inflates_ahead`]).
+    inflating: bool,
+}
+
+/// Runs one input through `pipeline` on this thread, or on two when `split` says so for
+/// how it is read (the records reach `out` in the same order either way).
 pub(crate) fn run_input(
     pipeline: &mut Pipeline,
     reader: &mut CaptureReader,
     id: u32,
-    split: bool,
+    split: Split,
     out: &mut (impl FlowSink + Send),
 ) -> InputSummary {
+    let split = if reader.inflates_ahead() {
+        split.inflating
+    } else {
+        split.plain
+    };
     if split {
         pipeline.run_threaded(reader, id, out)
     } else {

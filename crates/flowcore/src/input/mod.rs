@@ -5,6 +5,7 @@
 //! Damage after a valid file header ends the stream with a [`Damage`] (everything before it
 //! has been delivered); a file whose header is unusable fails to open with an [`InputError`].
 
+mod ahead;
 pub mod export;
 pub mod flowlog;
 #[cfg(feature = "frame")]
@@ -171,6 +172,11 @@ pub struct OpenOptions {
     /// helper reads, a copy of every chunk); otherwise the reading thread hashes.
     /// Worth it when a core would otherwise idle (fewer inputs than cores).
     pub hash_thread: bool,
+    /// Decompress a gzip or zstd input on a helper thread, which also reads the stored
+    /// bytes (and hands them to the hash): the packet path then only copies decompressed
+    /// buffers. Worth it when the input has a core of its own besides its worker; no
+    /// effect on uncompressed inputs.
+    pub inflate_thread: bool,
     /// Column map for delimited flow logs (and Parquet tables) that are not in a format
     /// recognised by itself.
     pub columns: Option<flowlog::ColumnMap>,
@@ -418,6 +424,8 @@ pub struct CaptureReader {
     raw: Option<Arc<Mutex<Raw>>>,
     /// The stream hashes what it reads ([`RawTap`]): the digest reads it to its end.
     tapped: bool,
+    /// Decompressed on a helper thread ([`OpenOptions::inflate_thread`]).
+    ahead: bool,
 }
 
 impl fmt::Debug for CaptureReader {
@@ -452,6 +460,7 @@ impl CaptureReader {
             &OpenOptions {
                 hash,
                 hash_thread: true,
+                inflate_thread: false,
                 columns: None,
             },
         )
@@ -482,6 +491,7 @@ impl CaptureReader {
             &OpenOptions {
                 hash: true,
                 hash_thread: true,
+                inflate_thread: false,
                 columns: None,
             },
         )
@@ -493,28 +503,35 @@ impl CaptureReader {
         reader: Box<dyn Read + Send>,
         opts: &OpenOptions,
     ) -> Result<Self, InputError> {
+        let ahead = opts.inflate_thread;
         if !opts.hash {
-            return Self::from_reader_inner(name, reader, opts.columns.as_ref());
+            return Self::from_reader_tapped(name, reader, opts.columns.as_ref(), None, ahead);
         }
-        let hasher = BackgroundSha256::new(opts.hash_thread);
         // A plain capture is hashed from the stream's own buffers, not from copies.
         let (magic, reader) = sniff(reader).map_err(|source| InputError::Io {
             path: name.clone(),
             source,
         })?;
-        if let Detected::Capture(CaptureFormat::Pcap | CaptureFormat::Pcapng) = detect(&magic) {
-            let raw = Arc::new(Mutex::new(Raw {
-                reader: Box::new(io::empty()),
-                hasher,
-                bytes: 0,
-            }));
-            let tap: Box<dyn stream::Tap> = Box::new(RawTap(raw.clone()));
-            let mut r = Self::from_reader_tapped(name, reader, opts.columns.as_ref(), Some(tap))?;
-            r.raw = Some(raw);
-            r.tapped = true;
-            return Ok(r);
+        match detect(&magic) {
+            Detected::Capture(CaptureFormat::Pcap | CaptureFormat::Pcapng) => {
+                let raw = Arc::new(Mutex::new(Raw {
+                    reader: Box::new(io::empty()),
+                    hasher: BackgroundSha256::new(opts.hash_thread),
+                    bytes: 0,
+                }));
+                let tap: Box<dyn stream::Tap> = Box::new(RawTap(raw.clone()));
+                let columns = opts.columns.as_ref();
+                let mut r = Self::from_reader_tapped(name, reader, columns, Some(tap), false)?;
+                r.raw = Some(raw);
+                r.tapped = true;
+                Ok(r)
+            }
+            // With an inflating thread too: inflating is the slowest stage, and a gzip of
+            // encrypted traffic hardly shrinks, so the hash has a thread of its own.
+            _ => {
+                Self::from_reader_teed(name, reader, opts, BackgroundSha256::new(opts.hash_thread))
+            }
         }
-        Self::from_reader_teed(name, reader, opts, hasher)
     }
 
     /// Reads an input through a [`Tee`] into `hasher`.
@@ -529,8 +546,9 @@ impl CaptureReader {
             hasher,
             bytes: 0,
         }));
+        let tee = Box::new(Tee(raw.clone()));
         let mut r =
-            Self::from_reader_inner(name, Box::new(Tee(raw.clone())), opts.columns.as_ref())?;
+            Self::from_reader_tapped(name, tee, opts.columns.as_ref(), None, opts.inflate_thread)?;
         r.raw = Some(raw);
         Ok(r)
     }
@@ -586,16 +604,19 @@ impl CaptureReader {
         reader: Box<dyn Read + Send>,
         columns: Option<&flowlog::ColumnMap>,
     ) -> Result<Self, InputError> {
-        Self::from_reader_tapped(name, reader, columns, None)
+        Self::from_reader_tapped(name, reader, columns, None, false)
     }
 
     /// [`CaptureReader::from_reader_inner`]; a pcap or pcapng stream shows what it reads to
-    /// `tap`. Callers give a tap only for a stream sniffed as one of those, uncompressed.
+    /// `tap`. Callers give a tap only for a stream sniffed as one of those, uncompressed. A
+    /// compressed stream is decompressed on a helper thread when `ahead` is set (and one
+    /// can be started).
     fn from_reader_tapped(
         name: String,
         reader: Box<dyn Read + Send>,
         columns: Option<&flowlog::ColumnMap>,
         mut tap: Option<Box<dyn stream::Tap>>,
+        ahead: bool,
     ) -> Result<Self, InputError> {
         let stream = |reader, tap: &mut Option<Box<dyn stream::Tap>>| match tap.take() {
             Some(t) => ByteStream::tapped(reader, t),
@@ -607,6 +628,7 @@ impl CaptureReader {
         };
         let (mut magic, mut reader) = sniff(reader).map_err(io_err)?;
         let mut compression = Compression::None;
+        let mut inflating = false;
         let mut detected = detect(&magic);
         if let Detected::Compressed(c) = detected {
             compression = c;
@@ -617,6 +639,16 @@ impl CaptureReader {
                 }
                 Compression::None => reader,
             };
+            // In the same chunks on one thread or two: a damaged stream fails at the same
+            // byte either way.
+            let chunks = if ahead {
+                ahead::Chunks::spawn("flowcore-inflate", reader)
+                    .unwrap_or_else(ahead::Chunks::inline)
+            } else {
+                ahead::Chunks::inline(reader)
+            };
+            inflating = chunks.on_thread();
+            reader = Box::new(chunks);
             let (m, r) = sniff(reader).map_err(|source| InputError::Format {
                 path: name.clone(),
                 offset: 0,
@@ -701,6 +733,7 @@ impl CaptureReader {
             compression,
             raw: None,
             tapped: false,
+            ahead: inflating,
         })
     }
 
@@ -717,6 +750,7 @@ impl CaptureReader {
             compression: Compression::None,
             raw: None,
             tapped: false,
+            ahead: false,
         })
     }
 
@@ -752,6 +786,12 @@ impl CaptureReader {
     /// The compression it was wrapped in.
     pub fn compression(&self) -> Compression {
         self.compression
+    }
+
+    /// Whether it is decompressed on a helper thread ([`OpenOptions::inflate_thread`]):
+    /// that thread then takes a core of its own.
+    pub fn inflates_ahead(&self) -> bool {
+        self.ahead
     }
 
     /// Link type of a classic pcap file (pcapng has one per interface).

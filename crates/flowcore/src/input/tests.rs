@@ -267,18 +267,52 @@ fn compressed_inputs_are_unwrapped() {
     gz.write_all(&plain).unwrap();
     let gz = gz.finish().unwrap();
     let zs = zstd::stream::encode_all(&plain[..], 1).unwrap();
+    let ahead = |bytes: Vec<u8>| {
+        let opts = OpenOptions {
+            inflate_thread: true,
+            ..OpenOptions::default()
+        };
+        CaptureReader::from_reader_opts("test".into(), Box::new(io::Cursor::new(bytes)), &opts)
+    };
     for (bytes, c) in [(gz.clone(), Compression::Gzip), (zs, Compression::Zstd)] {
-        let mut r = reader(bytes).unwrap();
+        let mut r = reader(bytes.clone()).unwrap();
         assert_eq!(r.compression(), c);
+        assert!(!r.inflates_ahead());
         let (pkts, dmg) = collect(&mut r);
         assert!(dmg.is_none());
         assert_eq!(pkts.len(), 2);
+        // Decompressed on a helper thread: the same packets.
+        let mut r = ahead(bytes).unwrap();
+        assert_eq!((r.compression(), r.inflates_ahead()), (c, true));
+        assert_eq!(collect(&mut r), (pkts, dmg));
     }
-    // A gzip cut short: the complete records before the cut survive, then damage.
+    // A plain file has nothing to decompress.
+    assert!(!ahead(plain.clone()).unwrap().inflates_ahead());
+    // A gzip cut short: the complete records before the cut survive, then damage; the
+    // same with the helper thread.
     let cut = gz[..gz.len() - 12].to_vec();
-    let (pkts, dmg) = collect(&mut reader(cut).unwrap());
+    let (pkts, dmg) = collect(&mut reader(cut.clone()).unwrap());
     assert!(pkts.len() <= 2);
     assert!(dmg.is_some() || pkts.len() == 2);
+    assert_eq!(collect(&mut ahead(cut).unwrap()), (pkts, dmg));
+    // A zstd frame whose checksum is wrong: the failure shows only once the frame is read
+    // to its end, so where it falls depends on how much is read at a time. One thread or
+    // two: the same outcome (found by the `hashed` fuzz target).
+    let mut e = zstd::stream::Encoder::new(Vec::new(), 1).unwrap();
+    e.include_checksum(true).unwrap();
+    e.write_all(&plain).unwrap();
+    let mut bad = e.finish().unwrap();
+    *bad.last_mut().unwrap() ^= 0xff;
+    let outcome = |r: Result<CaptureReader, InputError>| match r {
+        Ok(mut r) => Ok(collect(&mut r)),
+        Err(e) => Err(e.to_string()),
+    };
+    let direct = outcome(reader(bad.clone()));
+    assert!(
+        matches!(&direct, Err(e) if e.contains("checksum")),
+        "{direct:?}"
+    );
+    assert_eq!(outcome(ahead(bad)), direct);
 }
 
 #[test]
@@ -295,7 +329,7 @@ fn digest_covers_the_whole_input_even_after_damage() {
         let opts = OpenOptions {
             hash: true,
             hash_thread,
-            columns: None,
+            ..OpenOptions::default()
         };
         let mut r = CaptureReader::from_reader_opts(
             "t".into(),
@@ -353,20 +387,31 @@ fn digests_from_the_streams_buffers_equal_the_file_and_leave_the_packets_unchang
         io::Write::write_all(&mut e, &pcap).unwrap();
         e.finish().unwrap()
     };
+    let zst = zstd::stream::encode_all(&pcapng[..], 1).unwrap();
+    // Cut inside the compressed data: packets, then damage, then the digest of it all.
+    let gz_cut = gz[..gz.len() * 2 / 3].to_vec();
     assert!(pcap.len() > 4 << 20, "several buffers: {}", pcap.len());
-    for (what, file, hash_thread) in [
-        ("pcap", &pcap, true),
-        ("pcapng", &pcapng, true),
-        ("damaged", &damaged, true),
-        ("gzip", &gz, true),
-        ("pcap", &pcap, false),
-        ("pcapng", &pcapng, false),
-        ("damaged", &damaged, false),
-        ("gzip", &gz, false),
+    // (what, file, hash thread, inflate thread)
+    for (what, file, hash_thread, inflate) in [
+        ("pcap", &pcap, true, false),
+        ("pcapng", &pcapng, true, false),
+        ("damaged", &damaged, true, false),
+        ("gzip", &gz, true, false),
+        ("pcap", &pcap, false, false),
+        ("pcapng", &pcapng, false, false),
+        ("damaged", &damaged, false, false),
+        ("gzip", &gz, false, false),
+        ("gzip", &gz, true, true),
+        ("gzip cut", &gz_cut, true, true),
+        ("gzip cut", &gz_cut, false, false),
+        ("zstd", &zst, true, true),
+        ("zstd", &zst, false, true),
+        ("pcap", &pcap, true, true),
     ] {
         let opts = OpenOptions {
             hash: true,
             hash_thread,
+            inflate_thread: inflate,
             columns: None,
         };
         let want = Sha256::digest(file)
@@ -386,12 +431,14 @@ fn digests_from_the_streams_buffers_equal_the_file_and_leave_the_packets_unchang
                 Box::new(io::Cursor::new(file.clone()))
             };
             let mut r = CaptureReader::from_reader_opts("t".into(), input, &opts).unwrap();
+            let compressed = r.compression() != Compression::None;
+            assert_eq!(r.inflates_ahead(), inflate && compressed, "{what}");
             match stop {
                 None => {
                     let (pkts, dmg) = collect(&mut r);
                     assert!(
                         pkts == plain && dmg == plain_damage,
-                        "{what}: packets, thread {hash_thread}"
+                        "{what}: packets, thread {hash_thread}, inflate {inflate}"
                     );
                 }
                 Some(n) => {
@@ -404,7 +451,7 @@ fn digests_from_the_streams_buffers_equal_the_file_and_leave_the_packets_unchang
             assert_eq!(
                 (d.size, &d.sha256),
                 (file.len() as u64, &want),
-                "{what}, trickle {trickle}, stop {stop:?}, thread {hash_thread}"
+                "{what}, trickle {trickle}, stop {stop:?}, thread {hash_thread}, inflate {inflate}"
             );
         }
     }

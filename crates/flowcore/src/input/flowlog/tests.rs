@@ -8,6 +8,7 @@ fn open(text: &str, columns: Option<ColumnMap>) -> CaptureReader {
         &OpenOptions {
             hash: false,
             hash_thread: false,
+            inflate_thread: false,
             columns,
         },
     )

@@ -14,12 +14,13 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use serde_json::Value;
-
 use super::export::{ExportKind, ExportRecord, ExportWarning, BLANK};
 use super::stream::ByteStream;
 use super::Damage;
 use crate::time::{parse_log_time, TimestampNs, NS_PER_SEC};
+
+mod json;
+use json::J;
 
 /// Longest line read; longer ones are skipped with a warning.
 pub const MAX_LINE: usize = 1 << 20;
@@ -341,7 +342,7 @@ pub fn detect(head: &[u8], map: Option<&ColumnMap>) -> Option<LogFormat> {
         return Some(LogFormat::ZeekTsv);
     }
     if first.starts_with('{') {
-        let v: Value = serde_json::from_str(first).ok()?;
+        let v = J::parse(first).ok()?;
         if v.get("event_type").is_some() {
             return Some(LogFormat::SuricataEve);
         }
@@ -624,19 +625,17 @@ impl LogReader {
                         None => Err("no header".to_string()),
                     }
                 }
-                LogFormat::ZeekJson | LogFormat::SuricataEve => {
-                    match serde_json::from_str::<Value>(text) {
-                        Err(e) => Err(format!("not JSON: {e}")),
-                        Ok(v) if self.format == LogFormat::ZeekJson => zeek_json(&v),
-                        Ok(v) => match v.get("event_type").and_then(Value::as_str) {
-                            Some("flow") => eve_flow(&v),
-                            _ => {
-                                self.other_lines += 1;
-                                continue;
-                            }
-                        },
-                    }
-                }
+                LogFormat::ZeekJson | LogFormat::SuricataEve => match J::parse(text) {
+                    Err(e) => Err(format!("not JSON: {e}")),
+                    Ok(v) if self.format == LogFormat::ZeekJson => zeek_json(&v),
+                    Ok(v) => match v.get("event_type").and_then(J::as_str) {
+                        Some("flow") => eve_flow(&v),
+                        _ => {
+                            self.other_lines += 1;
+                            continue;
+                        }
+                    },
+                },
             };
             return match r {
                 Ok(mut rec) => {
@@ -908,35 +907,35 @@ fn zeek_columns(h: &[&str]) -> Result<Resolved, String> {
     Ok(c)
 }
 
-fn jstr<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
-    v.get(k).and_then(Value::as_str)
+fn jstr<'a>(v: &'a J, k: &str) -> Option<&'a str> {
+    v.get(k).and_then(J::as_str)
 }
 
-fn ju64(v: &Value, k: &str) -> Option<u64> {
+fn ju64(v: &J, k: &str) -> Option<u64> {
     match v.get(k)? {
-        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().map(|x| x as u64)),
-        Value::String(s) => s.parse().ok(),
+        J::Num(n) => n.as_u64().or_else(|| n.as_f64().map(|x| x as u64)),
+        J::Str(s) => s.parse().ok(),
         _ => None,
     }
 }
 
-fn jaddr(v: &Value, k: &str) -> Result<IpAddr, String> {
+fn jaddr(v: &J, k: &str) -> Result<IpAddr, String> {
     let s = jstr(v, k).ok_or_else(|| format!("no {k}"))?;
     s.parse()
         .map_err(|_| format!("{k} {s:?} is not an IP address"))
 }
 
-fn jport(v: &Value, k: &str) -> Result<u16, String> {
+fn jport(v: &J, k: &str) -> Result<u16, String> {
     ju64(v, k).map_or(Ok(0), port)
 }
 
-fn jtime(v: &Value, k: &str) -> Result<TimestampNs, String> {
+fn jtime(v: &J, k: &str) -> Result<TimestampNs, String> {
     match v.get(k) {
-        Some(Value::Number(n)) => {
+        Some(J::Num(n)) => {
             let s = n.to_string();
             parse_log_time(&s, 0).map_err(|e| format!("{k}: {e}"))
         }
-        Some(Value::String(s)) => parse_log_time(s, 0).map_err(|e| format!("{k}: {e}")),
+        Some(J::Str(s)) => parse_log_time(s, 0).map_err(|e| format!("{k}: {e}")),
         _ => Err(format!("no {k}")),
     }
 }
@@ -983,7 +982,7 @@ fn blank(
     }
 }
 
-fn zeek_json(v: &Value) -> Result<ExportRecord, String> {
+fn zeek_json(v: &J) -> Result<ExportRecord, String> {
     let src = jaddr(v, "id.orig_h")?;
     let dst = jaddr(v, "id.resp_h")?;
     let proto = parse_proto(jstr(v, "proto").unwrap_or(""), src.is_ipv6())?;
@@ -993,8 +992,8 @@ fn zeek_json(v: &Value) -> Result<ExportRecord, String> {
     r.dst_port = jport(v, "id.resp_p")?;
     if let Some(d) = v.get("duration") {
         let d = match d {
-            Value::Number(n) => n.to_string(),
-            Value::String(s) => s.clone(),
+            J::Num(n) => n.to_string(),
+            J::Str(s) => s.to_string(),
             _ => String::new(),
         };
         if !d.is_empty() {
@@ -1020,15 +1019,15 @@ fn zeek_json(v: &Value) -> Result<ExportRecord, String> {
     Ok(r)
 }
 
-fn eve_flow(v: &Value) -> Result<ExportRecord, String> {
+fn eve_flow(v: &J) -> Result<ExportRecord, String> {
     let src = jaddr(v, "src_ip")?;
     let dst = jaddr(v, "dest_ip")?;
     let proto = match v.get("proto") {
-        Some(Value::Number(n)) => n
+        Some(J::Num(n)) => n
             .as_u64()
             .and_then(|x| u8::try_from(x).ok())
             .ok_or("bad proto")?,
-        Some(Value::String(s)) => parse_proto(s.trim_start_matches('0'), src.is_ipv6())
+        Some(J::Str(s)) => parse_proto(s.trim_start_matches('0'), src.is_ipv6())
             .or_else(|_| parse_proto(s, src.is_ipv6()))?,
         _ => return Err("no proto".into()),
     };

@@ -228,3 +228,81 @@ fn flowcore_csv_reads_back_as_the_same_findings() {
         .collect();
     assert_eq!(from_csv, from_pcap);
 }
+
+/// A flow log is split over two threads (parsing on one, judging on the other) when it
+/// has two cores, its hash being light next to its parsing: the report, the warnings and
+/// the exit status are those of one thread, for Suricata eve.json and Zeek conn.log, bad
+/// lines included.
+#[test]
+fn a_flow_log_gives_the_same_report_on_one_thread_or_two() {
+    let (mut eve, mut conn) = (String::new(), String::new());
+    conn.push_str("#separator \\x09\n#unset_field\t-\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tduration\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\thistory\n");
+    for i in 0..20_000u32 {
+        let src = format!("10.{}.{}.{}", 1 + i % 3, 10 + (i >> 8) % 16, i % 250 + 1);
+        let dst = format!("10.{}.1.{}", 1 + (i / 3) % 3, i % 7 + 1);
+        let (sp, dp) = (40_000 + i % 20_000, [80, 445, 25, 53][(i % 4) as usize]);
+        let t = 1_795_532_400 + u64::from(i);
+        eve.push_str(&format!(
+            "{{\"timestamp\":\"2026-11-25T00:00:00.000000+0000\",\"event_type\":\"flow\",\"src_ip\":\"{src}\",\"src_port\":{sp},\"dest_ip\":\"{dst}\",\"dest_port\":{dp},\"proto\":\"TCP\",\"flow\":{{\"pkts_toserver\":{},\"pkts_toclient\":2,\"bytes_toserver\":600,\"bytes_toclient\":900,\"start\":{t}.5,\"end\":{t}.9}},\"tcp\":{{\"tcp_flags_ts\":\"1b\",\"tcp_flags_tc\":\"1a\"}}}}\n",
+            i % 9 + 1
+        ));
+        conn.push_str(&format!(
+            "{t}.25\tC{i}\t{src}\t{sp}\t{dst}\t{dp}\ttcp\t0.5\t{}\t600\t2\t900\tShADadFf\n",
+            i % 9 + 1
+        ));
+        if i % 997 == 0 {
+            eve.push_str("{\"event_type\":\"dns\",\"src_ip\":\"10.1.1.1\"}\n{\"event_type\":\"flow\",\"src_ip\":5}\n{not json\n");
+            conn.push_str("1795532400\tbad\tline\n");
+        }
+    }
+    let dir = temp("threads");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text) in [("eve.json", &eve), ("conn.log", &conn)] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let run_with = |args: &[&str], j: &str| {
+            let o = run(flowcli()
+                .current_dir(repo_root())
+                .args(args)
+                .args(["-q", "-j", j])
+                .arg(&path));
+            (
+                o.status.code(),
+                o.stdout,
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        };
+        let analyze = [
+            "analyze",
+            "--ruleset",
+            "rulesets/ome-city.toml",
+            "--format",
+            "json",
+        ];
+        let report = |j| {
+            let (code, out, err) = run_with(&analyze, j);
+            let mut v: Value = serde_json::from_slice(&out).unwrap();
+            v["summary"]["command_line"].take();
+            (code, v, err)
+        };
+        let one = report("1");
+        let input = &one.1["summary"]["inputs"][0];
+        assert_eq!(input["sha256"].as_str().map(str::len), Some(64), "{name}");
+        assert!(
+            input["export_records"].as_u64() >= Some(20_000),
+            "{name}: {input}"
+        );
+        assert!(
+            one.2.contains("warning"),
+            "{name}: the bad lines are reported"
+        );
+        assert!(one.1["findings"].as_array().unwrap().len() > 100, "{name}");
+        for j in ["2", "3"] {
+            assert!(report(j) == one, "{name}: analyze -j {j}");
+        }
+        let flows = ["flows", "--format", "ndjson"];
+        let one = run_with(&flows, "1");
+        assert!(one.1.len() > 100_000, "{name}");
+        assert!(run_with(&flows, "2") == one, "{name}: flows -j 2");
+    }
+}

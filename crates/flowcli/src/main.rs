@@ -12,7 +12,9 @@ use flowcore::filter::Filter;
 use flowcore::flow::FlowRecord;
 use flowcore::flow::{FlowConfig, Timeouts};
 use flowcore::input::flowlog::ColumnMap;
-use flowcore::input::{collect_inputs_noting, CaptureReader, InputError, InputSpec, OpenOptions};
+use flowcore::input::{
+    collect_inputs_noting, CaptureFormat, CaptureReader, InputError, InputSpec, OpenOptions,
+};
 use flowcore::pipeline::{FlowSink, InputSummary, Pipeline};
 use flowcore::report::{FlowFormat, FlowWriter};
 use flowcore::time::NS_PER_SEC;
@@ -388,12 +390,12 @@ pub(crate) struct FlowOpts {
     #[arg(long, value_name = "OFFSET", allow_hyphen_values = true, value_parser = flowcore::input::flowlog::parse_offset)]
     log_offset: Option<i64>,
     /// Cores used by `flows`, `analyze`, `query`, `extract` and `capture` (default: every
-    /// core). Results are the same as with one: inputs without flow
-    /// exports run in parallel and are merged in input order; inputs with flow exports
-    /// (whose templates carry over from input to input) run in order. With more cores than
-    /// inputs, a spare core computes each input's SHA-256 (`analyze`, `flows --format
-    /// json`) alongside; with cores left after that (at least twice as many as inputs
-    /// without hashing), `flows`, `analyze`, `query` and `capture` give each input two
+    /// core). Results are the same as with one: inputs without flow exports run in
+    /// parallel and are merged in input order; inputs with flow exports (whose templates
+    /// carry over from input to input) run in order. With more cores than inputs, a spare
+    /// core computes each input's SHA-256 (`analyze`, `flows --format json`) alongside;
+    /// with cores left after that (at least twice as many as inputs without hashing, or
+    /// for flow logs), `flows`, `analyze`, `query` and `capture` give each input two
     /// threads (one reads and decodes, the other assembles flows and judges them); a gzip
     /// or zstd input with a second core is decompressed on a helper thread instead. `-j 1`
     /// uses one core.
@@ -485,16 +487,17 @@ impl FlowOpts {
     }
 
     /// Whether each input gets two threads (decoding on one, flows and judging on the
-    /// other): when every input has two cores, or three when a helper thread comes first:
-    /// the hash's, when its SHA-256 is computed (`hashed`), or the one that decompresses it
-    /// ([`FlowOpts::open_for`]). One hashed input split on two cores made three busy
-    /// threads share them, 8–20 % slower than its worker and helper alone
-    /// (benches/README.md, twelfth session).
+    /// other): when every input has two cores, or three when a busy helper thread comes
+    /// first ([`run_input`] says which): the hash's for a capture whose SHA-256 is
+    /// computed (`hashed`), or the one that decompresses it ([`FlowOpts::open_for`]). One
+    /// hashed capture split on two cores made three busy threads share them, 8–20 % slower
+    /// than its worker and helper alone (benches/README.md, twelfth session).
     pub(crate) fn split(&self, inputs: usize, hashed: bool) -> Split {
         let cores = |n: usize| self.cores() >= n * inputs.max(1);
         Split {
-            plain: cores(2 + usize::from(hashed)),
-            inflating: cores(3),
+            hashed,
+            two: cores(2),
+            three: cores(3),
         }
     }
 
@@ -1026,10 +1029,12 @@ pub(crate) fn text_table(names: &[String], rows: &[Vec<String>], width: Option<u
 /// Whether an input is run on two threads ([`FlowOpts::split`]), by how it is read.
 #[derive(Clone, Copy)]
 pub(crate) struct Split {
-    /// Read on the worker's thread (the hash's helper aside).
-    plain: bool,
-    /// Decompressed on a helper thread ([`CaptureReader::inflates_ahead`]).
-    inflating: bool,
+    /// The inputs are hashed.
+    hashed: bool,
+    /// Every input has two cores.
+    two: bool,
+    /// Every input has three.
+    three: bool,
 }
 
 /// Runs one input through `pipeline` on this thread, or on two when `split` says so for
@@ -1041,12 +1046,12 @@ pub(crate) fn run_input(
     split: Split,
     out: &mut (impl FlowSink + Send),
 ) -> InputSummary {
-    let split = if reader.inflates_ahead() {
-        split.inflating
-    } else {
-        split.plain
-    };
-    if split {
+    // A helper thread with much to do takes the second core: decompressing, or hashing a
+    // capture (SHA-256 is about half the work of reading one). A flow log's or export
+    // file's hash is light next to parsing its records: its input is split on two.
+    let capture = matches!(reader.format(), CaptureFormat::Pcap | CaptureFormat::Pcapng);
+    let busy_helper = reader.inflates_ahead() || (split.hashed && capture);
+    if (busy_helper && split.three) || (!busy_helper && split.two) {
         pipeline.run_threaded(reader, id, out)
     } else {
         pipeline.run(reader, id, out)

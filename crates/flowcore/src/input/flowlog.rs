@@ -468,7 +468,7 @@ impl LogReader {
     fn next_line(&mut self) -> Result<Option<Line>, Damage> {
         loop {
             let avail = self.stream.available();
-            if let Some(i) = avail[self.scanned..].iter().position(|&b| b == b'\n') {
+            if let Some(i) = memchr::memchr(b'\n', &avail[self.scanned..]) {
                 let len = self.scanned + i;
                 self.scanned = 0;
                 self.line_no += 1;
@@ -486,7 +486,7 @@ impl LogReader {
                 self.line_no += 1;
                 loop {
                     let n = self.stream.available().len();
-                    if let Some(i) = self.stream.available().iter().position(|&b| b == b'\n') {
+                    if let Some(i) = memchr::memchr(b'\n', self.stream.available()) {
                         self.stream.consume(i + 1);
                         break;
                     }

@@ -337,3 +337,22 @@ fn counts_must_be_counts() {
         "{bad:?}"
     );
 }
+
+#[test]
+fn split_on_cuts_where_str_split_does() {
+    for line in [
+        "",
+        "\t",
+        "a",
+        "a\tb",
+        "\ta\t\tb\t",
+        "日本\t語\t\tカ",
+        "x,\"y,z\",",
+        ",,,",
+    ] {
+        for sep in [b'\t', b','] {
+            let want: Vec<&str> = line.split(sep as char).collect();
+            assert_eq!(split_on(line, sep), want, "{line:?} {sep}");
+        }
+    }
+}

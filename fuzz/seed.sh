@@ -42,6 +42,9 @@ cp ../rulesets/*.toml corpus/ruleset/
 mkdir -p corpus/flowlog
 printf '\x011300475168.853899\tC1\t141.142.220.118\t43927\t141.142.2.2\t53\tudp\t0.000435\t1\t66\t1\t117\tDd\n' > corpus/flowlog/zeek
 printf '\x03{"event_type":"flow","src_ip":"10.3.20.15","src_port":50000,"dest_ip":"10.1.5.5","dest_port":445,"proto":"TCP","flow":{"pkts_toserver":5,"pkts_toclient":4,"bytes_toserver":600,"bytes_toclient":900,"start":"2026-11-25T00:00:00.500000+0900","end":"2026-11-25T00:00:10.000000+0900"},"tcp":{"tcp_flags_ts":"1b","tcp_flags_tc":"1a"},"vlan":[20]}\n' > corpus/flowlog/eve
+# Odd JSON lines: numbers as strings, repeated and escaped keys, non-flow events, a cut line.
+printf '\x03{"event_type":"flow","src_ip":"10.1.1.1","src_ip":"10.2.2.2","src_port":"50000","dest_ip":"10.3.1.1","dest_port":445.0,"proto":"006","flow":{"start":1764000000.25,"pkts_toserver":"7","bytes_toserver":-3},"vlan":["20"]}\n{"event_type":"dns","src_ip":5}\n{"dest\\u005fip":"10.1.5.5","event_type":"flow","flow":null}\n{"event_type":"flow","src_ip":"10.1\n' > corpus/flowlog/eve-odd
+printf '\x02{"ts":"1300475168.5","id.orig_h":"10.1.1.1","id.orig_p":"53","id.resp_h":"10.2.2.2","id.resp_p":53,"proto":"udp","duration":1e-7,"orig_pkts":3.7,"history":5,"vlan":"30"}\n{"ts":1300475168,"id.orig_h":7}\n' > corpus/flowlog/zeek-odd
 printf '\x05172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070\n' > corpus/flowlog/vpc
 if command -v nfpcapd >/dev/null && command -v nfdump >/dev/null; then
   d=$(mktemp -d)

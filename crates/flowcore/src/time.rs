@@ -38,46 +38,48 @@ thread_local! {
 }
 
 /// Makes `text`, the RFC 3339 form of `last` (if any), that of `ts`; false outside the
-/// years 0 to 9999, which [`push_rfc3339_fmt`] writes.
+/// years 0 to 9999, which [`push_rfc3339_fmt`] writes. Built in place and pushed once:
+/// the seconds of flow logs' times change from line to line.
 fn render(last: Option<i64>, text: &mut String, ts: TimestampNs) -> bool {
     let secs = ts.div_euclid(NS_PER_SEC);
     let last_secs = last.map(|l| l.div_euclid(NS_PER_SEC));
-    if last_secs != Some(secs) {
-        let days = secs.div_euclid(86_400);
-        let mut p = *b"0000-00-00T00:00:00.";
-        if last_secs.is_some_and(|l| l.div_euclid(86_400) == days) {
-            p[..11].copy_from_slice(&text.as_bytes()[..11]);
-        } else {
-            let (y, m, d) = civil_from_days(days);
-            if !(0..=9999).contains(&y) {
-                return false;
+    // `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`
+    let mut p = *b"0000-00-00T00:00:00.000000000Z";
+    let kept = text.as_bytes().get(..20);
+    match kept {
+        Some(k) if last_secs == Some(secs) => p[..20].copy_from_slice(k),
+        _ => {
+            let days = secs.div_euclid(86_400);
+            match kept {
+                Some(k) if last_secs.is_some_and(|l| l.div_euclid(86_400) == days) => {
+                    p[..11].copy_from_slice(&k[..11]);
+                }
+                _ => {
+                    let (y, m, d) = civil_from_days(days);
+                    if !(0..=9999).contains(&y) {
+                        return false;
+                    }
+                    put_digits(&mut p, 0, 4, y as u32);
+                    put_digits(&mut p, 5, 2, m);
+                    put_digits(&mut p, 8, 2, d);
+                }
             }
-            put_digits(&mut p, 0, 4, y as u32);
-            put_digits(&mut p, 5, 2, m);
-            put_digits(&mut p, 8, 2, d);
+            let sod = secs.rem_euclid(86_400) as u32;
+            put_digits(&mut p, 11, 2, sod / 3600);
+            put_digits(&mut p, 14, 2, (sod / 60) % 60);
+            put_digits(&mut p, 17, 2, sod % 60);
         }
-        let sod = secs.rem_euclid(86_400) as u32;
-        put_digits(&mut p, 11, 2, sod / 3600);
-        put_digits(&mut p, 14, 2, (sod / 60) % 60);
-        put_digits(&mut p, 17, 2, sod % 60);
-        text.clear();
-        text.push_str(std::str::from_utf8(&p).unwrap_or_default());
     }
-    // Keep `YYYY-MM-DDTHH:MM:SS.` and write the nanoseconds and the `Z`.
-    text.truncate(20);
     let mut ns = ts.rem_euclid(NS_PER_SEC) as usize;
-    let mut d = [0u8; 9];
-    for i in [7, 5, 3, 1] {
+    for i in [27, 25, 23, 21] {
         let r = ns % 100 * 2;
         ns /= 100;
-        d[i] = crate::text::PAIRS[r];
-        d[i + 1] = crate::text::PAIRS[r + 1];
+        p[i] = crate::text::PAIRS[r];
+        p[i + 1] = crate::text::PAIRS[r + 1];
     }
-    d[0] = b'0' + ns as u8;
-    for c in d {
-        text.push(char::from(c));
-    }
-    text.push('Z');
+    p[20] = b'0' + ns as u8;
+    text.clear();
+    text.push_str(std::str::from_utf8(&p).unwrap_or_default());
     true
 }
 

@@ -356,3 +356,24 @@ fn split_on_cuts_where_str_split_does() {
         }
     }
 }
+
+#[test]
+fn trim_is_str_trim() {
+    for s in [
+        "",
+        " ",
+        "a",
+        " a",
+        "a ",
+        "\ta\t",
+        "10.1.1.1",
+        "\u{3000}x\u{3000}",
+        "x\u{a0}",
+        "-",
+        "é",
+        " é ",
+        "a b",
+    ] {
+        assert_eq!(trim(s), s.trim(), "{s:?}");
+    }
+}

@@ -125,7 +125,9 @@ impl<'de> Deserialize<'de> for J<'de> {
                 Ok(J::Arr(v))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<J<'de>, A::Error> {
-                let mut m = Vec::new();
+                // Room for a flow event's members at once (a log line's objects are
+                // small; growing from empty reallocated three times per line).
+                let mut m = Vec::with_capacity(16);
                 while let Some(Text(k)) = map.next_key()? {
                     m.push((k, map.next_value()?));
                 }

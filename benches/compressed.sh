@@ -15,19 +15,10 @@ PACKETS=${PACKETS:-1000000}
 FLOWS=${FLOWS:-50000}
 RUNS=${RUNS:-3}
 
-need=()
-for p in tshark:tshark zstd:zstd; do
-    command -v "${p%%:*}" >/dev/null || need+=("${p#*:}")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    echo "installing ${need[*]}" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
-fi
-
-cargo build -q --release -p flowcli --no-default-features
-TARGET=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+source benches/common.sh
+install_missing tshark:tshark zstd:zstd
+build_flowcli
 cargo build -q --release -p flowcore --example gen_imix
-FLOWCLI=$TARGET/release/flowcli
 D=target/bench-data
 mkdir -p "$D"
 F=$D/imix-random-$PACKETS-$FLOWS.pcap
@@ -36,38 +27,20 @@ F=$D/imix-random-$PACKETS-$FLOWS.pcap
 [ -s "$F.zst" ] || zstd -q -3 -c "$F" > "$F.zst"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-# Warm, and cached as a first read from disk caches a file (see peers.sh).
-for f in "$F" "$F.gz" "$F.zst"; do dd if="$f" iflag=nocache count=0 status=none; done
-cat "$F" "$F.gz" "$F.zst" >/dev/null
-
-# best NAME CMD...: best wall time of RUNS runs and the peak RSS of that run.
-best() {
-    local name=$1 bt="" brss="" t rss s e
-    shift
-    for _ in $(seq "$RUNS"); do
-        s=$EPOCHREALTIME
-        /usr/bin/time -o "$T/time" -f "%M" sh -c "$*" >/dev/null 2>&1 || true
-        e=$EPOCHREALTIME
-        t=$(awk "BEGIN{printf \"%.4f\", ${e/,/.} - ${s/,/.}}")
-        rss=$(tail -n 1 "$T/time")
-        if [ -z "$bt" ] || awk "BEGIN{exit !($t < $bt)}"; then bt=$t brss=$rss; fi
-    done
-    printf '| %s | %.0f ms | %s packets/s | %s MiB |\n' "$name" "$(awk "BEGIN{print $bt * 1000}")" \
-        "$(awk "BEGIN{printf \"%.2f M\", $PACKETS / $bt / 1e6}")" $((brss / 1024))
-}
+recache "$F" "$F.gz" "$F.zst"
 
 echo "file: $F ($PACKETS packets, $(du -h "$F" | cut -f1); gzip $(du -h "$F.gz" | cut -f1), zstd $(du -h "$F.zst" | cut -f1))"
 echo
 echo "| command | wall | packets/s | peak RSS |"
 echo "|---|---|---|---|"
-best "\`zcat\` (the gzip floor)" "zcat $F.gz > /dev/null"
-best "\`zstdcat\` (the zstd floor)" "zstdcat $F.zst > /dev/null"
-best "\`tshark -q -z conv,ip\`, gzip" "tshark -q -z conv,ip -r $F.gz"
+row "\`zcat\` (the gzip floor)" "$PACKETS" packets "zcat $F.gz > /dev/null"
+row "\`zstdcat\` (the zstd floor)" "$PACKETS" packets "zstdcat $F.zst > /dev/null"
+row "\`tshark -q -z conv,ip\`, gzip" "$PACKETS" packets "tshark -q -z conv,ip -r $F.gz"
 for input in "$F" "$F.gz" "$F.zst"; do
     kind=${input##*.}
     for j in 1 2; do
-        best "\`flowcli flows -j $j\`, $kind" "$FLOWCLI flows -q -j $j --format ndjson $input"
-        best "\`flowcli analyze -j $j\`, $kind" \
+        row "\`flowcli flows -j $j\`, $kind" "$PACKETS" packets "$FLOWCLI flows -q -j $j --format ndjson $input"
+        row "\`flowcli analyze -j $j\`, $kind" "$PACKETS" packets \
             "$FLOWCLI analyze -q -j $j --ruleset rulesets/ome-city.toml --format json $input"
     done
 done

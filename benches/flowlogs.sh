@@ -16,9 +16,8 @@ cd "$(dirname "$0")/.."
 RECORDS=${RECORDS:-1000000}
 RUNS=${RUNS:-3}
 
-cargo build -q --release -p flowcli --no-default-features
-TARGET=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-FLOWCLI=$TARGET/release/flowcli
+source benches/common.sh
+build_flowcli
 D=target/bench-data
 mkdir -p "$D"
 EVE=$D/eve-$RECORDS.json
@@ -68,39 +67,23 @@ PY
 fi
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-for f in "$EVE" "$CONN"; do dd if="$f" iflag=nocache count=0 status=none; done
-cat "$EVE" "$CONN" >/dev/null
-
-best() {
-    local name=$1 bt="" brss="" t rss s e
-    shift
-    for _ in $(seq "$RUNS"); do
-        s=$EPOCHREALTIME
-        /usr/bin/time -o "$T/time" -f "%M" sh -c "$*" >/dev/null 2>&1 || true
-        e=$EPOCHREALTIME
-        t=$(awk "BEGIN{printf \"%.4f\", ${e/,/.} - ${s/,/.}}")
-        rss=$(tail -n 1 "$T/time")
-        if [ -z "$bt" ] || awk "BEGIN{exit !($t < $bt)}"; then bt=$t brss=$rss; fi
-    done
-    printf '| %s | %.0f ms | %s records/s | %s MiB |\n' "$name" "$(awk "BEGIN{print $bt * 1000}")" \
-        "$(awk "BEGIN{printf \"%.2f M\", $RECORDS / $bt / 1e6}")" $((brss / 1024))
-}
+recache "$EVE" "$CONN"
 
 echo "logs: $EVE ($(du -h "$EVE" | cut -f1)), $CONN ($(du -h "$CONN" | cut -f1)); $RECORDS flow records each"
 echo
 echo "| command | wall | flow records/s | peak RSS |"
 echo "|---|---|---|---|"
-best "\`cat\` eve.json (the floor)" "cat $EVE > /dev/null"
+row "\`cat\` eve.json (the floor)" "$RECORDS" "flow records" "cat $EVE > /dev/null"
 if command -v jq >/dev/null; then
-    best "\`jq -c 'select(.event_type==\"flow\")'\` eve.json" "jq -c 'select(.event_type==\"flow\")' $EVE > /dev/null"
+    row "\`jq -c 'select(.event_type==\"flow\")'\` eve.json" "$RECORDS" "flow records" "jq -c 'select(.event_type==\"flow\")' $EVE > /dev/null"
 else
     echo "(jq not installed: its row is skipped)" >&2
 fi
 for input in "$EVE" "$CONN"; do
     kind=$(basename "$input" | cut -d- -f1)
     for j in 1 2; do
-        best "\`flowcli flows -j $j\`, $kind" "$FLOWCLI flows -q -j $j --format ndjson $input"
-        best "\`flowcli analyze -j $j\`, $kind" \
+        row "\`flowcli flows -j $j\`, $kind" "$RECORDS" "flow records" "$FLOWCLI flows -q -j $j --format ndjson $input"
+        row "\`flowcli analyze -j $j\`, $kind" "$RECORDS" "flow records" \
             "$FLOWCLI analyze -q -j $j --ruleset rulesets/ome-city.toml --format json $input"
     done
 done

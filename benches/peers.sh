@@ -15,21 +15,10 @@ PACKETS=${PACKETS:-1000000}
 FLOWS=${FLOWS:-50000}
 RUNS=${RUNS:-3}
 
-need=()
-for p in tcpdump:tcpdump nfpcapd:nfdump softflowd:softflowd argus:argus-server tshark:tshark; do
-    command -v "${p%%:*}" >/dev/null || need+=("${p#*:}")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    echo "installing ${need[*]}" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
-fi
-
-# The measured paths do not use polars: build flowcli without it (a release polars build
-# takes half an hour on two cores). The target directory may be set elsewhere (config).
-cargo build -q --release -p flowcli --no-default-features
-TARGET=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+source benches/common.sh
+install_missing tcpdump:tcpdump nfpcapd:nfdump softflowd:softflowd argus:argus-server tshark:tshark
+build_flowcli
 cargo build -q --release -p flowcore --example gen_imix
-FLOWCLI=$TARGET/release/flowcli
 D=target/bench-data
 mkdir -p "$D"
 F=$D/imix-$PACKETS-$FLOWS.pcap
@@ -38,35 +27,18 @@ SMALL=$D/imix-100000-5000.pcap
 [ -s "$SMALL" ] || "$TARGET"/release/examples/gen_imix "$SMALL" 100000 5000
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-# Warm, and cached the way a first read from disk caches a file: dropped from the page cache,
-# then read once. How a file sits in the cache matters, and drifts: the same file, as the
-# machine had left it in the cache, cost the kernel about twice as much per `read` (cat 64
-# against 30 ms CPU, and `flows -j 1` 222 against 168 ms; see benches/README.md).
-recache() {
-    for f in "$@"; do dd if="$f" iflag=nocache count=0 status=none; done
-    cat "$@" >/dev/null
-}
 recache "$F" "$SMALL"
 
-# best NAME PACKETS CMD...: best wall time of RUNS runs and the peak RSS of that run.
-# The wall time is bash's microsecond clock around the run (GNU time's %e counts in 10 ms
-# steps, 6 % of a 160 ms run); GNU time still gives the peak RSS.
+# best NAME PACKETS CMD...: best wall time of RUNS runs (time_best), as packets/s, and the
+# peak RSS of that run.
 declare -A PPS RSS
 best() {
-    local name=$1 n=$2 bt="" brss="" t rss s e
+    local name=$1 n=$2
     shift 2
-    for _ in $(seq "$RUNS"); do
-        rm -rf "$T/out" && mkdir -p "$T/out"
-        s=$EPOCHREALTIME
-        /usr/bin/time -o "$T/time" -f "%M" sh -c "$*" >/dev/null 2>&1 || true
-        e=$EPOCHREALTIME
-        t=$(awk "BEGIN{printf \"%.4f\", ${e/,/.} - ${s/,/.}}")
-        rss=$(tail -n 1 "$T/time")
-        if [ -z "$bt" ] || awk "BEGIN{exit !($t < $bt)}"; then bt=$t brss=$rss; fi
-    done
-    PPS[$name]=$(awk "BEGIN{printf \"%.0f\", $n / ($bt > 0 ? $bt : 0.001)}")
-    RSS[$name]=$((brss / 1024))
-    printf '%-34s %8.3f s %12s packets/s %6s MiB\n' "$name" "$bt" "${PPS[$name]}" "${RSS[$name]}" >&2
+    BEFORE='rm -rf "$T/out" && mkdir -p "$T/out"' time_best "$@"
+    PPS[$name]=$(awk "BEGIN{printf \"%.0f\", $n / ($BEST_S > 0 ? $BEST_S : 0.001)}")
+    RSS[$name]=$((BEST_RSS / 1024))
+    printf '%-34s %8.3f s %12s packets/s %6s MiB\n' "$name" "$BEST_S" "${PPS[$name]}" "${RSS[$name]}" >&2
 }
 
 echo "file: $F ($PACKETS packets, $FLOWS concurrent flows, $(du -h "$F" | cut -f1))" >&2

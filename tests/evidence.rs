@@ -12,7 +12,7 @@ use std::process::Output;
 use serde_json::Value;
 
 mod common;
-use common::{flowcli, have, repo_root, run, samples, temp_dir};
+use common::{flowcli, have, repo_root, report_j, run, run_j, samples, temp_dir};
 
 const SITE: &str = "rulesets/ome-city.toml";
 
@@ -991,25 +991,7 @@ fn a_compressed_input_gives_the_same_report_on_any_threads() {
     std::fs::write(&whole, &gz).unwrap();
     std::fs::write(&cut, &gz[..gz.len() * 2 / 3]).unwrap();
     for (input, size) in [(&whole, gz.len()), (&cut, gz.len() * 2 / 3)] {
-        let run_with = |args: &[&str], j: &str| {
-            let o = run(flowcli()
-                .current_dir(repo_root())
-                .args(args)
-                .args(["-q", "-j", j])
-                .arg(input));
-            (
-                o.status.code(),
-                o.stdout,
-                String::from_utf8_lossy(&o.stderr).into_owned(),
-            )
-        };
-        let analyze = ["analyze", "--ruleset", SITE, "--format", "json"];
-        let report = |j| {
-            let (code, out, err) = run_with(&analyze, j);
-            let mut v: Value = serde_json::from_slice(&out).unwrap();
-            v["summary"]["command_line"].take();
-            (code, v, err)
-        };
+        let report = |j| report_j(SITE, j, input);
         let one = report("1");
         let input_doc = &one.1["summary"]["inputs"][0];
         assert_eq!(input_doc["size"].as_u64(), Some(size as u64), "{input:?}");
@@ -1030,9 +1012,9 @@ fn a_compressed_input_gives_the_same_report_on_any_threads() {
             assert!(report(j) == one, "{input:?} -j {j}");
         }
         let flows = ["flows", "--format", "ndjson"];
-        let one = run_with(&flows, "1");
+        let one = run_j(&flows, "1", input);
         assert!(one.1.len() > 100_000);
-        assert!(run_with(&flows, "2") == one, "{input:?}: flows -j 2");
+        assert!(run_j(&flows, "2", input) == one, "{input:?}: flows -j 2");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -1186,6 +1168,7 @@ fn a_run_at_the_thread_limit_gives_the_same_output() {
             input,
         ]
     };
+    let flows_ndjson = |input, j| ["flows", "-q", "--format", "ndjson", "-j", j, input];
     for args in [
         &analyze_json("inputs/a.pcap", "2")[..],
         &analyze_json("inputs/a.pcap", "3"),
@@ -1193,15 +1176,7 @@ fn a_run_at_the_thread_limit_gives_the_same_output() {
         &analyze_json("inputs/many.pcap", "3"),
         &analyze_json("inputs/many.pcap.gz", "2"),
         &analyze_json("inputs/many.pcap.gz", "3"),
-        &[
-            "flows",
-            "-q",
-            "--format",
-            "ndjson",
-            "-j",
-            "2",
-            "inputs/many.pcap.gz",
-        ],
+        &flows_ndjson("inputs/many.pcap.gz", "2"),
         &[
             "analyze",
             "-q",
@@ -1213,15 +1188,7 @@ fn a_run_at_the_thread_limit_gives_the_same_output() {
             "4",
             "inputs",
         ],
-        &[
-            "flows",
-            "-q",
-            "--format",
-            "ndjson",
-            "-j",
-            "2",
-            "inputs/a.pcap",
-        ],
+        &flows_ndjson("inputs/a.pcap", "2"),
         &["flows", "-q", "--format", "json", "-j", "3", "inputs"],
     ] {
         let free = as_nobody(false, "./flowcli", args);

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 mod common;
-use common::{analyze_ndjson, flowcli, repo_root, run};
+use common::{analyze_ndjson, flowcli, repo_root, report_j, run, run_j};
 
 fn temp(name: &str) -> PathBuf {
     common::scratch("flowlogs").join(name)
@@ -260,31 +260,7 @@ fn a_flow_log_gives_the_same_report_on_one_thread_or_two() {
     for (name, text) in [("eve.json", &eve), ("conn.log", &conn)] {
         let path = dir.join(name);
         std::fs::write(&path, text).unwrap();
-        let run_with = |args: &[&str], j: &str| {
-            let o = run(flowcli()
-                .current_dir(repo_root())
-                .args(args)
-                .args(["-q", "-j", j])
-                .arg(&path));
-            (
-                o.status.code(),
-                o.stdout,
-                String::from_utf8_lossy(&o.stderr).into_owned(),
-            )
-        };
-        let analyze = [
-            "analyze",
-            "--ruleset",
-            "rulesets/ome-city.toml",
-            "--format",
-            "json",
-        ];
-        let report = |j| {
-            let (code, out, err) = run_with(&analyze, j);
-            let mut v: Value = serde_json::from_slice(&out).unwrap();
-            v["summary"]["command_line"].take();
-            (code, v, err)
-        };
+        let report = |j| report_j("rulesets/ome-city.toml", j, &path);
         let one = report("1");
         let input = &one.1["summary"]["inputs"][0];
         assert_eq!(input["sha256"].as_str().map(str::len), Some(64), "{name}");
@@ -301,8 +277,8 @@ fn a_flow_log_gives_the_same_report_on_one_thread_or_two() {
             assert!(report(j) == one, "{name}: analyze -j {j}");
         }
         let flows = ["flows", "--format", "ndjson"];
-        let one = run_with(&flows, "1");
+        let one = run_j(&flows, "1", &path);
         assert!(one.1.len() > 100_000, "{name}");
-        assert!(run_with(&flows, "2") == one, "{name}: flows -j 2");
+        assert!(run_j(&flows, "2", &path) == one, "{name}: flows -j 2");
     }
 }

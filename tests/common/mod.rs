@@ -105,3 +105,28 @@ pub fn scratch(name: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// `flowcli ARGS -q -j J INPUT` run from the repository root: its exit status, standard
+/// output and standard error.
+pub fn run_j(args: &[&str], j: &str, input: &Path) -> (Option<i32>, Vec<u8>, String) {
+    let o = run(flowcli()
+        .current_dir(repo_root())
+        .args(args)
+        .args(["-q", "-j", j])
+        .arg(input));
+    (
+        o.status.code(),
+        o.stdout,
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// [`run_j`] of `analyze --ruleset SITE --format json` with its report parsed, the report's
+/// command line (which names `-j`) taken out.
+pub fn report_j(site: &str, j: &str, input: &Path) -> (Option<i32>, serde_json::Value, String) {
+    let args = ["analyze", "--ruleset", site, "--format", "json"];
+    let (code, out, err) = run_j(&args, j, input);
+    let mut v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    v["summary"]["command_line"].take();
+    (code, v, err)
+}

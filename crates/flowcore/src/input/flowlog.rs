@@ -22,6 +22,10 @@ use crate::time::{parse_log_time, TimestampNs, NS_PER_SEC};
 mod json;
 use json::J;
 
+/// What Suricata writes in every flow event (built once: a searcher is not free to make).
+static FLOW_EVENT: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(br#""event_type":"flow""#));
+
 /// Longest line read; longer ones are skipped with a warning.
 pub const MAX_LINE: usize = 1 << 20;
 
@@ -646,6 +650,20 @@ impl LogReader {
                     match &self.cols {
                         Some(c) => self.delimited(c, &f, false),
                         None => Err("no header".to_string()),
+                    }
+                }
+                // An eve line that does not say `"event_type":"flow"` as Suricata writes it
+                // is looked through first: most are other events, checked but not kept.
+                LogFormat::SuricataEve if FLOW_EVENT.find(text.as_bytes()).is_none() => {
+                    match json::is_flow_event(text) {
+                        Err(e) => Err(format!("not JSON: {e}")),
+                        Ok(true) => J::parse(text)
+                            .map_err(|e| format!("not JSON: {e}"))
+                            .and_then(|v| eve_flow(&v)),
+                        Ok(false) => {
+                            self.other_lines += 1;
+                            continue;
+                        }
                     }
                 }
                 LogFormat::ZeekJson | LogFormat::SuricataEve => match J::parse(text) {

@@ -138,6 +138,67 @@ impl<'de> Deserialize<'de> for J<'de> {
     }
 }
 
+/// Whether a JSON text is an object whose (last) `event_type` is the string `"flow"`, and
+/// an error where [`J::parse`] (and `Value`) would fail: the same parser calls, nothing
+/// kept. An eve.json is mostly other events (dns, alert, tls, ...), which need checking
+/// but not reading.
+pub(crate) fn is_flow_event(text: &str) -> Result<bool, serde_json::Error> {
+    serde_json::from_str::<Peek>(text).map(|p| matches!(p, Peek::Obj { flow: true }))
+}
+
+/// Any value, looked through: whether it is the string `flow`, or an object whose last
+/// `event_type` is.
+enum Peek {
+    Flow,
+    Obj { flow: bool },
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Peek {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Peek;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any valid JSON value")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Peek, E> {
+                Ok(Peek::Other)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Peek, E> {
+                Ok(Peek::Other)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Peek, E> {
+                Ok(Peek::Other)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Peek, E> {
+                Ok(Peek::Other)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Peek, E> {
+                Ok(Peek::Other)
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Peek, E> {
+                Ok(if s == "flow" { Peek::Flow } else { Peek::Other })
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Peek, A::Error> {
+                while seq.next_element::<Peek>()?.is_some() {}
+                Ok(Peek::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Peek, A::Error> {
+                let mut flow = false;
+                while let Some(Text(k)) = map.next_key()? {
+                    let v: Peek = map.next_value()?;
+                    if k == "event_type" {
+                        flow = matches!(v, Peek::Flow);
+                    }
+                }
+                Ok(Peek::Obj { flow })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +229,13 @@ mod tests {
         let too_deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
         let texts = [
             r#"{"event_type":"flow","src_ip":"10.1.1.1","flow":{"start":"x","pkts_toserver":3}}"#,
+            r#"{"event_type":"flow","event_type":"dns"}"#,
+            r#"{"event_type":"dns","event_type":"flow"}"#,
+            r#"{"event\u005ftype" : "fl\u006fw", "x":{"event_type":"dns"}}"#,
+            r#"{"x":{"event_type":"flow"},"event_type":5}"#,
+            r#"{"event_type":["flow"]}"#,
+            r#"["flow"]"#,
+            r#""flow""#,
             r#"{"a":1,"b":2,"a":3}"#,
             r#"{"a\u0041":"x\"y\\z\n","ok":"caf\u00e9 \ud83d\ude00"}"#,
             r#"{"n":-5,"f":1300475168.853899,"e":1e3,"big":18446744073709551615,"bigger":18446744073709551616,"neg0":-0.0}"#,
@@ -194,6 +262,12 @@ mod tests {
             let want = serde_json::from_str::<Value>(t).map_err(|e| e.to_string());
             let got = J::parse(t).map(|j| to_value(&j)).map_err(|e| e.to_string());
             assert_eq!(got, want, "{t}");
+            // The peek fails where they fail, with the same message.
+            let flow = want
+                .as_ref()
+                .map(|v| v.get("event_type") == Some(&Value::from("flow")));
+            let peek = is_flow_event(t).map_err(|e| e.to_string());
+            assert_eq!(peek, flow.map_err(Clone::clone), "{t}");
         }
     }
 

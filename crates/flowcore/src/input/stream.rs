@@ -78,10 +78,18 @@ impl ByteStream {
 
     /// Makes at least `n` bytes available unless the stream ends first. Returns the number
     /// of bytes available (less than `n` only at end of stream). Callers bound `n`.
+    #[inline]
     pub(crate) fn fill(&mut self, n: usize) -> io::Result<usize> {
+        // Twice per packet, and almost always already true: inlined, without the refill.
         if self.end - self.start >= n {
             return Ok(self.end - self.start);
         }
+        self.refill(n)
+    }
+
+    /// [`ByteStream::fill`] when the buffered bytes are too few.
+    #[inline(never)]
+    fn refill(&mut self, n: usize) -> io::Result<usize> {
         // A tapped stream reads on after its last bytes while they fit: its buffer goes to
         // the tap once full (or at the end), whatever the size of each read.
         let in_place = self.tap.is_some()

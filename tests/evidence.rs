@@ -1257,3 +1257,97 @@ fn no_digest_leaves_out_size_and_sha256_and_nothing_else() {
         }
     }
 }
+
+/// Files named in another encoding than UTF-8 (Shift_JIS names copied from a Windows share):
+/// reports name them apart (each byte that is not UTF-8 as `\xNN`, never U+FFFD), one and
+/// two threads give the same report (an input with flow exports is read again by its path,
+/// not by its printed name), and `extract` reads the packets again from such a file.
+#[cfg(unix)]
+#[test]
+fn inputs_named_in_another_encoding_are_named_apart_read_and_extracted() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = temp_dir("non-utf8-names");
+    let inputs = dir.join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    // 日本 and 日付 in Shift_JIS: the same first byte pair, then different invalid bytes.
+    let capture = inputs.join(OsStr::from_bytes(b"\x93\xfa\x96\x7b.pcap"));
+    let export = inputs.join(OsStr::from_bytes(b"\x93\xfa\x95\x74.pcap"));
+    std::fs::copy(sample(), &capture).unwrap();
+    let nfv5 = samples().join("netflow/akvorado-nfv5.pcap");
+    if !nfv5.exists() {
+        eprintln!(
+            "\n*** SKIPPED: {} is missing (../shared/samples). ***\n",
+            nfv5.display()
+        );
+        return;
+    }
+    std::fs::copy(&nfv5, &export).unwrap();
+
+    let (c1, r1, e1) = report_j(SITE, "1", &inputs);
+    let (c2, r2, e2) = report_j(SITE, "2", &inputs);
+    assert_eq!(c1, Some(1), "{e1}");
+    assert_eq!(c2, c1, "{e2}");
+    assert!(!e1.contains("error") && !e2.contains("error"), "{e1}\n{e2}");
+    assert_eq!(r1, r2, "one thread and two give the same report");
+    let names: Vec<&str> = r1["summary"]["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["file"].as_str().unwrap())
+        .collect();
+    let tail = |n: &str| n.rsplit('/').next().unwrap().to_string();
+    assert_eq!(
+        names.iter().map(|n| tail(n)).collect::<Vec<_>>(),
+        ["\\x93\\xfa\\x95t.pcap", "\\x93\\xfa\\x96{.pcap"],
+        "{names:?}"
+    );
+    assert_eq!(r1["summary"]["inputs"][0]["export_records"], 29);
+    let files: std::collections::BTreeSet<String> = r1["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| tail(f["file"].as_str().unwrap()))
+        .collect();
+    assert!(files.contains("\\x93\\xfa\\x96{.pcap"), "{files:?}");
+
+    // The largest flow of the capture, extracted by its Community ID.
+    let (code, out, err) = run_j(&["flows", "--format", "ndjson"], "1", &capture);
+    assert_eq!(code, Some(0), "{err}");
+    let flows: Vec<Value> = String::from_utf8_lossy(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let f = flows
+        .iter()
+        .max_by_key(|f| f["fwd_packets"].as_u64().unwrap() + f["rev_packets"].as_u64().unwrap())
+        .unwrap();
+    assert_eq!(tail(f["file"].as_str().unwrap()), "\\x93\\xfa\\x96{.pcap");
+    let want = f["fwd_packets"].as_u64().unwrap() + f["rev_packets"].as_u64().unwrap();
+    let cid = f["community_id"].as_str().unwrap();
+    for j in ["1", "2"] {
+        let out = dir.join(format!("flow-{j}.pcap"));
+        let o = extract(
+            &["-q", "-j", j, "--flow", cid],
+            &out,
+            std::slice::from_ref(&inputs),
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let written = flowcore_packets(&out);
+        assert_eq!(written, want, "-j {j}");
+    }
+}
+
+/// Packets in a capture, counted by `flowcli flows` (its `packets_read`).
+#[cfg(unix)]
+fn flowcore_packets(file: &Path) -> u64 {
+    let (code, out, err) = run_j(&["flows", "--format", "json"], "1", file);
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    v["inputs"][0]["packets_read"].as_u64().unwrap()
+}

@@ -19,7 +19,7 @@ use crate::{
 };
 use flowcore::flow::FlowRecord;
 use flowcore::input::export::ExportRecord;
-use flowcore::input::{CaptureReader, InputSpec, OpenOptions};
+use flowcore::input::{path_name, CaptureReader, InputSpec, OpenOptions};
 use flowcore::pipeline::{FlowSink, Pipeline};
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -407,10 +407,7 @@ pub(crate) fn judge_inputs<'r>(
     let errors = if threads > 1 && !specs.iter().any(|s| s.path().as_os_str() == "-") {
         // Inputs in parallel, each judged by its own analyzer, merged in input order; an
         // input with flow exports is run again here, in order, by the shared pipeline.
-        files = specs
-            .iter()
-            .map(|s| s.path().display().to_string())
-            .collect();
+        files = specs.iter().map(|s| path_name(s.path())).collect();
         let files = &files;
         each_capture_parallel(
             specs,
@@ -451,8 +448,10 @@ pub(crate) fn judge_inputs<'r>(
                     _ => true,
                 };
                 let summary = if summary.left_for_exports || !exact {
+                    // By its path: its name is for reading, not for opening.
                     let name = &files[id as usize];
-                    let mut reader = match CaptureReader::open_opts(Path::new(name), open) {
+                    let path = specs[id as usize].path();
+                    let mut reader = match CaptureReader::open_opts(path, open) {
                         Ok(r) => r,
                         Err(e) => {
                             eprintln!("flowcli: error: {e}");

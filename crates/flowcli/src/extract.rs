@@ -111,6 +111,7 @@ pub(crate) fn run(args: ExtractArgs) -> io::Result<u8> {
         selected: BTreeMap::new(),
         records: Vec::new(),
         files: Vec::new(),
+        paths: Vec::new(),
     };
     let Some(specs) = input_specs(&args.inputs) else {
         return Ok(EXIT_INPUT);
@@ -121,8 +122,9 @@ pub(crate) fn run(args: ExtractArgs) -> io::Result<u8> {
         // an input with flow exports is run again here, in order, by the shared pipeline.
         st.files = specs
             .iter()
-            .map(|s| s.path().display().to_string())
+            .map(|s| flowcore::input::path_name(s.path()))
             .collect();
+        st.paths = specs.iter().map(|s| s.path().to_path_buf()).collect();
         let files = &st.files.clone();
         let (flow, rs, sel) = (&args.flow, &rs, &sel);
         each_capture_parallel(
@@ -135,6 +137,7 @@ pub(crate) fn run(args: ExtractArgs) -> io::Result<u8> {
                     selected: BTreeMap::new(),
                     records: Vec::new(),
                     files: files.clone(),
+                    paths: Vec::new(),
                 };
                 let summary = match flow.pipeline_with(cfg) {
                     Ok(p) => p
@@ -146,15 +149,15 @@ pub(crate) fn run(args: ExtractArgs) -> io::Result<u8> {
             },
             |id, (summary, selected, records)| {
                 let summary = if summary.left_for_exports {
-                    let name = &files[id as usize];
-                    let mut reader =
-                        match flowcore::input::CaptureReader::open_opts(Path::new(name), &open) {
-                            Ok(r) => r,
-                            Err(e) => {
-                                eprintln!("flowcli: error: {e}");
-                                return Ok(());
-                            }
-                        };
+                    // By its path: its name is for reading, not for opening.
+                    let path = specs[id as usize].path();
+                    let mut reader = match flowcore::input::CaptureReader::open_opts(path, &open) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            eprintln!("flowcli: error: {e}");
+                            return Ok(());
+                        }
+                    };
                     pipeline.run(&mut reader, id, &mut |f| sel.take(f, &mut st))
                 } else {
                     st.selected.extend(selected);
@@ -169,6 +172,11 @@ pub(crate) fn run(args: ExtractArgs) -> io::Result<u8> {
         each_capture(&specs, &open, |mut reader| {
             let id = st.files.len() as u32;
             st.files.push(reader.name().to_string());
+            // Standard input is refused before: every reader here was opened from a path.
+            let path = reader
+                .path()
+                .map_or_else(|| PathBuf::from(reader.name()), Path::to_path_buf);
+            st.paths.push(path);
             let summary = pipeline.run(&mut reader, id, &mut |f| sel.take(f, &mut st));
             finish_input(&summary, id, &mut st, args.quiet);
             Ok(())
@@ -179,6 +187,7 @@ pub(crate) fn run(args: ExtractArgs) -> io::Result<u8> {
         mut selected,
         records,
         files,
+        paths,
         ..
     } = st;
     let n_records = records.len();
@@ -204,7 +213,7 @@ pub(crate) fn run(args: ExtractArgs) -> io::Result<u8> {
         let first = selected.values().map(|s| s.first_ts).min().unwrap_or(0);
         let last = selected.values().map(|s| s.last_ts).max().unwrap_or(0);
         let kind = CaptureKind::choose(&link_types, first, last);
-        match write_capture(&args.output, kind, &files, &mut selected) {
+        match write_capture(&args.output, kind, &files, &paths, &mut selected) {
             Ok(()) => {
                 if !args.quiet {
                     eprintln!(
@@ -277,7 +286,10 @@ struct State<'r> {
     analyzer: Option<Analyzer<'r>>,
     selected: BTreeMap<u32, Selected>,
     records: Vec<flowcore::flow::FlowRecord>,
+    /// The inputs' names, as reports write them.
     files: Vec<String>,
+    /// Their paths, to read them again.
+    paths: Vec<PathBuf>,
 }
 
 impl Selector {
@@ -318,6 +330,7 @@ fn write_capture(
     path: &Path,
     kind: CaptureKind,
     files: &[String],
+    paths: &[PathBuf],
     selected: &mut BTreeMap<u32, Selected>,
 ) -> Result<(), String> {
     let cant = |e: io::Error| format!("cannot write {}: {e}", path.display());
@@ -328,7 +341,7 @@ fn write_capture(
         let name = &files[*input as usize];
         s.packets.sort_unstable();
         s.packets.dedup();
-        let mut reader = flowcore::input::CaptureReader::open(Path::new(name))
+        let mut reader = flowcore::input::CaptureReader::open(&paths[*input as usize])
             .map_err(|e| format!("cannot read {name} again: {e}"))?;
         let n = match copy_packets(&mut reader, &s.packets, &mut w) {
             Ok(n) => n,

@@ -682,7 +682,7 @@ fn run_flows(args: FlowsArgs) -> io::Result<u8> {
         // Inputs in parallel, each into its own list of records, written in input order;
         // an input with flow exports is run again here, in order, by the shared pipeline.
         for s in &specs {
-            writer.add_input(&s.path().display().to_string());
+            writer.add_input(&flowcore::input::path_name(s.path()));
         }
         let flow = &args.flow;
         each_capture_parallel(

@@ -2,7 +2,9 @@
 //! lower-case hexadecimal (digests, finding ids, MAC addresses, JSON `\u00xx` escapes),
 //! base64 (Community IDs), decimal numbers and IP addresses.
 
+use std::ffi::OsStr;
 use std::net::IpAddr;
+use std::path::Path;
 
 const DIGITS: &[u8; 16] = b"0123456789abcdef";
 
@@ -11,6 +13,38 @@ const DIGITS: &[u8; 16] = b"0123456789abcdef";
 pub(crate) fn push_byte(out: &mut String, b: u8) {
     out.push(char::from(DIGITS[usize::from(b >> 4)]));
     out.push(char::from(DIGITS[usize::from(b & 15)]));
+}
+
+/// A path as reports and messages name it ([`crate::input::path_name`]).
+pub(crate) fn path_text(path: &Path) -> String {
+    os_text(path.as_os_str())
+}
+
+/// An OS string as text: itself when it is valid UTF-8 (nearly always); otherwise, on Unix,
+/// each byte that is not part of valid UTF-8 written `\xNN` (as bash's `$'…'` reads it),
+/// so that names differing only in such bytes stay apart, where a lossy conversion would
+/// put U+FFFD for every one of them.
+pub(crate) fn os_text(s: &OsStr) -> String {
+    if let Some(t) = s.to_str() {
+        return t.to_string();
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let mut out = String::with_capacity(s.len() * 2);
+        for chunk in s.as_bytes().utf8_chunks() {
+            out.push_str(chunk.valid());
+            for &b in chunk.invalid() {
+                out.push_str("\\x");
+                push_byte(&mut out, b);
+            }
+        }
+        out
+    }
+    #[cfg(not(unix))]
+    {
+        s.to_string_lossy().into_owned()
+    }
 }
 
 /// `bytes` as lower-case hex, two digits per byte.
@@ -181,5 +215,27 @@ fn base64_is_rfc_4648() {
         push_base64(&mut s, &all[..len]);
         let want = base64::engine::general_purpose::STANDARD.encode(&all[..len]);
         assert_eq!(s, want, "{len}");
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::os_text;
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    #[test]
+    fn names_that_are_not_utf8_keep_their_bytes_apart() {
+        let t = |b: &[u8]| os_text(OsStr::from_bytes(b));
+        // UTF-8 as it is, backslashes and all.
+        assert_eq!(t("夜間/日本.pcap".as_bytes()), "夜間/日本.pcap");
+        assert_eq!(t(b"a\\x93.pcap"), "a\\x93.pcap");
+        // Shift_JIS 日本 and 日付: lossy, both would read "\u{fffd}\u{fffd}\u{fffd}…".
+        assert_eq!(t(b"\x93\xfa\x96\x7b.pcap"), "\\x93\\xfa\\x96{.pcap");
+        assert_eq!(t(b"\x93\xfa\x95\x74.pcap"), "\\x93\\xfa\\x95t.pcap");
+        // A UTF-8 sequence cut short, then valid text: the valid part stays text.
+        assert_eq!(t(b"\xe6\x97x\xe6\x97\xa5"), "\\xe6\\x97x日");
+        assert_eq!(t(b"\xff"), "\\xff");
+        assert_eq!(t(b""), "");
     }
 }

@@ -24,7 +24,7 @@ impl LibpcapReader {
         let cap =
             pcap::Capture::from_file_with_precision(path, pcap::Precision::Nano).map_err(|e| {
                 InputError::Format {
-                    path: path.display().to_string(),
+                    path: super::path_name(path),
                     offset: 0,
                     what: format!("libpcap: {e}"),
                 }

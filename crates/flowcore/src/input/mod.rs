@@ -21,7 +21,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 
 use sha2::{Digest, Sha256};
@@ -415,10 +415,22 @@ pub struct InputDigest {
     pub sha256: String,
 }
 
+/// A path as reports and messages name it: its text when it is valid UTF-8 (nearly
+/// always); otherwise, on Unix, each byte that is not part of valid UTF-8 is written
+/// `\xNN`, as bash's `$'…'` reads it. Files named in another encoding (Shift_JIS names
+/// copied from a Windows share) then keep names that tell them apart, where a lossy
+/// conversion would print U+FFFD for every such byte. Open a file by its path, not by this
+/// name ([`CaptureReader::path`]).
+pub fn path_name(path: &Path) -> String {
+    crate::text::path_text(path)
+}
+
 /// Streaming reader over one capture, pcap or pcapng, plain or compressed.
 pub struct CaptureReader {
     inner: Inner,
     name: String,
+    /// The file it was opened from ([`CaptureReader::open_opts`]).
+    path: Option<PathBuf>,
     format: CaptureFormat,
     compression: Compression,
     raw: Option<Arc<Mutex<Raw>>>,
@@ -468,8 +480,9 @@ impl CaptureReader {
 
     /// Opens an input with [`OpenOptions`].
     pub fn open_opts(path: &Path, opts: &OpenOptions) -> Result<Self, InputError> {
-        let name = path.display().to_string();
-        let reader: Box<dyn Read + Send> = if path.as_os_str() == "-" {
+        let name = path_name(path);
+        let stdin = path.as_os_str() == "-";
+        let reader: Box<dyn Read + Send> = if stdin {
             Box::new(io::stdin())
         } else {
             Box::new(File::open(path).map_err(|source| InputError::Io {
@@ -477,7 +490,9 @@ impl CaptureReader {
                 source,
             })?)
         };
-        Self::from_reader_opts(name, reader, opts)
+        let mut r = Self::from_reader_opts(name, reader, opts)?;
+        r.path = (!stdin).then(|| path.to_path_buf());
+        Ok(r)
     }
 
     /// Like [`CaptureReader::from_reader`], hashing the stream as it is read.
@@ -732,6 +747,7 @@ impl CaptureReader {
             format,
             compression,
             raw: None,
+            path: None,
             tapped: false,
             ahead: inflating,
         })
@@ -749,6 +765,7 @@ impl CaptureReader {
             format: CaptureFormat::Pcap,
             compression: Compression::None,
             raw: None,
+            path: None,
             tapped: false,
             ahead: false,
         })
@@ -773,9 +790,15 @@ impl CaptureReader {
         }
     }
 
-    /// The input's name (path, or `-`).
+    /// The input's name (its path as [`path_name`] writes it, or `-`).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The file it was opened from, to open again ([`CaptureReader::open_opts`]; not for
+    /// standard input or a reader given by the caller).
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
     }
 
     /// The container format.
@@ -921,7 +944,7 @@ impl fmt::Display for SkippedEntry {
         write!(
             f,
             "{}: {}, not a capture file",
-            self.path.display(),
+            path_name(&self.path),
             self.what
         )
     }
@@ -956,7 +979,7 @@ fn walk(
     skipped: &mut Vec<SkippedEntry>,
 ) -> Result<(), InputError> {
     let err = |source| InputError::Io {
-        path: dir.display().to_string(),
+        path: path_name(dir),
         source,
     };
     for entry in std::fs::read_dir(dir).map_err(err)? {

@@ -297,7 +297,7 @@ impl Ruleset {
     /// each at file:line:column.
     pub fn load(path: &Path) -> Result<Ruleset, Vec<RulesetError>> {
         let text = site::read(path).map_err(|e| vec![e])?;
-        let name = path.display().to_string();
+        let name = crate::text::path_text(path);
         Self::from_str(&name, &text, path.parent())
     }
 
@@ -317,12 +317,12 @@ impl Ruleset {
             Some(pf) => {
                 let p = dir.unwrap_or(Path::new(".")).join(pf.get_ref());
                 match std::fs::read_to_string(&p) {
-                    Ok(t) => Some((p.display().to_string(), t)),
+                    Ok(t) => Some((crate::text::path_text(&p), t)),
                     Err(e) => {
                         errs.push(loc.at(
                             pf.span().start,
                             "site.policy_file",
-                            format!("cannot read {}: {e}", p.display()),
+                            format!("cannot read {}: {e}", crate::text::path_text(&p)),
                         ));
                         None
                     }

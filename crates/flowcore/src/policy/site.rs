@@ -129,7 +129,7 @@ pub(crate) struct Devices {
 /// Reads a site file's text.
 pub(crate) fn read(path: &Path) -> Result<String, RulesetError> {
     std::fs::read_to_string(path).map_err(|e| RulesetError {
-        path: path.display().to_string(),
+        path: crate::text::path_text(path),
         line: 0,
         col: 0,
         key: String::new(),

@@ -75,7 +75,7 @@ fn datetime_ns(d: &toml::value::Datetime) -> Option<i64> {
 /// Runs the tests in `path` against `rs`. Errors (file:line:col) if the test file is invalid.
 pub fn run_tests(rs: &Ruleset, path: &Path) -> Result<Vec<TestOutcome>, Vec<RulesetError>> {
     let text = super::site::read(path).map_err(|e| vec![e])?;
-    let name = path.display().to_string();
+    let name = crate::text::path_text(path);
     let loc = Locator {
         path: &name,
         text: &text,

@@ -429,7 +429,7 @@ pub fn analysis_json(
             "version": env!("CARGO_PKG_VERSION"),
             "command_line": ctx.command_line,
             "ruleset": {
-                "path": rs.path.display().to_string(),
+                "path": crate::text::path_text(&rs.path),
                 "sha256": rs.sha256,
                 "site": rs.site_name,
                 "policy": rs.policy_id,
@@ -751,7 +751,7 @@ pub fn analysis_table_in(
         out,
         "{}: {} (sha256 {})",
         w.ruleset,
-        rs.path.display(),
+        crate::text::path_text(&rs.path),
         rs.sha256
     )?;
     for i in inputs {

@@ -23,7 +23,7 @@ impl Baseline {
     /// Reads an earlier report (`flowcli analyze --format json`). Errors name the file and
     /// what is wrong with it.
     pub fn load(path: &Path) -> Result<Baseline, String> {
-        let name = path.display().to_string();
+        let name = crate::text::path_text(path);
         let bytes = std::fs::read(path).map_err(|e| format!("{name}: cannot read: {e}"))?;
         Self::from_slice(&name, &bytes)
     }

@@ -69,7 +69,7 @@ pub fn analysis_html(
         esc(&rs.policy_id),
         esc(&rs.policy_names.0),
         esc(&rs.policy_names.1),
-        esc(&rs.path.display().to_string()),
+        esc(&crate::text::path_text(&rs.path)),
         esc(&rs.sha256),
         env!("CARGO_PKG_VERSION")
     );

@@ -131,7 +131,7 @@ impl RunContext {
     pub fn from_env() -> Self {
         RunContext {
             command_line: std::env::args_os()
-                .map(|a| a.to_string_lossy().into_owned())
+                .map(|a| crate::text::os_text(&a))
                 .collect(),
             ..Default::default()
         }

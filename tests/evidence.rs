@@ -46,6 +46,19 @@ fn extract(args: &[&str], out: &Path, inputs: &[PathBuf]) -> Output {
         .args(inputs))
 }
 
+/// The flow with the most packets in `flows --format ndjson` output, and its packets.
+fn largest_flow(ndjson: &[u8]) -> (Value, u64) {
+    let packets =
+        |f: &Value| f["fwd_packets"].as_u64().unwrap() + f["rev_packets"].as_u64().unwrap();
+    let f = String::from_utf8_lossy(ndjson)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .max_by_key(packets)
+        .unwrap();
+    let n = packets(&f);
+    (f, n)
+}
+
 /// `tshark -r file -T fields -e ...` lines.
 fn tshark_fields(file: &Path, fields: &[&str]) -> Vec<String> {
     let mut cmd = std::process::Command::new("tshark");
@@ -156,15 +169,7 @@ fn extract_by_community_id_host_and_link_types() {
     let flows = run(flowcli()
         .args(["flows", "--format", "ndjson", "-q"])
         .arg(sample()));
-    let flows: Vec<Value> = String::from_utf8_lossy(&flows.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let f = flows
-        .iter()
-        .max_by_key(|f| f["fwd_packets"].as_u64().unwrap() + f["rev_packets"].as_u64().unwrap())
-        .unwrap();
-    let want = f["fwd_packets"].as_u64().unwrap() + f["rev_packets"].as_u64().unwrap();
+    let (f, want) = largest_flow(&flows.stdout);
     let cid = f["community_id"].as_str().unwrap();
     let out = dir.join("flow.pcap");
     let o = extract(&["--flow", cid], &out, &[sample()]);
@@ -1314,16 +1319,8 @@ fn inputs_named_in_another_encoding_are_named_apart_read_and_extracted() {
     // The largest flow of the capture, extracted by its Community ID.
     let (code, out, err) = run_j(&["flows", "--format", "ndjson"], "1", &capture);
     assert_eq!(code, Some(0), "{err}");
-    let flows: Vec<Value> = String::from_utf8_lossy(&out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let f = flows
-        .iter()
-        .max_by_key(|f| f["fwd_packets"].as_u64().unwrap() + f["rev_packets"].as_u64().unwrap())
-        .unwrap();
+    let (f, want) = largest_flow(&out);
     assert_eq!(tail(f["file"].as_str().unwrap()), "\\x93\\xfa\\x96{.pcap");
-    let want = f["fwd_packets"].as_u64().unwrap() + f["rev_packets"].as_u64().unwrap();
     let cid = f["community_id"].as_str().unwrap();
     for j in ["1", "2"] {
         let out = dir.join(format!("flow-{j}.pcap"));

@@ -49,6 +49,7 @@ best "softflowd -r" "$PACKETS" "softflowd -r $F -n 127.0.0.1:9 -v 9 -d"
 best "argus -r" "$PACKETS" "argus -r $F -w $T/out/argus.out"
 best "tshark -q -z conv,ip (100 k file)" 100000 "tshark -q -z conv,ip -r $SMALL"
 best "flowcli flows" "$PACKETS" "$FLOWCLI flows -q --format ndjson $F"
+best "flowcli flows --threads 1" "$PACKETS" "$FLOWCLI flows -q --threads 1 --format ndjson $F"
 best "flowcli analyze" "$PACKETS" "$FLOWCLI analyze -q --ruleset rulesets/ome-city.toml --format json $F"
 # One core: with one input, the default (every core) hashes the input on a second core.
 best "flowcli analyze --threads 1" "$PACKETS" "$FLOWCLI analyze -q --threads 1 --ruleset rulesets/ome-city.toml --format json $F"
@@ -82,7 +83,8 @@ echo
 echo "| command | packets/s | flowcli analyze is × faster | peak RSS |"
 echo "|---|---|---|---|"
 for name in "cat (the floor)" "tcpdump -r -w /dev/null" "nfpcapd -r" "softflowd -r" "argus -r" \
-    "tshark -q -z conv,ip (100 k file)" "flowcli flows" "flowcli analyze" "flowcli analyze --threads 1" \
+    "tshark -q -z conv,ip (100 k file)" "flowcli flows" "flowcli flows --threads 1" "flowcli analyze" \
+    "flowcli analyze --threads 1" \
     "flowcli analyze --threads 1 --no-digest"; do
     ratio=$(awk "BEGIN{printf \"%.2f\", ${PPS["flowcli analyze"]} / ${PPS[$name]}}")
     printf '| `%s` | %s | %s | %s MiB |\n' "$name" "${PPS[$name]}" "$ratio" "${RSS[$name]}"

@@ -1128,6 +1128,19 @@ fn a_run_at_the_thread_limit_gives_the_same_output() {
     std::fs::write(dir.join("inputs/many.pcap"), syn_scan(6000)).unwrap();
     // Decompressed on a helper thread when one can start.
     std::fs::write(dir.join("inputs/many.pcap.gz"), gzip(&syn_scan(6000))).unwrap();
+    // Its lines parsed in blocks by a helper thread as well, when one can start.
+    let eve: String = (0..5000u32)
+        .map(|i| {
+            format!(
+                "{{\"event_type\":\"flow\",\"src_ip\":\"10.2.{}.{}\",\"src_port\":{},\"dest_ip\":\"10.3.1.{}\",\"dest_port\":443,\"proto\":\"TCP\",\"flow\":{{\"pkts_toserver\":3,\"pkts_toclient\":2,\"bytes_toserver\":300,\"bytes_toclient\":200,\"start\":\"2026-11-24T15:00:00.000000+0000\",\"end\":\"2026-11-24T15:00:01.000000+0000\"}}}}\n",
+                i / 250,
+                i % 250 + 1,
+                40_000 + i,
+                i % 200 + 1
+            )
+        })
+        .collect();
+    std::fs::write(dir.join("inputs/eve.json"), eve).unwrap();
     for p in [dir.clone(), dir.join("rulesets"), dir.join("inputs")] {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
         for e in std::fs::read_dir(&p).unwrap() {
@@ -1182,6 +1195,8 @@ fn a_run_at_the_thread_limit_gives_the_same_output() {
         &analyze_json("inputs/many.pcap.gz", "2"),
         &analyze_json("inputs/many.pcap.gz", "3"),
         &flows_ndjson("inputs/many.pcap.gz", "2"),
+        &analyze_json("inputs/eve.json", "2"),
+        &flows_ndjson("inputs/eve.json", "2"),
         &[
             "analyze",
             "-q",

@@ -229,10 +229,11 @@ fn flowcore_csv_reads_back_as_the_same_findings() {
     assert_eq!(from_csv, from_pcap);
 }
 
-/// A flow log is split over two threads (parsing on one, judging on the other) when it
-/// has two cores, its hash being light next to its parsing: the report, the warnings and
-/// the exit status are those of one thread, for Suricata eve.json and Zeek conn.log, bad
-/// lines included.
+/// A flow log on two cores is read with a second thread: a Zeek conn.log is split (parsing
+/// on one thread, judging on the other), its hash being light next to its parsing; an
+/// eve.json has its lines parsed in blocks by a helper as well (and is split too on three
+/// cores). The report, the warnings and the exit status are those of one thread, bad lines
+/// included.
 #[test]
 fn a_flow_log_gives_the_same_report_on_one_thread_or_two() {
     let (mut eve, mut conn) = (String::new(), String::new());

@@ -1,6 +1,7 @@
 //! Any bytes as a flow log: the first byte picks a header (nfdump CSV, Zeek TSV, Zeek JSON,
 //! Suricata eve, flowcore CSV, a mapped space-separated log), the rest is the log's body,
-//! through the whole pipeline. Must never panic; accounting must reconcile.
+//! through the whole pipeline. Must never panic; accounting must reconcile. A JSON log's
+//! lines parsed on a helper thread as well must give the same items as on one thread.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
@@ -33,13 +34,35 @@ fuzz_target!(|data: &[u8]| {
         hash: false,
         hash_thread: false,
         inflate_thread: false,
+        parse_thread: false,
         columns,
     };
-    let Ok(mut r) =
-        CaptureReader::from_reader_opts("fuzz".into(), Box::new(std::io::Cursor::new(text)), &opts)
-    else {
+    let open = |opts: &OpenOptions| {
+        let cursor = Box::new(std::io::Cursor::new(text.clone()));
+        CaptureReader::from_reader_opts("fuzz".into(), cursor, opts)
+    };
+    let Ok(mut r) = open(&opts) else {
         return;
     };
+    // One thread against a parsing helper: the same items, other lines and damage.
+    let ahead = OpenOptions {
+        parse_thread: true,
+        ..opts.clone()
+    };
+    if let (Ok(mut one), Ok(mut two)) = (open(&opts), open(&ahead)) {
+        let all = |r: &mut CaptureReader| {
+            let mut items = Vec::new();
+            let end = loop {
+                match r.next_log_item() {
+                    Ok(Some(i)) => items.push(i),
+                    Ok(None) => break None,
+                    Err(d) => break Some(d),
+                }
+            };
+            (items, end, r.skipped_blocks())
+        };
+        assert!(all(&mut one) == all(&mut two));
+    }
     let mut p = Pipeline::new(FlowConfig::default()).pair_exports(60, 1024);
     let s = p.run(&mut r, 0, &mut |_: FlowRecord| {});
     p.finish(&mut |_: FlowRecord| {});

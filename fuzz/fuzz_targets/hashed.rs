@@ -35,6 +35,8 @@ fuzz_target!(|data: &[u8]| {
         hash_thread: data.len() % 4 < 2,
         // A compressed input decompressed on a helper thread, or not: each with both.
         inflate_thread: data.len() % 8 >= 4,
+        // A JSON log's lines parsed on a helper thread as well, or not.
+        parse_thread: data.len() % 16 >= 8,
         columns: None,
     };
     let hashed = CaptureReader::from_reader_opts(

@@ -397,8 +397,9 @@ pub(crate) struct FlowOpts {
     /// with cores left after that (at least twice as many as inputs without hashing, or
     /// for flow logs), `flows`, `analyze`, `query` and `capture` give each input two
     /// threads (one reads and decodes, the other assembles flows and judges them); a gzip
-    /// or zstd input with a second core is decompressed on a helper thread instead. `-j 1`
-    /// uses one core.
+    /// or zstd input with a second core is decompressed on a helper thread instead, and a
+    /// JSON log's (Suricata eve, Zeek JSON) lines are parsed on a helper as well as on the
+    /// reading thread. `-j 1` uses one core.
     #[arg(long, short = 'j', value_name = "N")]
     threads: Option<usize>,
 }
@@ -436,6 +437,7 @@ impl FlowOpts {
             hash,
             hash_thread: false,
             inflate_thread: false,
+            parse_thread: false,
             columns,
         })
     }
@@ -503,11 +505,13 @@ impl FlowOpts {
 
     /// `open` for a run over `inputs` inputs: inputs are hashed on a helper thread only when
     /// a core is left over once every input has its worker (`--threads 1` uses one core),
-    /// and a compressed input is decompressed on one when every input has a second core.
+    /// and a compressed input is decompressed, or a JSON log's lines parsed, on one when
+    /// every input has a second core.
     pub(crate) fn open_for(&self, open: &OpenOptions, inputs: usize) -> OpenOptions {
         OpenOptions {
             hash_thread: self.cores() > self.threads(inputs),
             inflate_thread: self.cores() >= 2 * inputs.max(1),
+            parse_thread: self.cores() >= 2 * inputs.max(1),
             ..open.clone()
         }
     }
@@ -1046,11 +1050,12 @@ pub(crate) fn run_input(
     split: Split,
     out: &mut (impl FlowSink + Send),
 ) -> InputSummary {
-    // A helper thread with much to do takes the second core: decompressing, or hashing a
-    // capture (SHA-256 is about half the work of reading one). A flow log's or export
-    // file's hash is light next to parsing its records: its input is split on two.
+    // A helper thread with much to do takes the second core: decompressing, parsing a
+    // JSON log's lines, or hashing a capture (SHA-256 is about half the work of reading
+    // one). Another flow log's or an export file's hash is light next to parsing its
+    // records: its input is split on two.
     let capture = matches!(reader.format(), CaptureFormat::Pcap | CaptureFormat::Pcapng);
-    let busy_helper = reader.inflates_ahead() || (split.hashed && capture);
+    let busy_helper = reader.inflates_ahead() || reader.parses_ahead() || (split.hashed && capture);
     if (busy_helper && split.three) || (!busy_helper && split.two) {
         pipeline.run_threaded(reader, id, out)
     } else {

@@ -19,6 +19,7 @@ use super::stream::ByteStream;
 use super::Damage;
 use crate::time::{parse_log_time, TimestampNs, NS_PER_SEC};
 
+mod ahead;
 mod json;
 use json::J;
 
@@ -48,6 +49,11 @@ pub enum LogFormat {
 }
 
 impl LogFormat {
+    /// Whether each line is a JSON object of its own (Zeek JSON, Suricata eve).
+    pub fn is_json(self) -> bool {
+        matches!(self, LogFormat::ZeekJson | LogFormat::SuricataEve)
+    }
+
     /// Name used in reports.
     pub fn name(self) -> &'static str {
         match self {
@@ -445,7 +451,7 @@ fn split_csv(line: &str, sep: u8) -> Vec<&str> {
 }
 
 /// What one line of a flow log gives.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogItem {
     /// A flow record.
     Record(ExportRecord),
@@ -468,6 +474,12 @@ pub(crate) struct LogReader {
     zeek_unset: String,
     /// In nfdump's summary block after the records.
     trailer: bool,
+    /// A JSON log's lines parsed on a helper thread as well ([`LogReader::parse_ahead`]).
+    ahead: Option<ahead::Ahead>,
+    /// With `ahead`: every line is queued, and how the input ended (damage, to report
+    /// after the lines before it).
+    read_all: bool,
+    damage: Option<Damage>,
 }
 
 enum Line {
@@ -488,6 +500,75 @@ impl LogReader {
             other_lines: 0,
             zeek_unset: "-".into(),
             trailer: false,
+            ahead: None,
+            read_all: false,
+            damage: None,
+        }
+    }
+
+    /// Parses the lines of a JSON log (Zeek JSON, Suricata eve) on a helper thread as well
+    /// as on this one, in blocks, handed out in line order: the same items as on one
+    /// thread. Returns whether a helper runs (not for other formats, nor when no thread
+    /// can be started).
+    pub(crate) fn parse_ahead(&mut self) -> bool {
+        if self.format.is_json() && self.ahead.is_none() && self.line_no == 0 {
+            self.ahead = ahead::Ahead::start();
+        }
+        self.ahead.is_some()
+    }
+
+    /// The warning for an overlong line at `at` (the current line).
+    fn too_long(&self, at: u64) -> LogItem {
+        LogItem::Bad(ExportWarning {
+            offset: at,
+            what: format!(
+                "line {}: longer than {MAX_LINE} bytes, skipped",
+                self.line_no
+            ),
+        })
+    }
+
+    /// The next lines as a block (perhaps empty), and how the input ended if it did.
+    fn read_block(&mut self) -> (ahead::Block, Option<Result<(), Damage>>) {
+        let mut b = ahead::Block::new(self.format);
+        while !b.full() {
+            match self.next_line() {
+                Err(d) => return (b, Some(Err(d))),
+                Ok(None) => return (b, Some(Ok(()))),
+                Ok(Some(Line::TooLong(at))) => b.push_item(self.too_long(at)),
+                Ok(Some(Line::Text(offset, len))) => {
+                    b.push_line(self.stream.take(len), offset, self.line_no);
+                    if self.stream.available().first() == Some(&b'\n') {
+                        self.stream.consume(1);
+                    }
+                }
+            }
+        }
+        (b, None)
+    }
+
+    /// [`LogReader::next_item`] with blocks parsed ahead.
+    fn next_ahead(&mut self, a: &mut ahead::Ahead) -> Result<Option<LogItem>, Damage> {
+        loop {
+            while !self.read_all && a.wants_more() {
+                let (b, end) = self.read_block();
+                if !b.is_empty() {
+                    a.queue(b);
+                }
+                if let Some(end) = end {
+                    self.read_all = true;
+                    self.damage = end.err();
+                }
+            }
+            match a.next() {
+                Some(Some(item)) => return Ok(Some(item)),
+                Some(None) => self.other_lines += 1,
+                None if self.read_all => {
+                    self.done = true;
+                    return self.damage.take().map_or(Ok(None), Err);
+                }
+                None => {}
+            }
         }
     }
 
@@ -548,21 +629,18 @@ impl LogReader {
         if self.done {
             return Ok(None);
         }
+        if let Some(mut a) = self.ahead.take() {
+            let r = self.next_ahead(&mut a);
+            self.ahead = Some(a);
+            return r;
+        }
         loop {
             let (offset, len) = match self.next_line()? {
                 None => {
                     self.done = true;
                     return Ok(None);
                 }
-                Some(Line::TooLong(at)) => {
-                    return Ok(Some(LogItem::Bad(ExportWarning {
-                        offset: at,
-                        what: format!(
-                            "line {}: longer than {MAX_LINE} bytes, skipped",
-                            self.line_no
-                        ),
-                    })))
-                }
+                Some(Line::TooLong(at)) => return Ok(Some(self.too_long(at))),
                 Some(Line::Text(o, l)) => (o, l),
             };
             let line_no = self.line_no;
@@ -570,6 +648,15 @@ impl LogReader {
             // The newline itself (absent on a last line without one).
             if self.stream.available().first() == Some(&b'\n') {
                 self.stream.consume(1);
+            }
+            if self.format.is_json() {
+                match json_line(self.format, &raw, offset, line_no) {
+                    Some(item) => return Ok(Some(item)),
+                    None => {
+                        self.other_lines += 1;
+                        continue;
+                    }
+                }
             }
             let bad = |what: String| {
                 Ok(Some(LogItem::Bad(ExportWarning {
@@ -652,31 +739,10 @@ impl LogReader {
                         None => Err("no header".to_string()),
                     }
                 }
-                // An eve line that does not say `"event_type":"flow"` as Suricata writes it
-                // is looked through first: most are other events, checked but not kept.
-                LogFormat::SuricataEve if FLOW_EVENT.find(text.as_bytes()).is_none() => {
-                    match json::is_flow_event(text) {
-                        Err(e) => Err(format!("not JSON: {e}")),
-                        Ok(true) => J::parse(text)
-                            .map_err(|e| format!("not JSON: {e}"))
-                            .and_then(|v| eve_flow(&v)),
-                        Ok(false) => {
-                            self.other_lines += 1;
-                            continue;
-                        }
-                    }
+                // Read by `json_line`, above.
+                LogFormat::ZeekJson | LogFormat::SuricataEve => {
+                    Err("internal: a JSON line read as delimited text".into())
                 }
-                LogFormat::ZeekJson | LogFormat::SuricataEve => match J::parse(text) {
-                    Err(e) => Err(format!("not JSON: {e}")),
-                    Ok(v) if self.format == LogFormat::ZeekJson => zeek_json(&v),
-                    Ok(v) => match v.get("event_type").and_then(J::as_str) {
-                        Some("flow") => eve_flow(&v),
-                        _ => {
-                            self.other_lines += 1;
-                            continue;
-                        }
-                    },
-                },
             };
             return match r {
                 Ok(mut rec) => {
@@ -692,6 +758,61 @@ impl LogReader {
 
     fn delimited(&self, c: &Resolved, f: &[&str], zeek: bool) -> Result<ExportRecord, String> {
         row_record(self.format, &self.map, &self.zeek_unset, c, f, zeek)
+    }
+}
+
+/// One line of a JSON log (`format` is Zeek JSON or Suricata eve), read on its own: a
+/// record, a line that should have been one and is not, or `None` for a line that is not
+/// a flow record (blank, another event). It needs nothing of the lines before it, so lines
+/// can be read on any thread ([`LogReader::parse_ahead`]).
+fn json_line(format: LogFormat, raw: &[u8], offset: u64, line_no: u64) -> Option<LogItem> {
+    let bad = |what: String| {
+        Some(LogItem::Bad(ExportWarning {
+            offset,
+            what: format!("line {line_no}: {what}"),
+        }))
+    };
+    let Ok(text) = std::str::from_utf8(raw) else {
+        return bad("not UTF-8 text".into());
+    };
+    let text = text.trim_end_matches('\r');
+    let text = if line_no == 1 {
+        text.trim_start_matches('\u{feff}')
+    } else {
+        text
+    };
+    if text.trim().is_empty() {
+        return None;
+    }
+    let r = match format {
+        // An eve line that does not say `"event_type":"flow"` as Suricata writes it is
+        // looked through first: most are other events, checked but not kept.
+        LogFormat::SuricataEve if FLOW_EVENT.find(text.as_bytes()).is_none() => {
+            match json::is_flow_event(text) {
+                Err(e) => Err(format!("not JSON: {e}")),
+                Ok(true) => J::parse(text)
+                    .map_err(|e| format!("not JSON: {e}"))
+                    .and_then(|v| eve_flow(&v)),
+                Ok(false) => return None,
+            }
+        }
+        _ => match J::parse(text) {
+            Err(e) => Err(format!("not JSON: {e}")),
+            Ok(v) if format == LogFormat::ZeekJson => zeek_json(&v),
+            Ok(v) => match v.get("event_type").and_then(J::as_str) {
+                Some("flow") => eve_flow(&v),
+                _ => return None,
+            },
+        },
+    };
+    match r {
+        Ok(mut rec) => {
+            rec.kind = format.kind();
+            rec.datagram_index = line_no;
+            rec.datagram_offset = offset;
+            Some(LogItem::Record(rec))
+        }
+        Err(e) => bad(e),
     }
 }
 

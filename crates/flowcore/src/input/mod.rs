@@ -177,6 +177,10 @@ pub struct OpenOptions {
     /// buffers. Worth it when the input has a core of its own besides its worker; no
     /// effect on uncompressed inputs.
     pub inflate_thread: bool,
+    /// Parse the lines of a JSON flow log (Suricata eve, Zeek JSON) on a helper thread as
+    /// well as on the reading thread: parsing is most of reading such a log. Worth it when
+    /// the input has a core of its own besides its worker; no effect on other inputs.
+    pub parse_thread: bool,
     /// Column map for delimited flow logs (and Parquet tables) that are not in a format
     /// recognised by itself.
     pub columns: Option<flowlog::ColumnMap>,
@@ -438,6 +442,8 @@ pub struct CaptureReader {
     tapped: bool,
     /// Decompressed on a helper thread ([`OpenOptions::inflate_thread`]).
     ahead: bool,
+    /// A JSON log parsed on a helper thread as well ([`OpenOptions::parse_thread`]).
+    parsing: bool,
 }
 
 impl fmt::Debug for CaptureReader {
@@ -473,6 +479,7 @@ impl CaptureReader {
                 hash,
                 hash_thread: true,
                 inflate_thread: false,
+                parse_thread: false,
                 columns: None,
             },
         )
@@ -507,6 +514,7 @@ impl CaptureReader {
                 hash: true,
                 hash_thread: true,
                 inflate_thread: false,
+                parse_thread: false,
                 columns: None,
             },
         )
@@ -514,6 +522,21 @@ impl CaptureReader {
 
     /// Reads an input from any byte stream with [`OpenOptions`]; `name` is used in messages.
     pub fn from_reader_opts(
+        name: String,
+        reader: Box<dyn Read + Send>,
+        opts: &OpenOptions,
+    ) -> Result<Self, InputError> {
+        let mut r = Self::from_reader_helped(name, reader, opts)?;
+        if opts.parse_thread {
+            if let Inner::FlowLog(l) = &mut r.inner {
+                r.parsing = l.parse_ahead();
+            }
+        }
+        Ok(r)
+    }
+
+    /// [`CaptureReader::from_reader_opts`] but for the parsing helper.
+    fn from_reader_helped(
         name: String,
         reader: Box<dyn Read + Send>,
         opts: &OpenOptions,
@@ -750,6 +773,7 @@ impl CaptureReader {
             path: None,
             tapped: false,
             ahead: inflating,
+            parsing: false,
         })
     }
 
@@ -768,6 +792,7 @@ impl CaptureReader {
             path: None,
             tapped: false,
             ahead: false,
+            parsing: false,
         })
     }
 
@@ -815,6 +840,12 @@ impl CaptureReader {
     /// that thread then takes a core of its own.
     pub fn inflates_ahead(&self) -> bool {
         self.ahead
+    }
+
+    /// Whether a JSON log's lines are parsed on a helper thread as well
+    /// ([`OpenOptions::parse_thread`]): that thread then takes a core of its own.
+    pub fn parses_ahead(&self) -> bool {
+        self.parsing
     }
 
     /// Link type of a classic pcap file (pcapng has one per interface).

@@ -412,6 +412,7 @@ fn digests_from_the_streams_buffers_equal_the_file_and_leave_the_packets_unchang
             hash: true,
             hash_thread,
             inflate_thread: inflate,
+            parse_thread: false,
             columns: None,
         };
         let want = Sha256::digest(file)

@@ -9,6 +9,7 @@ fn open(text: &str, columns: Option<ColumnMap>) -> CaptureReader {
             hash: false,
             hash_thread: false,
             inflate_thread: false,
+            parse_thread: false,
             columns,
         },
     )
@@ -376,4 +377,118 @@ fn trim_is_str_trim() {
     ] {
         assert_eq!(trim(s), s.trim(), "{s:?}");
     }
+}
+
+/// Every item and the count of other lines, then how reading ended.
+type Read = (Vec<LogItem>, u64, Option<Damage>);
+
+fn read_all(r: &mut CaptureReader) -> Read {
+    let mut out = Vec::new();
+    loop {
+        match r.next_log_item() {
+            Ok(Some(i)) => out.push(i),
+            Ok(None) => return (out, r.skipped_blocks(), None),
+            Err(d) => return (out, r.skipped_blocks(), Some(d)),
+        }
+    }
+}
+
+/// Gives its bytes, then fails.
+struct FailsAfter(std::io::Cursor<Vec<u8>>);
+impl std::io::Read for FailsAfter {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(70_000);
+        match self.0.read(&mut buf[..n])? {
+            0 => Err(std::io::Error::other("disk gone")),
+            n => Ok(n),
+        }
+    }
+}
+
+#[test]
+fn json_lines_parsed_ahead_are_the_lines_read_on_one_thread() {
+    // Blocks close at 1 024 lines or 1 MiB: thousands of lines of every kind, a line over
+    // the longest read, lines near a megabyte, then a last line without its newline.
+    let flow = r#"{"timestamp":"2026-11-24T15:00:00.000000+0000","flow_id":1,"event_type":"flow","src_ip":"10.2.10.21","src_port":50000,"dest_ip":"10.3.6.10","dest_port":443,"proto":"TCP","flow":{"pkts_toserver":3,"pkts_toclient":2,"bytes_toserver":300,"bytes_toclient":200,"start":"2026-11-24T15:00:00.000000+0000","end":"2026-11-24T15:00:01.000000+0000"}}"#;
+    let zeek = r#"{"ts":1764000000.5,"id.orig_h":"10.2.10.21","id.orig_p":50000,"id.resp_h":"10.3.6.10","id.resp_p":443,"proto":"tcp","duration":1.0,"orig_pkts":3,"resp_pkts":2}"#;
+    let lines: [&[u8]; 8] = [
+        b"",
+        b"{\"event_type\":\"dns\",\"src_ip\":\"10.0.0.1\"}",
+        b"{\"event_type\":\"flow\",\"src_ip\":",
+        b"\xff\xfe not text",
+        b"   \r",
+        b"{\"event_type\":\"flow\",\"src_ip\":\"10.0.0.1\",\"x\":1e400}",
+        b"[1,2,3]\r",
+        b"{\"event_type\" : \"flow\", \"src_ip\":\"10.9.9.9\"}",
+    ];
+    for (good, format) in [(flow, LogFormat::SuricataEve), (zeek, LogFormat::ZeekJson)] {
+        let mut text = "\u{feff}".as_bytes().to_vec();
+        for i in 0..5_000 {
+            text.extend_from_slice(if i % 3 == 0 {
+                good.as_bytes()
+            } else {
+                lines[i % 8]
+            });
+            text.push(b'\n');
+            if i == 2_500 {
+                text.extend(std::iter::repeat_n(b' ', MAX_LINE + 10));
+                text.push(b'\n');
+            }
+            if i % 1_000 == 999 {
+                text.extend(std::iter::repeat_n(b' ', MAX_LINE - 100));
+                text.extend_from_slice(good.as_bytes());
+                text.push(b'\n');
+            }
+        }
+        text.extend_from_slice(&good.as_bytes()[..good.len() - 3]);
+        let open = |parse_thread: bool, r: Box<dyn std::io::Read + Send>| {
+            let opts = OpenOptions {
+                parse_thread,
+                ..OpenOptions::default()
+            };
+            CaptureReader::from_reader_opts("log".into(), r, &opts).unwrap()
+        };
+        let cursor = || Box::new(std::io::Cursor::new(text.clone()));
+        let mut one = open(false, cursor());
+        assert_eq!(one.format(), CaptureFormat::FlowLog(format));
+        assert!(!one.parses_ahead());
+        let want = read_all(&mut one);
+        let records = want
+            .0
+            .iter()
+            .filter(|i| matches!(i, LogItem::Record(_)))
+            .count();
+        let bad = want.0.len() - records;
+        assert!(
+            records > 1_600 && bad > 1_000 && want.1 > 500,
+            "{records} {bad} {}",
+            want.1
+        );
+        let mut two = open(true, cursor());
+        assert!(two.parses_ahead());
+        assert!(read_all(&mut two) == want, "{format:?}");
+        // Reading fails partway: the same lines before it, then the same damage.
+        let fails = || Box::new(FailsAfter(std::io::Cursor::new(text[..3_000_000].to_vec())));
+        let want = read_all(&mut open(false, fails()));
+        assert!(want.2.is_some() && want.0.len() > 1_000);
+        assert!(
+            read_all(&mut open(true, fails())) == want,
+            "{format:?}, failing"
+        );
+    }
+    // Other formats are read on one thread.
+    let mut r = open(NFDUMP, None);
+    assert!(!r.parses_ahead());
+    let opts = OpenOptions {
+        parse_thread: true,
+        ..OpenOptions::default()
+    };
+    let r2 = CaptureReader::from_reader_opts(
+        "log".into(),
+        Box::new(std::io::Cursor::new(NFDUMP.as_bytes().to_vec())),
+        &opts,
+    )
+    .unwrap();
+    assert!(!r2.parses_ahead());
+    assert_eq!(read_all(&mut r), read_all(&mut { r2 }));
 }

@@ -538,13 +538,18 @@ impl LogReader {
                 Ok(Some(Line::TooLong(at))) => b.push_item(self.too_long(at)),
                 Ok(Some(Line::Text(offset, len))) => {
                     b.push_line(self.stream.take(len), offset, self.line_no);
-                    if self.stream.available().first() == Some(&b'\n') {
-                        self.stream.consume(1);
-                    }
+                    self.skip_newline();
                 }
             }
         }
         (b, None)
+    }
+
+    /// Consumes the newline after a line (absent on a last line without one).
+    fn skip_newline(&mut self) {
+        if self.stream.available().first() == Some(&b'\n') {
+            self.stream.consume(1);
+        }
     }
 
     /// [`LogReader::next_item`] with blocks parsed ahead.
@@ -645,10 +650,7 @@ impl LogReader {
             };
             let line_no = self.line_no;
             let raw = self.stream.take(len).to_vec();
-            // The newline itself (absent on a last line without one).
-            if self.stream.available().first() == Some(&b'\n') {
-                self.stream.consume(1);
-            }
+            self.skip_newline();
             if self.format.is_json() {
                 match json_line(self.format, &raw, offset, line_no) {
                     Some(item) => return Ok(Some(item)),

@@ -666,14 +666,8 @@ impl LogReader {
                     what: format!("line {line_no}: {what}"),
                 })))
             };
-            let Ok(text) = std::str::from_utf8(&raw) else {
+            let Some(text) = line_text(&raw, line_no) else {
                 return bad("not UTF-8 text".into());
-            };
-            let text = text.trim_end_matches('\r');
-            let text = if line_no == 1 {
-                text.trim_start_matches('\u{feff}')
-            } else {
-                text
             };
             if text.trim().is_empty() {
                 self.other_lines += 1;
@@ -763,6 +757,17 @@ impl LogReader {
     }
 }
 
+/// Line `line_no`'s text: without its trailing carriage returns, and the first line
+/// without a byte-order mark; `None` when it is not UTF-8.
+fn line_text(raw: &[u8], line_no: u64) -> Option<&str> {
+    let text = std::str::from_utf8(raw).ok()?.trim_end_matches('\r');
+    Some(if line_no == 1 {
+        text.trim_start_matches('\u{feff}')
+    } else {
+        text
+    })
+}
+
 /// One line of a JSON log (`format` is Zeek JSON or Suricata eve), read on its own: a
 /// record, a line that should have been one and is not, or `None` for a line that is not
 /// a flow record (blank, another event). It needs nothing of the lines before it, so lines
@@ -774,14 +779,8 @@ fn json_line(format: LogFormat, raw: &[u8], offset: u64, line_no: u64) -> Option
             what: format!("line {line_no}: {what}"),
         }))
     };
-    let Ok(text) = std::str::from_utf8(raw) else {
+    let Some(text) = line_text(raw, line_no) else {
         return bad("not UTF-8 text".into());
-    };
-    let text = text.trim_end_matches('\r');
-    let text = if line_no == 1 {
-        text.trim_start_matches('\u{feff}')
-    } else {
-        text
     };
     if text.trim().is_empty() {
         return None;
